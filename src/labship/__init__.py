@@ -1,0 +1,5 @@
+"""labship: from notebook to production, reproducibly."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

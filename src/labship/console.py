@@ -1,0 +1,72 @@
+"""What labship says: one place for messages, progress and secret masking.
+
+Messages go to stderr so a job's own stdout stays clean for pipes. Tool output (uv,
+docker) is shown live on a terminal and kept quiet in logs unless ``verbose``; every
+line passes through the masker first, so a secret value cannot reach the screen.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import TextIO
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+class Console:
+    def __init__(
+        self,
+        *,
+        stream: TextIO | None = None,
+        verbose: bool = False,
+        quiet: bool = False,
+        mask: Callable[[str], str] = _identity,
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.verbose = verbose
+        self.quiet = quiet
+        self.mask = mask
+
+    @property
+    def is_tty(self) -> bool:
+        return self.stream.isatty() and os.environ.get("TERM") != "dumb"
+
+    @property
+    def shows_progress(self) -> bool:
+        """Long work streams its progress on a terminal (or with -v), not into logs."""
+        return not self.quiet and (self.verbose or self.is_tty)
+
+    def with_secrets(self, secrets: Iterable[str]) -> Console:
+        from labship.profiles import Masker
+
+        masker = Masker(secrets)
+        outer = self.mask
+        return Console(
+            stream=self.stream,
+            verbose=self.verbose,
+            quiet=self.quiet,
+            mask=lambda text: masker(outer(text)),
+        )
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            self._write(f"labship: {message}\n")
+
+    def warn(self, message: str) -> None:
+        self._write(f"labship: warning: {message}\n")
+
+    def error(self, message: str) -> None:
+        self._write(f"labship: error: {message}\n")
+
+    def tool_line(self, line: str) -> None:
+        """One line of a tool's own output, shown only where progress is shown."""
+        if self.shows_progress:
+            self._write(line if line.endswith("\n") else line + "\n")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(self.mask(text))
+        self.stream.flush()

@@ -1,0 +1,1 @@
+"""Runtimes: ``local`` (uv virtual environments) and ``docker`` (BuildKit images)."""

@@ -1,0 +1,1 @@
+"""One small wrapper per external tool (uv, docker, git), over one process runner."""

@@ -1,2 +1,263 @@
-def main() -> int:
+"""The ``labship`` command: parse, call the library, print, map errors to exit codes.
+
+Kept thin and quick to import: each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labship import __version__
+from labship.console import Console
+from labship.errors import Interrupted, LabshipError
+
+if TYPE_CHECKING:
+    from labship.project import Project
+
+Handler = Callable[[argparse.Namespace, Console], int]
+
+
+def _project(args: argparse.Namespace) -> Project:
+    from labship.project import load_project
+
+    return load_project(Path(args.directory) if args.directory else None)
+
+
+def cmd_new(args: argparse.Namespace, console: Console) -> int:
+    from labship.scaffold import new_project
+
+    result = new_project(Path(args.name), bare=args.bare, python=args.python)
+    console.say(f"created {result.root} ({len(result.created)} files)")
+    for note in result.notes:
+        console.say(note)
+    print(f"next: cd {args.name} && labship lock && labship run")
     return 0
+
+
+def cmd_init(args: argparse.Namespace, console: Console) -> int:
+    from labship.scaffold import init_project
+
+    result = init_project(Path(args.path), name=args.name, python=args.python)
+    for note in result.notes:
+        console.say(note)
+    console.say(
+        f"{result.root}: added {len(result.created)} files, left {len(result.kept)} untouched"
+    )
+    return 0
+
+
+def cmd_lock(args: argparse.Namespace, console: Console) -> int:
+    from labship import api
+    from labship.errors import StaleLockError
+    from labship.lock import read_lock
+
+    project = _project(args)
+    if args.check:
+        try:
+            read_lock(project)
+        except StaleLockError as exc:
+            console.error(str(exc))
+            return exc.exit_code
+        console.say(f"{project.lock_path.name} and {project.dev_lock_path.name} are up to date")
+        return 0
+    result = api.lock(project, console=console)
+    lock = result.lock
+    verb = "updated" if result.changed else "unchanged"
+    console.say(
+        f"{verb}: {project.lock_path.name} ({len(lock.prod)} packages), "
+        f"{project.dev_lock_path.name} ({len(lock.dev)} packages) for Python {lock.python}"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from labship import api
+
+    outcome = api.run(
+        _project(args),
+        args.job,
+        profile_name=args.profile,
+        runtime=args.runtime,
+        console=console,
+    )
+    if outcome.exit_code != 0:
+        console.say(f"job {outcome.record.job!r} exited with code {outcome.exit_code}")
+    return outcome.exit_code
+
+
+def cmd_lab(args: argparse.Namespace, console: Console) -> int:
+    from labship import api
+
+    info = api.lab(
+        _project(args),
+        runtime=args.runtime,
+        port=args.port,
+        detach=args.detach,
+        console=console,
+    )
+    if args.detach:
+        print(info.url)
+        console.say("log in with JUPYTER_TOKEN from .env_dev; stop it with 'labship stop'")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace, console: Console) -> int:
+    from labship import api
+
+    stopped = api.stop(_project(args), console=console)
+    console.say("lab stopped" if stopped else "no lab was running")
+    return 0
+
+
+def cmd_shell(args: argparse.Namespace, console: Console) -> int:
+    from labship import api
+
+    return api.shell(
+        _project(args), profile_name=args.profile, runtime=args.runtime, console=console
+    )
+
+
+def cmd_env(args: argparse.Namespace, console: Console) -> int:
+    from labship import api
+
+    report = api.env_report(_project(args))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.to_text())
+    return 0 if report.ok else 65
+
+
+def cmd_runs(args: argparse.Namespace, console: Console) -> int:
+    from labship import api, runlog
+
+    records = api.runs(_project(args))[-args.last :] if args.last else api.runs(_project(args))
+    if args.json:
+        print(json.dumps([r.to_json() for r in records], indent=2))
+    elif records:
+        print(runlog.table(records))
+    else:
+        console.say("no runs yet")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace, console: Console) -> int:
+    from labship import api
+
+    result = api.gc(dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    console.say(
+        f"{verb} {len(result.removed)} environment(s), freed {_size(result.freed_bytes)}"
+        f" ({_size(result.shared_bytes)} more was shared with uv's cache); "
+        f"kept {result.kept} in use by projects"
+        + (f", {len(result.in_use)} busy" if result.in_use else "")
+    )
+    return 0
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labship",
+        description="From notebook to production, reproducibly.",
+    )
+    parser.add_argument("--version", action="version", version=f"labship {__version__}")
+    parser.add_argument("-C", dest="directory", help="the project folder (default: here)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tools' output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    def runtime_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--runtime", choices=("auto", "local", "docker"), default=None)
+
+    p = add("new", cmd_new, "create a project")
+    p.add_argument("name")
+    p.add_argument("--bare", action="store_true", help="without the example job and notebook")
+    p.add_argument("--python", help="Python version, e.g. 3.11 (default: this one)")
+
+    p = add("init", cmd_init, "make an existing folder a project, losing nothing")
+    p.add_argument("path", nargs="?", default=".")
+    p.add_argument("--name")
+    p.add_argument("--python")
+
+    p = add("lock", cmd_lock, "resolve the environment into pylock.toml + pylock.dev.toml")
+    p.add_argument("--check", action="store_true", help="exit 77 if the lock is stale")
+
+    p = add("run", cmd_run, "run a job with a profile's variables")
+    p.add_argument("job", nargs="?")
+    p.add_argument("--profile", "-p", default="dev", help="default: dev; prod says it aloud")
+    runtime_flag(p)
+
+    p = add("lab", cmd_lab, "start JupyterLab on 127.0.0.1")
+    p.add_argument("--port", type=int)
+    p.add_argument("--detach", "-d", action="store_true")
+    runtime_flag(p)
+
+    add("stop", cmd_stop, "stop the detached lab")
+
+    p = add("shell", cmd_shell, "a shell in the dev environment")
+    p.add_argument("--profile", "-p", default="dev")
+    runtime_flag(p)
+
+    p = add("env", cmd_env, "which variables each profile sets (secrets masked)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("runs", cmd_runs, "the run log")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--last", type=int, default=0, metavar="N")
+
+    p = add("gc", cmd_gc, "remove environments no project refers to")
+    p.add_argument("--dry-run", action="store_true")
+
+    _add_docker_commands(add)
+    return parser
+
+
+def _add_docker_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
+    try:
+        from labship.cli import docker_commands
+    except ImportError:  # pragma: no cover - the docker commands arrive with the runtime
+        return
+    docker_commands.register(add)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Interrupted("stopped by SIGTERM")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(verbose=args.verbose, quiet=args.quiet)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code: int = args.handler(args, console)
+    except LabshipError as exc:
+        console.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return Interrupted.exit_code
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from labship.cli import main
+
+sys.exit(main())

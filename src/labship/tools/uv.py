@@ -1,0 +1,53 @@
+"""The one wrapper for uv: find it, call it, never let it download an interpreter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+
+from labship.console import Console
+from labship.errors import ToolError
+from labship.tools.process import ToolResult, run_tool
+
+
+@cache
+def uv_bin() -> str:
+    """uv from labship's own installation first (a dependency), then PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if found is None:
+        raise ToolError("uv not found", hint="pip install uv (labship depends on it)")
+    return found
+
+
+def uv_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env.setdefault("UV_NO_PROGRESS", "1")
+    env.pop("VIRTUAL_ENV", None)  # uv would target the caller's venv otherwise
+    env.update(extra or {})
+    return env
+
+
+def uv(
+    args: Sequence[str],
+    *,
+    console: Console | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> ToolResult:
+    return run_tool("uv", [uv_bin(), *args], console=console, cwd=cwd, env=uv_env(env), check=check)
+
+
+@cache
+def uv_version() -> str:
+    return uv(["--version"]).stdout.split()[1]

@@ -19,6 +19,7 @@ from labship.project import RUNTIMES, Project
 
 if TYPE_CHECKING:
     from labship.console import Console
+    from labship.images import BuiltImage
     from labship.lock import Lock, LockResult
     from labship.profiles import EnvReport
     from labship.runlog import RunRecord
@@ -211,3 +212,32 @@ def gc(*, dry_run: bool = False, store_root: Path | None = None) -> GcResult:
     from labship.store import Store
 
     return Store(store_root).gc(dry_run=dry_run)
+
+
+def build(
+    project: Project,
+    targets: tuple[str, ...] = ("dev", "prod"),
+    *,
+    force: bool = False,
+    console: Console,
+) -> list[BuiltImage]:
+    """Build images from the lock; dev as the host user so mounted files stay theirs."""
+    from labship import images
+
+    lock = read_lock(project)
+    built = []
+    for target in targets:
+        if target not in ("dev", "prod"):
+            raise UsageError(f"unknown image target {target!r}", hint="use dev or prod")
+        built.append(
+            images.build(
+                project,
+                lock,
+                "dev" if target == "dev" else "prod",
+                console=console,
+                uid=os.getuid(),
+                gid=os.getgid(),
+                force=force,
+            )
+        )
+    return built

@@ -9,8 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,6 +184,9 @@ def wait_for_lab(
     timeout: float = 90,
 ) -> None:
     """Until JupyterLab answers its REST API with our token."""
+    import urllib.error
+    import urllib.request
+
     deadline = time.monotonic() + timeout
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}

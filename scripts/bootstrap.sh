@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Make .venv with labship (editable) and its test tools. Idempotent; sourced by the
+# other scripts. Needs only python3 >= 3.11 and network access to the package index.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ ! -x .venv/bin/python ]; then
+  if ! python3 -m venv .venv 2>/dev/null; then
+    # Debian/Ubuntu without python3-venv: bootstrap with uv from PyPI instead.
+    rm -rf .venv
+    python3 -m pip install --quiet --user --break-system-packages uv
+    "$(python3 -m site --user-base)/bin/uv" venv --seed .venv
+  fi
+fi
+if ! .venv/bin/python -c "import labship, pytest" 2>/dev/null || [ pyproject.toml -nt .venv/.labship-installed ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  touch .venv/.labship-installed
+fi

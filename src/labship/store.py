@@ -100,14 +100,8 @@ class Store:
             check=False,
         )
         if venv.returncode != 0:
-            if "No interpreter found" in venv.stderr or "not found" in venv.stderr.lower():
-                raise PythonNotFound(
-                    f"Python {lock.python} is not installed on this machine (the project's "
-                    f"lock asks for it)",
-                    hint=f"install it (apt-get install python{lock.python}, pyenv install "
-                    f"{lock.python}, or uv python install {lock.python}); labship never "
-                    "downloads interpreters on its own",
-                )
+            if missing_python(venv.stderr) or "not found" in venv.stderr.lower():
+                raise python_not_found(lock.python, "the project's lock asks for it")
             raise ToolError(f"uv venv failed: {venv.stderr.strip()[-400:]}")
         uv(
             ["pip", "sync", "--python", str(tmp / "bin" / "python"), str(lock.path(dev=dev))],
@@ -194,6 +188,23 @@ class Store:
                 shutil.rmtree(trash, ignore_errors=True)
         kept = len([e for e in envs if e.name in keep])
         return GcResult(tuple(removed), kept, tuple(busy), freed, shared)
+
+
+_NO_PYTHON = ("No interpreter found", "Failed to inspect Python interpreter")
+
+
+def missing_python(uv_stderr: str) -> bool:
+    """uv found no usable interpreter for the requested version (none, or a broken shim)."""
+    return any(text in uv_stderr for text in _NO_PYTHON)
+
+
+def python_not_found(version: str, why: str) -> PythonNotFound:
+    return PythonNotFound(
+        f"Python {version} is not installed on this machine ({why})",
+        hint=f"install it (apt-get install python{version}, pyenv install "
+        f"{version}, or uv python install {version}); labship never "
+        "downloads interpreters on its own",
+    )
 
 
 def _alive(pid: int) -> bool:

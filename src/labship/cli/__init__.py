@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -250,6 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code: int = args.handler(args, console)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``labship runs --json | head``): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except LabshipError as exc:
         console.error(str(exc))
         return exc.exit_code

@@ -1,0 +1,251 @@
+"""``labship run / runs / env`` through the real CLI, on the local runtime."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from conftest import MakeProject, labship
+from labship.lock import read_lock
+from labship.project import load_project
+
+DEV_SECRET = "dev-secret-value-123"
+PROD_SECRET = "prod-secret-value-456"
+
+
+def _assert_usage(proc: subprocess.CompletedProcess[str], code: int) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("labship: error: ")]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+def _no_secret(proc: subprocess.CompletedProcess[str]) -> None:
+    for secret in (DEV_SECRET, PROD_SECRET):
+        assert secret not in proc.stdout, proc.stdout
+        assert secret not in proc.stderr, proc.stderr
+
+
+def _runs(root: Path) -> list[dict[str, object]]:
+    proc = labship("runs", "--json", cwd=root, check=True)
+    _no_secret(proc)
+    records = json.loads(proc.stdout)
+    assert isinstance(records, list)
+    return records
+
+
+# ----------------------------------------------------------------------- run
+
+
+def test_run_only_job_dev(locked_project: Path) -> None:
+    proc = labship("-v", "run", cwd=locked_project)
+    assert proc.returncode == 0, proc.stderr
+    assert "six 1.16.0" in proc.stdout
+    assert "greeting hello" in proc.stdout
+    assert "production" not in proc.stderr.lower()
+    _no_secret(proc)
+
+
+def test_run_prod_says_so(locked_project: Path) -> None:
+    proc = labship("run", "--profile", "prod", cwd=locked_project)
+    assert proc.returncode == 0, proc.stderr
+    assert "greeting prod-hello" in proc.stdout
+    assert any("production" in ln.lower() for ln in proc.stderr.splitlines()), proc.stderr
+    _no_secret(proc)
+
+
+def test_job_exit_code_comes_back(locked_project: Path) -> None:
+    (locked_project / ".env_ci").write_text("GREETING=ci\nEXIT_CODE=3\n")
+    proc = labship("run", "--profile", "ci", cwd=locked_project)
+    assert proc.returncode == 3, proc.stderr
+    assert "greeting ci" in proc.stdout
+    (record,) = _runs(locked_project)
+    assert record["exit_code"] == 3 and record["profile"] == "ci"
+
+
+def test_unknown_job_names_known_jobs(make_project: MakeProject) -> None:
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    err = _assert_usage(labship("run", "nope", cwd=root), 64)
+    assert "nope" in err and "train" in err and "report" in err
+
+
+def test_several_jobs_none_named(make_project: MakeProject) -> None:
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    err = _assert_usage(labship("run", cwd=root), 64)
+    assert "train" in err and "report" in err
+
+
+def test_unknown_profile_names_existing(locked_project: Path) -> None:
+    err = _assert_usage(labship("run", "--profile", "staging", cwd=locked_project), 64)
+    assert "staging" in err and "dev" in err and "prod" in err
+    assert not (locked_project / ".labship" / "runs.jsonl").exists()
+
+
+def test_missing_variables_named_before_start(make_project: MakeProject) -> None:
+    root = make_project(
+        required=("GREETING", "API_URL", "RANDOM_SEED"),
+        env_dev=f"GREETING=\nDB_PASSWORD={DEV_SECRET}\n",
+    )
+    (root / "code" / "hello.py").write_text("open('started', 'w').close()\n")
+    labship("lock", cwd=root, check=True)
+    proc = labship("run", cwd=root)
+    err = _assert_usage(proc, 65)
+    for name in ("GREETING", "API_URL", "RANDOM_SEED"):
+        assert name in err
+    _no_secret(proc)
+    assert proc.stdout == ""
+    assert not (root / "started").exists()
+    assert not (root / ".labship" / "runs.jsonl").exists()
+
+
+def test_caller_environment_does_not_leak(make_project: MakeProject) -> None:
+    root = make_project(jobs={"leak": "python code/leak.py"})
+    (root / "code" / "leak.py").write_text(
+        "import os\nprint('leak', os.environ.get('LEAKY_VAR'))\n"
+        "print('greeting', os.environ.get('GREETING'))\n"
+    )
+    labship("lock", cwd=root, check=True)
+    proc = labship("run", cwd=root, env={"LEAKY_VAR": "1", "GREETING": "from-the-shell"})
+    assert proc.returncode == 0, proc.stderr
+    assert "leak None" in proc.stdout
+    assert "greeting hello" in proc.stdout  # the profile, not the caller's shell
+
+
+def test_secrets_never_in_labship_output(locked_project: Path) -> None:
+    for args in (("-v", "run"), ("-v", "run", "--profile", "prod"), ("env",), ("env", "--json")):
+        proc = labship(*args, cwd=locked_project)
+        assert proc.returncode == 0, (args, proc.stderr)
+        _no_secret(proc)
+    # a missing-variable error with the secret in the same file
+    env_dev = locked_project / ".env_dev"
+    env_dev.write_text(f"DB_PASSWORD={DEV_SECRET}\n")
+    proc = labship("run", cwd=locked_project)
+    assert proc.returncode == 65
+    assert "GREETING" in proc.stderr
+    _no_secret(proc)
+    # the run log
+    assert len(_runs(locked_project)) == 2
+
+
+# ----------------------------------------------------------------------- runs
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_runs_table_and_json(locked_project: Path) -> None:
+    root = locked_project
+    _git(root, "init", "-q")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "x")
+    head = _git(root, "rev-parse", "HEAD")
+
+    proc = labship("runs", cwd=root)
+    assert proc.returncode == 0 and "no runs" in proc.stderr
+
+    labship("run", cwd=root, check=True)
+    labship("run", "--profile", "prod", cwd=root, check=True)
+
+    table = labship("runs", cwd=root, check=True).stdout.splitlines()
+    assert len(table) == 3, table
+    assert table[0].split()[:4] == ["start", "job", "profile", "runtime"]
+    assert "hello" in table[1] and " dev " in table[1]
+    assert "hello" in table[2] and " prod " in table[2]
+    assert head[:12] in table[1]
+
+    lock_hash = read_lock(load_project(root)).prod_hash
+    records = _runs(root)
+    assert [r["profile"] for r in records] == ["dev", "prod"]
+    keys = {
+        "job",
+        "profile",
+        "runtime",
+        "start",
+        "duration_s",
+        "exit_code",
+        "lock_hash",
+        "git_commit",
+    }
+    for record in records:
+        assert keys <= set(record), record
+        assert record["job"] == "hello"
+        assert record["runtime"] == "local"
+        datetime.strptime(str(record["start"]), "%Y-%m-%dT%H:%M:%SZ")
+        assert isinstance(record["duration_s"], float | int) and record["duration_s"] >= 0
+        assert record["exit_code"] == 0
+        assert record["lock_hash"] == lock_hash
+        assert record["git_commit"] == head
+
+    last = json.loads(labship("runs", "--json", "--last", "1", cwd=root, check=True).stdout)
+    assert [r["profile"] for r in last] == ["prod"]
+
+
+# ----------------------------------------------------------------------- env
+
+
+def test_env_shows_profiles_and_differences(make_project: MakeProject) -> None:
+    root = make_project(
+        env_prod=f"GREETING=prod-hello\nDB_PASSWORD={PROD_SECRET}\nWORKERS=8\n",
+    )
+    proc = labship("env", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    _no_secret(proc)
+    out = proc.stdout
+    header = out.splitlines()[0].split()
+    assert header[0] == "KEY" and "dev" in header and "prod" in header
+    rows = {ln.split()[0]: ln for ln in out.splitlines()[1:] if ln and not ln.startswith(" ")}
+    assert "hello" in rows["GREETING"] and "prod-hello" in rows["GREETING"]
+    assert "****" in rows["DB_PASSWORD"]
+    assert "differences:" in out
+    differences = out.split("differences:", 1)[1]
+    assert "GREETING" in differences and "WORKERS" in differences
+
+    proc = labship("env", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    _no_secret(proc)
+    data = json.loads(proc.stdout)
+    profiles = {p["name"]: p for p in data["profiles"]}
+    assert set(profiles) == {"dev", "prod"}
+    assert profiles["dev"]["values"]["GREETING"] == "hello"
+    assert profiles["prod"]["values"]["DB_PASSWORD"] == "****"
+    assert profiles["prod"]["values"]["WORKERS"] == "8"
+    diffs = {d["key"]: d for d in data["differences"]}
+    assert diffs["WORKERS"]["missing_from"] == ["dev"]
+    assert diffs["GREETING"]["values_differ"] is True
+    assert diffs["DB_PASSWORD"]["secret"] is True
+
+
+def test_env_reports_missing_required(make_project: MakeProject) -> None:
+    root = make_project(required=("GREETING", "API_URL"))
+    proc = labship("env", cwd=root)
+    assert proc.returncode == 65
+    assert "API_URL" in proc.stdout
+    assert "missing required API_URL" in proc.stdout
+    _no_secret(proc)
+
+
+def test_closed_pipe_is_not_a_traceback(make_project: MakeProject) -> None:
+    """``labship env --json | head -1``: the reader leaves early; no traceback."""
+    root = make_project()
+    for args in (("env", "--json"), ("runs", "--json")):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labship", *args],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # before the interpreter has started: its write will fail
+        with proc.stderr:
+            err = proc.stderr.read()
+        proc.wait(timeout=60)
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
+        assert proc.returncode in (0, 141), (proc.returncode, err)

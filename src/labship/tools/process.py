@@ -56,22 +56,24 @@ def run_tool(
     import threading
 
     out_chunks: list[str] = []
-    assert proc.stdout is not None and proc.stderr is not None
-    reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()))  # type: ignore[union-attr]
+    stdout, stderr = proc.stdout, proc.stderr
+    assert stdout is not None and stderr is not None
+    reader = threading.Thread(target=lambda: out_chunks.append(stdout.read()))
     reader.start()
     err_lines: list[str] = []
-    try:
-        for line in proc.stderr:
-            err_lines.append(line)
-            if console is not None:
-                console.tool_line(line.rstrip("\n"))
-        proc.wait()
-    except BaseException:
-        proc.terminate()
-        proc.wait()
-        raise
-    finally:
-        reader.join()
+    with proc:  # closes the pipes whatever happens
+        try:
+            for line in stderr:
+                err_lines.append(line)
+                if console is not None:
+                    console.tool_line(line.rstrip("\n"))
+            proc.wait()
+        except BaseException:
+            proc.terminate()
+            proc.wait()
+            raise
+        finally:
+            reader.join()
     result = ToolResult(proc.returncode, "".join(out_chunks), "".join(err_lines))
     if check and proc.returncode != 0:
         raise ToolError(failure_message(tool, argv, result, console))

@@ -1,0 +1,442 @@
+"""The docker runtime: what reaches a container (fast tests) and real runs (``docker``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from labship.console import Console
+from labship.errors import PortInUse, ProfileError
+from labship.lock import Lock
+from labship.profiles import Profile, parse_env_file
+from labship.project import Project, load_project
+from labship.runtimes.docker import (
+    LAB_STATE,
+    DockerRuntime,
+    check_port,
+    container_environment,
+    container_name,
+    split_environment,
+)
+
+LOCAL_BASE = "local/python:3.11-slim"
+TOKEN = "tok-" + "5f1c2b9a7e" * 3
+# Values that an env-file round trip or a command line would get wrong.
+ENV_PROD = """\
+GREETING="hello \\"world\\" # not a comment"
+SPACED=  a b   # trailing comment
+HASHY=a#b
+MULTI="line1\\nline2"
+LITERAL='single $GREETING'
+REF=${HASHY}-x
+EMPTY=
+DB_PASSWORD=prod-secret-value-456
+"""
+
+
+def _profile(values: dict[str, str], name: str = "prod") -> Profile:
+    return Profile(name=name, path=Path(f".env_{name}"), values=values)
+
+
+# ---------------------------------------------------------------- fast
+
+
+def test_container_gets_profile_and_extras_not_the_host_base() -> None:
+    env = container_environment(
+        _profile({"A": "1", "TZ": "UTC"}), {"LABSHIP_JOB": "j", "LABSHIP_PROFILE": "prod"}
+    )
+    # PATH/HOME/LANG... of the host stay on the host; TZ is the profile's own.
+    assert env == {"A": "1", "TZ": "UTC", "LABSHIP_JOB": "j", "LABSHIP_PROFILE": "prod"}
+
+
+def test_profile_path_keeps_the_venv_first() -> None:
+    env = container_environment(_profile({"PATH": "/x/bin"}), {})
+    assert env["PATH"] == "/opt/venv/bin:/x/bin"
+
+
+def test_values_go_through_the_client_environment_not_argv() -> None:
+    env = split_environment({"A": 'q"#\n', "B": ""}, caller={"HOME": "/root"})
+    assert env.names() == ["A", "B"]
+    assert env.client_env == {"HOME": "/root", "A": 'q"#\n', "B": ""}
+    assert not env.via_file
+
+
+def test_keys_the_docker_client_reads_go_through_a_private_file() -> None:
+    caller = {"DOCKER_HOST": "unix:///var/run/docker.sock", "PATH": "/usr/bin"}
+    env = split_environment({"DOCKER_HOST": "tcp://db:2375", "PATH": "/usr/bin"}, caller)
+    assert env.via_file == {"DOCKER_HOST": "tcp://db:2375"}
+    assert env.client_env["DOCKER_HOST"] == "unix:///var/run/docker.sock"
+    assert env.names() == ["PATH"]
+    with pytest.raises(ProfileError, match="DOCKER_CONFIG"):
+        split_environment({"DOCKER_CONFIG": "a\nb"}, caller)
+
+
+def test_container_names_are_readable_and_unique(tmp_path: Path) -> None:
+    project = _write_project(tmp_path / "p", lab_packages=[])
+    a, b = container_name(project, "train/v2"), container_name(project, "train/v2")
+    assert a.startswith("labship-demo-train-v2-") and a != b
+
+
+def test_port_in_use_is_named_with_the_fix() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"port {port}.*--port") as info:
+            check_port(port)
+    assert info.value.exit_code == 75
+    check_port(port)  # free again
+
+
+# ---------------------------------------------------------------- real engine
+
+JOBS = {
+    "dump": ["python", "-c", "import json, os, sys; json.dump(dict(os.environ), sys.stdout)"],
+    "fail": ["python", "-c", "import sys; sys.exit(3)"],
+    "term": ["sh", "-c", "trap 'echo got TERM; exit 143' TERM; echo started; sleep 60 & wait"],
+    "stdin": ["python", "-c", "import sys; print(sys.stdin.read().upper())"],
+}
+
+
+def _write_project(root: Path, *, lab_packages: list[str], name: str = "demo") -> Project:
+    (root / "code").mkdir(parents=True)
+    (root / "requirements.txt").write_text("six==1.16.0\n")
+    jobs = "".join(f"[jobs.{k}]\ncommand = {json.dumps(v)}\n" for k, v in JOBS.items())
+    (root / "labship.toml").write_text(
+        f'[project]\nname = "{name}"\npython = "3.11"\nspec = "requirements.txt"\n'
+        f"{jobs}[lab]\nport = 18890\npackages = {json.dumps(lab_packages)}\n"
+        '[env]\nsecret = ["DB_PASSWORD"]\n'
+    )
+    (root / ".env_prod").write_text(ENV_PROD)
+    (root / ".env_dev").write_text(f"JUPYTER_TOKEN={TOKEN}\nGREETING=dev\n")
+    return load_project(root)
+
+
+@dataclass(frozen=True)
+class Locked:
+    project: Project
+    lock: Lock
+
+
+def _skip_reason() -> str | None:
+    from labship.tools.docker import docker, engine_available
+
+    reason = engine_available()
+    if reason is None:
+        found = docker(["image", "inspect", LOCAL_BASE], console=None, check=False)
+        if found.returncode != 0:
+            reason = f"base image {LOCAL_BASE} missing (run scripts/engine-up.sh)"
+    return reason
+
+
+@pytest.fixture(scope="session")
+def docker_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Locked]:
+    """One locked project for every real test: six for jobs, jupyterlab for the lab."""
+    reason = _skip_reason()
+    if reason is not None:
+        pytest.skip(f"no Docker engine: {reason}")
+    from labship.lock import lock
+
+    os.environ.setdefault("LABSHIP_BASE_IMAGE", LOCAL_BASE)
+    project = _write_project(
+        tmp_path_factory.mktemp("docker") / "demo", lab_packages=["jupyterlab"]
+    )
+    result = lock(project, console=Console(quiet=True))
+    yield Locked(project, result.lock)
+
+
+def _run_script(locked: Locked, job: str) -> str:
+    """A tiny driver: DockerRuntime.run in its own process, as the CLI would call it."""
+    return (
+        "import sys\n"
+        "from labship.console import Console\n"
+        "from labship.lock import read_lock\n"
+        "from labship.profiles import load_profile\n"
+        "from labship.project import load_project\n"
+        "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
+        f"p = load_project(Path({str(locked.project.root)!r}))\n"
+        "prof = load_profile(p.root, 'prod', secret=p.settings.secret)\n"
+        f"sys.exit(DockerRuntime().run(p, read_lock(p), p.job({job!r}), prof, "
+        "console=Console(quiet=True)))\n"
+    )
+
+
+def _containers(project: Project) -> list[str]:
+    out = subprocess.run(
+        [
+            *("docker", "ps", "-a", "--format", "{{.Names}}"),
+            *("--filter", f"label=org.labship.root={project.root}"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()
+
+
+def _run(
+    locked: Locked, job: str, *, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _run_script(locked, job)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+        input=input,
+    )
+
+
+@pytest.mark.docker
+def test_run_passes_exactly_the_profile(docker_project: Locked) -> None:
+    proc = _run(docker_project, "dump", env={**os.environ, "LEAKY_VAR": "1"})
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    expected = parse_env_file(docker_project.project.root / ".env_prod")
+    assert {k: seen.get(k) for k in expected} == expected
+    assert seen["LABSHIP_JOB"] == "dump" and seen["LABSHIP_PROFILE"] == "prod"
+    assert "LEAKY_VAR" not in seen
+    assert seen["HOME"] == "/app" and seen["PATH"].startswith("/opt/venv/bin")
+    assert _containers(docker_project.project) == []
+
+
+@pytest.mark.docker
+def test_run_returns_the_job_exit_code_and_removes_the_container(
+    docker_project: Locked,
+) -> None:
+    proc = _run(docker_project, "fail")
+    assert proc.returncode == 3, proc.stderr
+    assert _containers(docker_project.project) == []
+
+
+@pytest.mark.docker
+def test_run_gives_piped_stdin_to_the_job(docker_project: Locked) -> None:
+    proc = _run(docker_project, "stdin", input="piped data\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "PIPED DATA" in proc.stdout
+
+
+@pytest.mark.docker
+def test_sigterm_reaches_the_job_and_no_container_is_left(docker_project: Locked) -> None:
+    project = docker_project.project
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "labship",
+            "run",
+            "term",
+            *("--profile", "prod", "--runtime", "docker"),
+        ],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        names: list[str] = []
+        deadline = time.monotonic() + 120
+        while not names and time.monotonic() < deadline and proc.poll() is None:
+            names = _containers(project)
+            time.sleep(0.2)
+        assert names, proc.communicate()[1] if proc.poll() is not None else "no container"
+        (name,) = names
+        labels = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .Config.Labels}}", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = json.loads(labels.stdout)
+        assert name.startswith("labship-demo-term-")
+        assert found["org.labship.project"] == "demo"
+        assert found["org.labship.job"] == "term"
+        assert found["org.labship.profile"] == "prod"
+        time.sleep(1.0)  # let the trap be installed
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "got TERM" in out, err
+    assert proc.returncode == 143, err
+    assert _containers(project) == []
+
+
+@pytest.mark.docker
+def test_create_failure_is_a_tool_error_with_dockers_message(docker_project: Locked) -> None:
+    from labship.errors import ToolError
+
+    runtime = DockerRuntime()
+    project, lock = docker_project.project, docker_project.lock
+    runtime.prepare(project, lock, dev=False, console=Console(quiet=True))
+    key = (project.root, "prod", lock.prod_hash)
+    prepared, _ = runtime._prepared[key]
+    runtime._prepared[key] = (prepared, "labship-no-such-image:1")
+    with pytest.raises(ToolError, match=r"No such image|not found|pull access") as info:
+        runtime.run(
+            project,
+            lock,
+            project.job("fail"),
+            _profile({"DB_PASSWORD": "prod-secret-value-456"}),
+            console=Console(quiet=True).with_secrets(["prod-secret-value-456"]),
+        )
+    assert info.value.exit_code == 70
+    assert "prod-secret-value-456" not in str(info.value)
+
+
+def _status(port: int, token: str | None) -> int:
+    headers = {"Authorization": f"token {token}"} if token else {}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def _put_file(port: int, path: str) -> None:
+    body = json.dumps({"type": "file", "format": "text", "content": "hi"}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/contents/{path}",
+        data=body,
+        method="PUT",
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 201)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("uid", [None, 1234], ids=["host-user", "uid-1234"])
+def test_lab_answers_with_the_token_only_on_loopback(
+    docker_project: Locked, uid: int | None
+) -> None:
+    from labship.profiles import load_profile
+
+    project, lock = docker_project.project, docker_project.lock
+    runtime = DockerRuntime(uid=uid, gid=uid)
+    console = Console(quiet=True)
+    profile = load_profile(project.root, "dev")
+    port = _free_port()
+    notebooks = project.root / "notebooks"
+    notebooks.mkdir(exist_ok=True)
+    notebooks.chmod(0o777)  # uid 1234 must be able to write where root's tmp dir is
+    info = runtime.lab(project, lock, profile, port=port, token=TOKEN, detach=True, console=console)
+    try:
+        assert info.url == f"http://127.0.0.1:{port}/lab" and info.container
+        state = json.loads((project.state_dir / LAB_STATE).read_text())
+        assert state == {
+            "runtime": "docker",
+            "container": info.container,
+            "port": port,
+            "url": info.url,
+        }
+        assert _status(port, TOKEN) == 200
+        assert _status(port, None) == 403
+        published = subprocess.run(
+            ["docker", "port", info.container], capture_output=True, text=True, check=True
+        )
+        assert published.stdout.split() == ["8888/tcp", "->", f"127.0.0.1:{port}"]
+        name = f"made-by-{uid or 'host'}.txt"
+        _put_file(port, f"notebooks/{name}")
+        owner = (notebooks / name).stat()
+        expected = os.getuid() if uid is None else uid
+        assert (owner.st_uid, owner.st_gid) == (expected, os.getgid() if uid is None else uid)
+        with pytest.raises(PortInUse):
+            runtime.lab(
+                project, lock, profile, port=port, token=TOKEN, detach=True, console=console
+            )
+    finally:
+        stopped = runtime.stop(project, console=console)
+    assert stopped
+    assert not (project.state_dir / LAB_STATE).exists()
+    assert _containers(project) == []
+    assert runtime.stop(project, console=console) is False
+
+
+@pytest.mark.docker
+def test_foreground_lab_stops_and_is_removed_on_ctrl_c(docker_project: Locked) -> None:
+    project = docker_project.project
+    port = _free_port()
+    script = (
+        "from labship.console import Console\n"
+        "from labship.lock import read_lock\n"
+        "from labship.profiles import load_profile\n"
+        "from labship.project import load_project\n"
+        "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
+        f"p = load_project(Path({str(project.root)!r}))\n"
+        f"DockerRuntime().lab(p, read_lock(p), load_profile(p.root, 'dev'), port={port}, "
+        f"token={TOKEN!r}, detach=False, console=Console())\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if _status(port, TOKEN) == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert f"JupyterLab at http://127.0.0.1:{port}/lab" in err
+    assert TOKEN not in err.split("JupyterLab at")[-1].splitlines()[0]
+    assert _containers(project) == []
+    assert not (project.state_dir / LAB_STATE).exists()
+
+
+@pytest.mark.docker
+def test_shell_runs_as_the_host_user_with_the_profile(docker_project: Locked) -> None:
+    project = docker_project.project
+    script = (
+        "import sys\n"
+        "from labship.console import Console\n"
+        "from labship.lock import read_lock\n"
+        "from labship.profiles import load_profile\n"
+        "from labship.project import load_project\n"
+        "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
+        f"p = load_project(Path({str(project.root)!r}))\n"
+        "sys.exit(DockerRuntime().shell(p, read_lock(p), load_profile(p.root, 'dev'), "
+        "console=Console(quiet=True)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        input='echo "$(id -u) $GREETING $HOME $(pwd)"; ls; exit 4\n',
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 4, proc.stderr
+    lines = proc.stdout.split()
+    assert lines[:4] == [str(os.getuid()), "dev", "/tmp", "/app"]
+    assert {"code", "data", "notebooks"} <= set(lines[4:])
+    assert _containers(project) == []

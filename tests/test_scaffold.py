@@ -34,6 +34,8 @@ NEW_FILES = {
     ".gitignore",
     ".dockerignore",
     "README.md",
+    "compose.yaml",
+    "compose.prod.yaml",
 }
 
 
@@ -513,3 +515,16 @@ def test_init_empty_folder_gets_a_python_only_spec(tmp_path: Path) -> None:
     assert settings.name == "sales-forecast" and settings.python == HOST_PYTHON
     spec = folder / "docker" / "environment.yml"
     assert spec_dependencies(spec) == [f"python={HOST_PYTHON}"]
+
+
+def test_new_writes_compose_files_that_export_compose_owns(tmp_path: Path) -> None:
+    """The compose files `new` writes are exactly what `export compose` would write."""
+    from labship.project import load_project
+    from labship.targets.compose import file_state, render_compose
+
+    root = new_project(tmp_path / "churn").root
+    rendered = render_compose(load_project(root))
+    for name, text in rendered.items():
+        assert (root / name).read_text() == text
+        assert file_state(root / name) == "generated"
+    assert "train" in rendered["compose.prod.yaml"]

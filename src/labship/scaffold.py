@@ -189,7 +189,19 @@ def _new_files(name: str, python: str, *, bare: bool) -> list[_File]:
             _File("code/train.py", _verbatim("train.py.txt")),
             _File("notebooks/explore.ipynb", _verbatim("explore.ipynb")),
         ]
-    return files
+    return files + _compose_files(files[0].content)
+
+
+def _compose_files(config_text: str) -> list[_File]:
+    """compose.yaml / compose.prod.yaml, so the project runs without labship too."""
+    import tomllib
+
+    from labship.project import Project, parse_settings
+    from labship.targets.compose import render_compose
+
+    settings = parse_settings(tomllib.loads(config_text), source=CONFIG_NAME)
+    rendered = render_compose(Project(Path("."), settings))
+    return [_File(name, text) for name, text in rendered.items()]
 
 
 def _example_variables(name: str) -> list[_Var]:

@@ -1,4 +1,4 @@
-"""Profiles: ``.env_<name>`` files at the project root, and what a job's environment is.
+r"""Profiles: ``.env_<name>`` files at the project root, and what a job's environment is.
 
 A profile (``.env_dev``, ``.env_prod``, ...) holds the variables a job needs; ``dev`` is the
 default. labship.toml lists which variables are required and which are secret. This module
@@ -7,38 +7,52 @@ is imported by ``labship run``, so it uses the standard library only.
 Env-file grammar
 ================
 
-It is Docker Compose's, so ``docker compose --env-file`` / ``env_file:`` and labship read
-the same values from the same file. One deliberate difference: labship never reads the
-caller's shell, so a prod job does not depend on who starts it.
+Portable: the same value in labship, Compose 1.29 and Compose v2; constructs they read
+differently are refused. That is, the subset of Docker Compose's grammar on which
+docker-compose 1.29 (python-dotenv 0.21) and Compose v2 (compose-go) agree, so
+``env_file: .env_prod`` in the exported compose files gives the job what labship gives it.
+A refused line is a ProfileError (exit 65) saying what to write instead.
 
-| input                   | value              | note                                   |
-|-------------------------|--------------------|----------------------------------------|
-| blank, ``# comment``    | (ignored)          | indented comments too                  |
-| ``KEY=value``           | ``value``          | blanks around KEY and value stripped   |
-| ``export KEY=value``    | ``value``          | optional ``export`` prefix             |
-| ``KEY=a b # note``      | ``a b``            | a comment starts at blank + ``#``      |
-| ``KEY=a#b``             | ``a#b``            | no blank before ``#``: literal         |
-| ``KEY= # note``         | ``# note``         | as Compose: leading blanks go first    |
-| ``KEY=``                | empty string       |                                        |
-| ``KEY=$A-${B}``         | A's, B's values    | only keys defined *earlier* here       |
-| ``KEY=${A:-dflt}``      | A, or ``dflt``     | if A is undefined or empty             |
-| ``KEY=${A-dflt}``       | A, or ``dflt``     | if A is undefined                      |
-| ``KEY=$$``              | ``$``              | ``$$`` is a literal ``$``              |
-| ``KEY="a\\n$A"``        | escapes, ``$``     | ``\\n \\r \\t \\\\ \\" \\$``; may span lines |
-| ``KEY='a\\n$A'``        | ``a\\n$A``         | literal; may span lines                |
-| ``KEY="x" # note``      | ``x``              | after a quote: only blanks, a comment  |
-| ``KEY`` (no ``=``)      | ProfileError       | Compose reads the shell; labship won't |
-| ``KEY=$UNDEFINED``      | ProfileError       | define it earlier, or use ``$$`` / ''  |
-| duplicate ``KEY``       | last one wins      | as Compose                             |
+| input                    | value            | note                                     |
+|--------------------------|------------------|------------------------------------------|
+| blank, ``# comment``     | (ignored)        | indented comments too                    |
+| ``KEY=value``            | ``value``        | blanks around KEY and value stripped     |
+| ``export KEY=value``     | ``value``        | optional ``export`` prefix               |
+| ``KEY=a b # note``       | ``a b``          | a comment starts at a space + ``#``      |
+| ``KEY=a#b``              | ``a#b``          | no blank before ``#``: literal           |
+| ``KEY= # note``          | ``# note``       | as Compose: leading blanks go first      |
+| ``KEY=``                 | empty string     |                                          |
+| ``KEY=C:\temp``          | ``C:\temp``      | unquoted: a backslash is literal         |
+| ``KEY="a\nb"``           | escapes decoded  | only ``\n \t \r \\ \"``; may span lines  |
+| ``KEY='a $b \c'``        | ``a $b \c``      | literal; may span lines                  |
+| ``KEY="x" # note``       | ``x``            | after a quote: only blanks, a comment    |
+| duplicate ``KEY``        | last one wins    | as Compose                               |
+| ``KEY`` (no ``=``)       | ProfileError     | Compose reads the shell; labship won't   |
+| ``$`` unquoted or in     | ProfileError     | ``$A``, ``${A}``, ``${A:-d}``, ``$$``,   |
+| double quotes            |                  | ``\$``: see below; use ``'...$...'``     |
+| ``"\q"`` (other escape)  | ProfileError     | 1.29 and v2 decode different sets;       |
+|                          |                  | write ``\\`` for a backslash             |
+| ``"...\\"`` (ends ``\``) | ProfileError     | 1.29 reads ``\"`` as a quote             |
+| ``'a\\b'``, ``'a\'``     | ProfileError     | 1.29 decodes ``\\`` and ``\'`` in single |
+|                          |                  | quotes, v2 does not                      |
+| ``'${A}'``               | ProfileError     | 1.29 expands it, v2 does not             |
+| ``KEY=a<TAB># x``        | ProfileError     | 1.29 starts a comment, v2 does not       |
+| control char, non-ASCII  | ProfileError     | trimmed differently (outside quotes)     |
+| blank (U+00A0, ...)      |                  |                                          |
+| lone CR; CRLF inside a   | ProfileError     | 1.29 reads CR as a line break; in a      |
+| multi-line quoted value  |                  | quoted value v2 keeps CR, 1.29 drops it  |
 
-KEY must match ``[A-Za-z_][A-Za-z0-9_.-]*``; ``$NAME`` / ``${NAME}`` references use
-``[A-Za-z_][A-Za-z0-9_]*``. In double quotes, ``\\`` before any other character yields that
-character (Compose does the same, so write Windows paths in single quotes). Lines may end
-in CRLF; a UTF-8 BOM is ignored.
+No interpolation at all: Compose v2 resolves ``${NAME}`` from the caller's shell (and the
+project's ``.env``) *before* the file's earlier keys, 1.29 the other way round, and 1.29
+never expands a bare ``$NAME``; so no ``$`` reference means the same thing everywhere.
+There is no portable spelling of a literal ``${``. labship never reads the shell either:
+a prod job does not depend on who starts it.
+
+KEY must match ``[A-Za-z_][A-Za-z0-9_.-]*``. Lines may end in LF or CRLF; a UTF-8 BOM is
+ignored.
 
 Errors name the file, the line and the key, never a value: a malformed line may hold a
-secret. A referenced name is echoed only when it is known to be a name (a key of the file,
-or a well-known shell variable such as ``HOME``).
+secret.
 
 A job's environment
 ===================
@@ -120,16 +134,21 @@ BASE_VARIABLES: tuple[str, ...] = (
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_BRACED_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?", re.DOTALL)
 _EXPORT_RE = re.compile(r"export[ \t]+")
-_COMMENT_RE = re.compile(r"[ \t]#")
 _PROFILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _QUOTE_NAMES = {'"': "double", "'": "single"}
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
-# Names worth echoing in an "undefined reference" error: people write $HOME expecting a shell.
-_SHELL_NAMES = frozenset(BASE_VARIABLES) | {"PWD", "SHELL", "HOSTNAME", "UID", "CONDA_PREFIX"}
-_ASSIGNMENT_RE = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=", re.M)
+# Double-quote escapes that python-dotenv 0.21 and compose-go decode alike.
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"'}
+# Outside quotes: control characters and blanks other than space and tab, which the two
+# Composes trim (or take as a comment's start) differently.
+_ODD_CHAR_RE = re.compile(r"[^\S \t]|[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_LONE_CR_RE = re.compile(r"\r(?!\n)")
+
+_HINT_DOLLAR = (
+    "for a literal $ use single quotes: KEY='...$...'; labship does not expand variables, "
+    "so repeat the value instead of referencing it"
+)
+_WHY_DOLLAR = "(Compose 1.29 and v2 expand it differently, v2 from the caller's shell first)"
 
 
 # --------------------------------------------------------------------------- parsing
@@ -138,7 +157,9 @@ _ASSIGNMENT_RE = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)
 def parse_env_file(path: Path) -> dict[str, str]:
     """Read one env file; errors carry ``path:line`` so the user can jump to it."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        # newline="": keep CR, so CR line breaks the Composes read differently are seen.
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            text = stream.read()
     except UnicodeDecodeError:
         raise ProfileError(f"{path}: is not UTF-8 text", hint="save it as UTF-8") from None
     except OSError as exc:
@@ -155,20 +176,39 @@ class _Parser:
     """One pass over the lines; quoted values may swallow following lines."""
 
     def __init__(self, text: str, source: str) -> None:
-        text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-        self.text = text
+        text = text.removeprefix("\ufeff")
         self.source = source
-        self.lines = text.split("\n")
+        lone_cr = _LONE_CR_RE.search(text)
+        if lone_cr:
+            raise self.error(
+                text.count("\n", 0, lone_cr.start()) + 1,
+                "a carriage return that does not end a line (Compose 1.29 reads it as a"
+                " line break, Compose v2 does not)",
+                "save the file with LF (or CRLF) line endings",
+            )
+        raw = text.split("\n")
+        # Which lines ended in CRLF: a quoted value must not span one.
+        self.crlf = [line.endswith("\r") for line in raw]
+        self.lines = [line.removesuffix("\r") for line in raw]
         self.values: dict[str, str] = {}
 
     def error(self, lineno: int, what: str, hint: str | None = None) -> ProfileError:
         return ProfileError(f"{self.source}:{lineno}: {what}", hint=hint)
 
+    def odd_chars(self, text: str, key: str, lineno: int) -> None:
+        if _ODD_CHAR_RE.search(text):
+            raise self.error(
+                lineno,
+                f"{key}: a control character or a non-ASCII blank outside quotes"
+                " (Compose 1.29 and v2 trim it differently)",
+                "delete it, or put the value in quotes",
+            )
+
     def parse(self) -> dict[str, str]:
         index = 0
         while index < len(self.lines):
             lineno = index + 1
-            line = self.lines[index].strip()
+            line = self.lines[index].strip(" \t")
             index += 1
             if not line or line.startswith("#"):
                 continue
@@ -185,7 +225,7 @@ class _Parser:
                     hint = "write KEY=value, or start the line with # to comment it out"
                 raise self.error(lineno, what, hint)
             key, _, rest = line.partition("=")
-            key = key.strip()
+            key = key.strip(" \t")
             if not _KEY_RE.fullmatch(key):
                 raise self.error(
                     lineno,
@@ -196,11 +236,27 @@ class _Parser:
             if rest[:1] in ('"', "'"):
                 value, index = self.quoted(key, rest, lineno, index)
             else:
-                comment = _COMMENT_RE.search(rest)
-                raw = rest[: comment.start()] if comment else rest
-                value = self.expand(raw.rstrip(), key, lineno, escapes=False)
+                value = self.unquoted(key, rest, lineno)
             self.values[key] = value
         return self.values
+
+    def unquoted(self, key: str, rest: str, lineno: int) -> str:
+        comment = rest.find(" #")
+        value = rest[:comment] if comment >= 0 else rest  # both Composes drop the comment
+        self.odd_chars(value, key, lineno)
+        value = value.rstrip(" \t")
+        if "\t#" in value:
+            raise self.error(
+                lineno,
+                f"{key}: a `#` right after a tab in an unquoted value (Compose 1.29 starts"
+                " a comment there, Compose v2 does not)",
+                "put a space before the # of a comment, or quote the value: KEY='a<TAB>#b'",
+            )
+        if "$" in value:
+            raise self.error(
+                lineno, f"{key}: a `$` in an unquoted value {_WHY_DOLLAR}", _HINT_DOLLAR
+            )
+        return value
 
     def quoted(self, key: str, rest: str, lineno: int, index: int) -> tuple[str, int]:
         """Read a quoted value starting at ``rest``; returns it and the next line index."""
@@ -216,19 +272,29 @@ class _Parser:
                     f"{key}: the {_QUOTE_NAMES[quote]} quote is never closed",
                     f"close it with {quote}",
                 )
+            if self.crlf[index - 1]:
+                raise self.error(
+                    lineno,
+                    f"{key}: a quoted value spans CRLF line breaks (Compose v2 keeps the"
+                    " CR, Compose 1.29 drops it)",
+                    r"save the file with LF line endings, or write \n in double quotes",
+                )
             body += "\n" + self.lines[index]
             index += 1
-        after = body[end + 1 :].strip()
+        content = body[:end]
+        value = (
+            self.single_quoted(content, key, lineno)
+            if quote == "'"
+            else self.double_quoted(content, key, lineno)
+        )
+        after = body[end + 1 :].strip(" \t")
         if after and not after.startswith("#"):
             raise self.error(
                 lineno,
                 f"{key}: unexpected text after the closing quote",
                 "only a # comment may follow a quoted value",
             )
-        content = body[:end]
-        if quote == "'":
-            return content, index
-        return self.expand(content, key, lineno, escapes=True), index
+        return value, index
 
     @staticmethod
     def closing_quote(body: str, quote: str) -> int:
@@ -245,93 +311,59 @@ class _Parser:
             i += 1
         return -1
 
-    def expand(self, text: str, key: str, lineno: int, *, escapes: bool) -> str:
-        """Resolve ``$`` references (and backslash escapes inside double quotes)."""
+    def single_quoted(self, content: str, key: str, lineno: int) -> str:
+        if "\\\\" in content or content.endswith("\\"):
+            raise self.error(
+                lineno,
+                f"{key}: `\\\\` or a final `\\` in single quotes (Compose 1.29 decodes"
+                " \\\\ and \\' there, Compose v2 does not)",
+                "a backslash before any other character is fine; or use double quotes"
+                ' with \\\\ for each backslash: KEY="a\\\\\\\\b"',
+            )
+        if "${" in content:
+            raise self.error(
+                lineno,
+                f"{key}: `${{` in single quotes (Compose 1.29 expands it, Compose v2 does not)",
+                "no spelling gives a literal ${ in both Composes: avoid it",
+            )
+        return content
+
+    def double_quoted(self, content: str, key: str, lineno: int) -> str:
         out: list[str] = []
         i = 0
-        n = len(text)
-        while i < n:
-            char = text[i]
-            if escapes and char == "\\" and i + 1 < n:
-                nxt = text[i + 1]
-                out.append(_ESCAPES.get(nxt, nxt))
-                i += 2
-                continue
-            if char != "$":
+        while i < len(content):
+            char = content[i]
+            if char == "$":
+                raise self.error(
+                    lineno, f"{key}: a `$` in double quotes {_WHY_DOLLAR}", _HINT_DOLLAR
+                )
+            if char != "\\":
                 out.append(char)
                 i += 1
                 continue
-            nxt = text[i + 1 : i + 2]
+            nxt = content[i + 1]  # closing_quote never leaves a backslash last
             if nxt == "$":
-                out.append("$")
-                i += 2
-            elif nxt == "{":
-                end = self.closing_brace(text, i + 2, escapes=escapes)
-                if end < 0:
-                    raise self.error(lineno, f"{key}: `${{` is never closed", "close it with }")
-                out.append(self.braced(text[i + 2 : end], key, lineno, escapes=escapes))
-                i = end + 1
-            else:
-                name = _NAME_RE.match(text, i + 1)
-                if name is None:
-                    raise self.error(
-                        lineno,
-                        f"{key}: a `$` that does not start a reference",
-                        "write $$ for a literal $, or single-quote the value",
-                    )
-                out.append(self.lookup(name.group(), key, lineno))
-                i = name.end()
-        return "".join(out)
-
-    @staticmethod
-    def closing_brace(text: str, start: int, *, escapes: bool) -> int:
-        depth = 1
-        i = start
-        while i < len(text):
-            char = text[i]
-            if escapes and char == "\\":
-                i += 2
-                continue
-            if text.startswith("${", i):
-                depth += 1
-                i += 2
-                continue
-            if char == "}":
-                depth -= 1
-                if depth == 0:
-                    return i
-            i += 1
-        return -1
-
-    def braced(self, inner: str, key: str, lineno: int, *, escapes: bool) -> str:
-        match = _BRACED_RE.fullmatch(inner)
-        if match is None:
+                raise self.error(
+                    lineno, f"{key}: `\\$` in double quotes {_WHY_DOLLAR}", _HINT_DOLLAR
+                )
+            if nxt not in _ESCAPES:
+                raise self.error(
+                    lineno,
+                    f'{key}: a backslash escape other than \\n \\t \\r \\\\ \\" in double'
+                    " quotes (Compose 1.29 and v2 decode different ones)",
+                    "write \\\\ for a backslash, or put the value in single quotes"
+                    " or leave it unquoted (there a backslash is literal)",
+                )
+            out.append(_ESCAPES[nxt])
+            i += 2
+        if content.endswith("\\"):
             raise self.error(
                 lineno,
-                f"{key}: unsupported `${{...}}` form",
-                "use ${NAME}, ${NAME:-default} or ${NAME-default}; $$ is a literal $",
+                f"{key}: a double-quoted value ending in a backslash (Compose 1.29 reads"
+                ' \\" as an escaped quote)',
+                "leave the value unquoted: there a backslash is literal",
             )
-        name, operator, default = match.groups()
-        if operator is None:
-            return self.lookup(name, key, lineno)
-        value = self.values.get(name)
-        if value is None or (operator == ":-" and value == ""):
-            return self.expand(default, key, lineno, escapes=escapes)
-        return value
-
-    def lookup(self, name: str, key: str, lineno: int) -> str:
-        if name in self.values:
-            return self.values[name]
-        # Echo the name only if it is known to be a name, not a fragment of a secret.
-        known = name in _SHELL_NAMES or name in _ASSIGNMENT_RE.findall(self.text)
-        ref = f"${name}" if known else "a `$` reference"
-        raise self.error(
-            lineno,
-            f"{key} uses {ref}, which is not defined earlier in this file"
-            " (labship never reads the shell)",
-            "define it on an earlier line, give a default with ${NAME:-default}, "
-            "or write $$ or single quotes for a literal $",
-        )
+        return "".join(out)
 
 
 # --------------------------------------------------------------------------- profiles
@@ -367,8 +399,8 @@ class Profile:
     secret_keys: frozenset[str] = field(default_factory=frozenset)
 
     def masked(self) -> dict[str, str]:
-        """Values safe to print: secrets become ``****``, and so do secrets interpolated
-        into other values (``URL=postgres://u:${PASSWORD}@db``)."""
+        """Values safe to print: secrets become ``****``, and so do secrets repeated inside
+        other values (``URL=postgres://u:<password>@db``)."""
         masker = Masker(secret_values(self))
         return {
             key: MASK if key in self.secret_keys else masker(value)

@@ -46,7 +46,9 @@ HASHY=a#b
 MULTI="line1\\nline2\\ttab"
 QUOTED_HASH="x # y"
 SINGLE='it is $HASHY #1'
-REF=${{HASHY}}-x
+WINPATH=C:\\temp\\new
+SQ_PATH='C:\\data $HOME $$'
+ESCAPES="a\\\\b\\rc"
 EMPTY=
 DB_PASSWORD={SECRET}
 """
@@ -318,5 +320,6 @@ def test_compose_129_env_file_differences_are_as_documented(built: Built) -> Non
     seen = json.loads(proc.stdout)
     for i, (line, _, compose_value) in enumerate(ENV_FILE_DIFFERENCES):
         assert seen.get(f"B{i}") == compose_value, line
-    assert seen["L"] == "from-shell"  # 1.29 reads the caller's shell; labship gives "d"
-    assert parse_env_text("L=${U:-d}\n", source="t")["L"] == "d"
+    assert seen["L"] == "from-shell"  # 1.29 reads the caller's shell; labship refuses it
+    with pytest.raises(ProfileError):
+        parse_env_text("L=${U:-d}\n", source="t")

@@ -11,8 +11,9 @@ Compose v2 both read. Decisions:
 - **Variables only by reference.** ``env_file: .env_dev`` / ``.env_prod``: no value is
   ever written into these files (they get committed). ``environment:`` adds only
   ``LABSHIP_PROFILE``, ``LABSHIP_JOB`` and ``LABSHIP_RUNTIME=compose``, as labship's
-  runtimes do. Compose reads env files with its own parser; where it differs from
-  labship's grammar is listed in ``ENV_FILE_DIFFERENCES``.
+  runtimes do. Compose reads env files with its own parser; labship accepts only what
+  1.29 and v2 read alike (labship.profiles), and ``ENV_FILE_DIFFERENCES`` lists what it
+  refuses because 1.29 reads it differently.
 - **Stable image names, not lock hashes.** ``image:`` is ``<image>:dev`` for the lab and
   ``<image>:<version>`` for jobs, both tags ``labship build`` sets (never the same tag
   for dev and prod). The files therefore do not change when the lock does, and compose
@@ -64,30 +65,32 @@ _CHECKSUM_LINE = re.compile(r"^# labship-checksum: sha256=([0-9a-f]{64})\n")
 _SERVICE_UNSAFE = re.compile(r"[^a-zA-Z0-9._-]+")
 _TAG_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
 
-# How docker-compose 1.29 reads an env file, where it differs from labship's grammar
-# (labship.profiles, which follows Compose v2). 1.29 reads env_file with python-dotenv
-# 0.21 (interpolating): only ${NAME} and ${NAME:-default} are expanded, from the file's
-# earlier keys and then the caller's shell; double quotes decode only \\ \' \" \a \b
-# \f \n \r \t \v; single quotes decode \\ and \' and are expanded too. Each row:
+# How docker-compose 1.29 reads an env file where it differs from Compose v2 and from
+# labship's old grammar. 1.29 reads env_file with python-dotenv 0.21 (interpolating): only
+# ${NAME} and ${NAME:-default} are expanded, from the file's earlier keys and then the
+# caller's shell (Compose v2 asks the shell first); double quotes decode \\ \' \" \a \b
+# \f \n \r \t \v; single quotes decode \\ and \' and are expanded too. labship now
+# refuses every row (ProfileError, exit 65: labship.profiles accepts only the portable
+# subset), so a profile labship runs gives the same values through env_file. Each row:
 # (line, labship's value, docker-compose 1.29's value), with A=va and E= defined earlier
 # and U undefined. Verified against /usr/bin/docker-compose 1.29.2 by
-# tests/targets/test_compose.py. Not in the table: ${U:-d} is d for both unless the
-# caller's shell has U (then 1.29 takes the shell's); a line KEY without = is a
-# ProfileError for labship, the shell's value for compose.
+# tests/targets/test_compose.py. Not in the table, also refused by labship: ${U:-d}
+# (1.29 takes the caller's shell's U), a line KEY without = (compose reads the shell).
 ENV_FILE_DIFFERENCES: tuple[tuple[str, str, str], ...] = (
-    ("B=$A", "va", "$A"),
-    ("B=cost$$5", "cost$5", "cost$$5"),
-    ('B="x\\$y"', "x$y", "x\\$y"),
-    ('B="a\\qb"', "aqb", "a\\qb"),
-    ('B="\\a"', "a", "\a"),
-    ("B='a\\\\b'", "a\\\\b", "a\\b"),
+    ("B=$A", "ProfileError", "$A"),
+    ("B=cost$$5", "ProfileError", "cost$$5"),
+    ('B="x\\$y"', "ProfileError", "x\\$y"),
+    ('B="a\\qb"', "ProfileError", "a\\qb"),
+    ('B="\\a"', "ProfileError", "\a"),
+    ("B='a\\\\b'", "ProfileError", "a\\b"),
     ("B='it\\'s'", "ProfileError", "it's"),
-    ("B='${A}'", "${A}", "va"),
-    ("B=${U-d}", "d", ""),
-    ("B=${E:-d}", "d", ""),
+    ("B='${A}'", "ProfileError", "va"),
+    ("B=${U-d}", "ProfileError", ""),
+    ("B=${E:-d}", "ProfileError", ""),
 )
-# Safe everywhere: unquoted values (a blank before # starts a comment), "double quotes"
-# with \n \t \\ \", 'single quotes' without \ or ${, ${NAME} of an earlier key.
+# Safe everywhere, and all labship accepts: unquoted values (a space before # starts a
+# comment), "double quotes" with \n \t \r \\ \", 'single quotes' without \\, a final \
+# or ${; no $ outside single quotes. See labship.profiles.
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import labship, pytest" 2>/dev/null || [ pyproject.toml -nt .venv/.labship-installed ]; then
   # uv installs in seconds what pip takes minutes to resolve; labship depends on it anyway.
+  .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip >/dev/null
   .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
   .venv/bin/python -m uv pip install --quiet --python .venv/bin/python -e ".[test]"
   touch .venv/.labship-installed

@@ -67,6 +67,54 @@ def test_render_has_header_checksum_and_no_syntax_line(project: Project) -> None
     assert text.index("uv pip sync") < text.index("COPY --chown=10001:10001 code/")
 
 
+def test_bytecode_skips_test_suites_and_uv_is_pinned(project: Project) -> None:
+    text = images.render_dockerfile(project)
+    # .pyc for what jobs import (a read-only venv cannot cache them at run time), not for
+    # packages' own tests/ folders; uv's compile-everything is off
+    assert text.count("compileall -q -j 0 -x '/tests?/' /opt/venv/lib") == 2
+    assert "UV_COMPILE_BYTECODE=0" in text and "UV_COMPILE_BYTECODE=1" not in text
+    assert "UV_LINK_MODE=copy" in text and "target=/root/.cache/uv" in text
+    # the staged uv is used only if it runs there and is the pinned version
+    assert "--mount=type=bind,source=uv," in text
+    assert f'= "uv {images.UV_VERSION}" ]' in text
+    assert f"pip install --disable-pip-version-check --quiet uv=={images.UV_VERSION}" in text
+
+
+def test_context_stages_labships_uv_only_when_usable(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    images.write_dockerfile(project)
+    binary = tmp_path / "uv-bin"
+    binary.write_bytes(b"\x7fELF fake")
+    monkeypatch.setattr(images, "host_uv_for_image", lambda: binary)
+    with images.stage_context(project) as ctx:
+        assert (ctx / "uv" / "uv").read_bytes() == b"\x7fELF fake"
+    monkeypatch.setattr(images, "host_uv_for_image", lambda: None)
+    with images.stage_context(project) as ctx:
+        assert (ctx / "uv").is_dir() and not any((ctx / "uv").iterdir())
+
+
+def test_host_uv_refuses_shims_and_other_versions(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from labship.tools import uv as uvtool
+
+    if sys.platform != "linux" or os.uname().machine != "x86_64":
+        assert images.host_uv_for_image() is None
+        return
+    shim = tmp_path / "uv"
+    shim.write_text('#!/bin/sh\nexec uv "$@"\n')
+    monkeypatch.setattr(uvtool, "uv_bin", lambda: str(shim))
+    monkeypatch.setattr(uvtool, "uv_version", lambda: images.UV_VERSION)
+    assert images.host_uv_for_image() is None  # a script, not the binary
+    elf = tmp_path / "uv-elf"
+    elf.write_bytes(b"\x7fELF")
+    monkeypatch.setattr(uvtool, "uv_bin", lambda: str(elf))
+    assert images.host_uv_for_image() == elf
+    monkeypatch.setattr(uvtool, "uv_version", lambda: "0.0.1")
+    assert images.host_uv_for_image() is None
+
+
 def test_base_image_setting_and_env_override(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,10 +280,10 @@ def test_missing_configured_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
 @pytest.fixture
 def fresh_client_cache() -> Iterator[None]:
     dockertool.build_client.cache_clear()
-    dockertool._binary.cache_clear()
+    dockertool.binary.cache_clear()
     yield
     dockertool.build_client.cache_clear()
-    dockertool._binary.cache_clear()
+    dockertool.binary.cache_clear()
 
 
 def _fake_docker(folder: Path, script: str) -> None:
@@ -432,6 +480,19 @@ def test_prod_is_lean_non_root_and_labelled(built: Built) -> None:
     dev_labels = json.loads(_docker("image", "inspect", built.dev.image_id))[0]["Config"]
     assert dev_labels["Labels"]["org.labship.lock"] == built.lock.dev_hash
     assert not set(built.dev.tags) & set(built.prod.tags)
+
+
+@pytest.mark.docker
+def test_prod_has_bytecode_but_not_for_test_suites(built: Built) -> None:
+    probe = (
+        "import sys, sysconfig, pathlib; sp = pathlib.Path(sysconfig.get_paths()['purelib']);"
+        " pyc = list(sp.rglob('*.pyc'));"
+        " print(len(pyc), sum('tests' in p.parts or 'test' in p.parts for p in pyc),"
+        " (sp / '__pycache__' / f'six.cpython-{sys.version_info[0]}{sys.version_info[1]}.pyc')"
+        ".is_file())"
+    )
+    out = _docker("run", "--rm", built.prod.image_id, "python3", "-c", probe).split()
+    assert int(out[0]) > 0 and out[1] == "0" and out[2] == "True", out
 
 
 @pytest.mark.docker

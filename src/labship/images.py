@@ -39,8 +39,12 @@ _CHECKSUM_LINE = re.compile(r"^# labship-checksum: sha256=([0-9a-f]{64})\n")
 
 DOCKERFILE = Path("docker") / "Dockerfile"
 # uv inside the builder stage: pinned, so the same Dockerfile builds the same on every
-# machine (the host's uv version must not change the image).
+# machine (the host's uv version must not change the image). When labship's own uv is
+# exactly this version and a Linux x86-64 ELF, it is staged in the context (uv/uv) and
+# copied in, saving the pip install of uv (~3 s of a cold build); the Dockerfile checks
+# it runs and reports this version in the base image, else pip-installs this version.
 UV_VERSION = "0.13.9"
+STAGED_UV_DIR = "uv"
 APP_UID = 10001
 BASE_IMAGE_ENV = "LABSHIP_BASE_IMAGE"
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -48,6 +52,7 @@ CA_ENV_VARS = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
 
 # What may enter a build context, and what never may even inside those folders.
 CONTEXT_FILES = ("pylock.toml", "pylock.dev.toml")
+CONTEXT_LABEL = "org.labship.context"
 CONTEXT_DIRS = ("code", "notebooks", "docker")
 _NEVER = re.compile(r"^(\.env.*|\.git|\.venv|\.labship|__pycache__|\.ipynb_checkpoints)$")
 _APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+)?$")
@@ -261,6 +266,52 @@ def labels(project: Project, lock: Lock, target: Target) -> dict[str, str]:
     return out
 
 
+def context_digest(
+    project: Project, lock: Lock, target: Target, *, uid: int | None, gid: int | None
+) -> str:
+    """What the image is made of: the Dockerfile, the locked set, every file the build
+    context would hold, the base image, the build user and the git commit. An image whose
+    ``org.labship.context`` label equals this needs no build, not even a cached one."""
+    import hashlib
+
+    from labship import __version__
+
+    h = hashlib.sha256()
+    dockerfile = project.root / DOCKERFILE
+    body = (
+        dockerfile.read_text(encoding="utf-8")
+        if dockerfile.is_file()
+        else render_dockerfile(project)
+    )
+    info = git_info(project.root)
+    for part in (
+        body,
+        _read_or_empty(lock.path(dev=target == "dev")).partition(TOOL_TABLE)[0],
+        base_image(project),
+        target,
+        f"{uid}:{gid}",
+        __version__,
+        f"{info.commit}:{info.dirty}" if info else "-",
+    ):
+        h.update(part.encode())
+        h.update(b"\0")
+    for name in CONTEXT_DIRS:
+        root = project.root / name
+        for dirpath, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not _NEVER.match(d))
+            for fname in sorted(files):
+                if _NEVER.match(fname) or fname.endswith(".pyc"):
+                    continue
+                path = Path(dirpath, fname)
+                h.update(str(path.relative_to(project.root)).encode() + b"\0")
+                h.update(os.readlink(path).encode() if path.is_symlink() else path.read_bytes())
+    return h.hexdigest()
+
+
+def _read_or_empty(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
 # ---------------------------------------------------------------- build
 
 
@@ -299,6 +350,28 @@ def _copy_tree(src: Path, dst: Path) -> None:
             _link_or_copy(Path(entry.path), target)
 
 
+def host_uv_for_image() -> Path | None:
+    """labship's uv binary when it can stand in for the pinned one inside a Linux x86-64
+    image: this host is Linux x86-64, the file is an ELF executable, its version is
+    UV_VERSION. None otherwise (the Dockerfile then pip-installs UV_VERSION)."""
+    import platform
+
+    if sys.platform != "linux" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    try:
+        from labship.tools.uv import uv_bin, uv_version
+
+        path = Path(os.path.realpath(uv_bin()))
+        with path.open("rb") as handle:
+            if handle.read(4) != b"\x7fELF":
+                return None  # a shim script (pyenv, asdf): not usable in the image
+        if uv_version() != UV_VERSION:
+            return None
+    except (LabshipError, OSError, IndexError):
+        return None
+    return path
+
+
 def _link_or_copy(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
@@ -309,9 +382,10 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 @contextmanager
 def stage_context(project: Project) -> Iterator[Path]:
     """A build context holding only the allow-list: pylock*.toml, code/, notebooks/,
-    docker/ (without env files, caches, .git, .venv). Why not the project root with a
-    .dockerignore: that file is the user's, and one missing line would ship .env_prod
-    or data/ into a layer; an allow-list fails closed. Hard links keep staging cheap."""
+    docker/ (without env files, caches, .git, .venv), plus labship's own uv in uv/ (see
+    UV_VERSION). Why not the project root with a .dockerignore: that file is the user's,
+    and one missing line would ship .env_prod or data/ into a layer; an allow-list fails
+    closed. Hard links keep staging cheap."""
     project.state_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix="context-", dir=project.state_dir))
     try:
@@ -328,6 +402,11 @@ def stage_context(project: Project) -> Iterator[Path]:
                 _copy_tree(src, stage / name)
             else:
                 (stage / name).mkdir()  # the Dockerfile COPYs it; an empty one is fine
+        # labship's own uv for the uv stage (empty folder: the stage pip-installs it)
+        (stage / STAGED_UV_DIR).mkdir()
+        uv = host_uv_for_image()
+        if uv is not None:
+            _link_or_copy(uv, stage / STAGED_UV_DIR / "uv")
         yield stage
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -366,7 +445,8 @@ def build_argv(
             "--build-arg",
             f"GID={os.getgid() if gid is None else gid}",
         ]
-    for key, value in labels(project, lock, target).items():
+    digest = context_digest(project, lock, target, uid=uid, gid=gid)
+    for key, value in {**labels(project, lock, target), CONTEXT_LABEL: digest}.items():
         argv += ["--label", f"{key}={value}"]
     argv.append(str(context))
     return argv

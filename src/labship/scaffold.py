@@ -14,7 +14,6 @@ lab, docker-compose.prod.yml for the jobs, docker/environment.yml, .env_dev and
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shlex
@@ -580,20 +579,9 @@ def _fixed_token(root: Path) -> str | None:
 
 
 def _environment() -> jinja2.Environment:
-    import jinja2
+    from labship.templates import environment
 
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("labship", "templates"),
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    env.filters["toml"] = _toml
-    env.filters["tomlkey"] = _toml_key
-    env.filters["yamlstr"] = _yaml_str
-    return env
+    return environment()
 
 
 def _verbatim(name: str) -> str:
@@ -601,31 +589,6 @@ def _verbatim(name: str) -> str:
     from importlib import resources
 
     return resources.files("labship").joinpath("templates", "project", name).read_text("utf-8")
-
-
-def _toml(value: object) -> str:
-    """A TOML literal. JSON strings are TOML basic strings, but for DEL."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
-    raise TypeError(f"no TOML form for {type(value).__name__}")
-
-
-def _toml_key(value: str) -> str:
-    return value if re.fullmatch(r"[A-Za-z0-9_-]+", value) else _toml(value)
-
-
-def _yaml_str(value: str) -> str:
-    """Plain when YAML reads it back as the same string (not 1.0, yes, null), else quoted."""
-    plain = re.fullmatch(r"[a-z][a-z0-9._-]*", value) and value.lower() not in {
-        "y", "yes", "n", "no", "on", "off", "true", "false", "null",
-    }  # fmt: skip
-    return value if plain else json.dumps(value)
 
 
 def _checked_name(name: str) -> str:

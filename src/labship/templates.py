@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -10,9 +11,29 @@ if TYPE_CHECKING:
     import jinja2
 
 
-def _toml_string(value: Any) -> str:
-    """A TOML basic string: JSON's string escaping is valid TOML for str values."""
-    return json.dumps(str(value), ensure_ascii=False)
+def toml_value(value: object) -> str:
+    """A TOML literal. JSON strings are TOML basic strings, but for DEL."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+def toml_key(value: str) -> str:
+    return value if re.fullmatch(r"[A-Za-z0-9_-]+", value) else toml_value(value)
+
+
+def yaml_plain_or_quoted(value: str) -> str:
+    """Plain when YAML reads it back as the same string (not 1.0, yes, null), else quoted."""
+    plain = re.fullmatch(r"[a-z][a-z0-9._-]*", value) and value.lower() not in {
+        "y", "yes", "n", "no", "on", "off", "true", "false", "null",
+    }  # fmt: skip
+    return value if plain else json.dumps(value)
 
 
 @cache
@@ -23,9 +44,11 @@ def environment() -> jinja2.Environment:
         loader=jinja2.PackageLoader("labship", "templates"),
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters["toml"] = _toml_string
+    env.filters.update(toml=toml_value, tomlkey=toml_key, yamlstr=yaml_plain_or_quoted)
     return env
 
 

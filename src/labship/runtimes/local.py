@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -82,6 +83,8 @@ class LocalRuntime:
             "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={project.root}",
         ]
+        if os.geteuid() == 0:  # containers and CI run as root; jupyter refuses without it
+            argv.append("--allow-root")
         url = f"http://127.0.0.1:{port}/lab"
         if not detach:
             console.say(f"JupyterLab at {url} (token: JUPYTER_TOKEN in .env_{profile.name})")
@@ -100,7 +103,13 @@ class LocalRuntime:
                 stderr=out,
                 start_new_session=True,
             )
-        wait_for_lab(port, token, alive=lambda: proc.poll() is None, log=log)
+        try:
+            wait_for_lab(port, token, alive=lambda: proc.poll() is None, log=log)
+        except BaseException:  # not answering, or labship interrupted: leave no orphan
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         info = LabInfo(self.name, url, port, pid=proc.pid)
         write_lab_state(project, info)
         return info

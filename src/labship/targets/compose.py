@@ -122,7 +122,7 @@ def _yaml_list(values: Sequence[str]) -> str:
 def _environment() -> jinja2.Environment:
     from labship.templates import environment
 
-    env = environment().overlay()
+    env = environment().overlay(trim_blocks=False, lstrip_blocks=False)
     env.filters.update(yaml=_yaml, yamlinner=_yaml_inner, yamllist=_yaml_list)
     return env
 

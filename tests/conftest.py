@@ -106,9 +106,7 @@ def make_project(tmp_path: Path) -> MakeProject:
             )
             + job_tables
             + f"[lab]\npackages = {list(dev_packages)!r}\n\n".replace("'", '"')
-            + f"[env]\nrequired = {list(required)!r}\nsecret = {list(secret)!r}\n".replace(
-                "'", '"'
-            )
+            + f"[env]\nrequired = {list(required)!r}\nsecret = {list(secret)!r}\n".replace("'", '"')
             + extra_toml
         )
         (root / ".env_dev").write_text(env_dev)

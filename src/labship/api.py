@@ -125,9 +125,9 @@ def lab(
     detach: bool = False,
     console: Console,
 ) -> LabInfo:
-    from labship.runtimes.local import read_lab_state
+    from labship.labstate import read_state
 
-    state = read_lab_state(project)
+    state = read_state(project)
     if state is not None and _lab_alive(state):
         raise UsageError(
             f"a lab is already running for {project.name} at {state.get('url')}",
@@ -169,9 +169,10 @@ def _lab_alive(state: dict[str, object]) -> bool:
 
 def stop(project: Project, *, console: Console) -> bool:
     """Stop the project's detached lab, on whichever runtime started it."""
-    from labship.runtimes.local import LocalRuntime, read_lab_state
+    from labship.labstate import read_state
+    from labship.runtimes.local import LocalRuntime
 
-    state = read_lab_state(project)
+    state = read_state(project)
     if state is None:
         return False
     if state.get("runtime") == "docker":

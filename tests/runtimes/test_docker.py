@@ -19,13 +19,12 @@ import pytest
 
 from labship.console import Console
 from labship.errors import PortInUse, ProfileError
+from labship.labstate import LAB_STATE, ensure_port_free
 from labship.lock import Lock
 from labship.profiles import Profile, parse_env_file
 from labship.project import Project, load_project
 from labship.runtimes.docker import (
-    LAB_STATE,
     DockerRuntime,
-    check_port,
     container_environment,
     container_name,
     split_environment,
@@ -94,9 +93,9 @@ def test_port_in_use_is_named_with_the_fix() -> None:
         sock.listen()
         port = sock.getsockname()[1]
         with pytest.raises(PortInUse, match=f"port {port}.*--port") as info:
-            check_port(port)
+            ensure_port_free(port)
     assert info.value.exit_code == 75
-    check_port(port)  # free again
+    ensure_port_free(port)  # free again
 
 
 # ---------------------------------------------------------------- real engine
@@ -346,6 +345,7 @@ def test_lab_answers_with_the_token_only_on_loopback(
         state = json.loads((project.state_dir / LAB_STATE).read_text())
         assert state == {
             "runtime": "docker",
+            "pid": None,
             "container": info.container,
             "port": port,
             "url": info.url,

@@ -256,7 +256,7 @@ def test_lab_that_never_answers_leaves_no_server(
     )
     with (root / ".env_dev").open("a") as env:
         env.write(f"JUPYTER_CONFIG_DIR={config}\n")
-    monkeypatch.setattr(local, "wait_for_lab", functools.partial(local.wait_for_lab, timeout=8))
+    monkeypatch.setattr(local, "wait_ready", functools.partial(local.wait_ready, timeout=8))
 
     def servers() -> list[int]:
         pids = []

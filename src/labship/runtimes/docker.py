@@ -36,14 +36,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import io
-import json
 import os
 import re
 import secrets
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -55,7 +52,15 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from labship.errors import PortInUse, ProfileError, ToolError
+from labship.errors import ProfileError, ToolError
+from labship.labstate import (
+    clear_state,
+    ensure_port_free,
+    port_in_use,
+    read_state,
+    ready,
+    write_state,
+)
 from labship.runtimes.base import LabInfo, Prepared
 from labship.tools.docker import container_exists, inspect_image
 
@@ -70,7 +75,6 @@ if TYPE_CHECKING:
 APP_DIR = "/app"
 VENV_BIN = "/opt/venv/bin"
 MOUNTED = ("code", "data", "notebooks")
-LAB_STATE = "lab.json"
 LAB_COMMAND = (
     "jupyter",
     "lab",
@@ -213,25 +217,6 @@ def _stdin_is_tty() -> bool:
         return os.isatty(0)
     except OSError:
         return False
-
-
-def check_port(port: int) -> None:
-    """Fail before docker does, with a message that says what to change."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                raise _port_in_use(port) from None
-            raise
-
-
-def _port_in_use(port: int) -> PortInUse:
-    return PortInUse(
-        f"port {port} on 127.0.0.1 is in use",
-        hint="set [lab] port in labship.toml or pass --port",
-    )
 
 
 @contextlib.contextmanager
@@ -434,7 +419,7 @@ class DockerRuntime:
         console: Console,
     ) -> LabInfo:
         """JupyterLab in the dev image, the project's folders mounted, on 127.0.0.1 only."""
-        check_port(port)
+        ensure_port_free(port)
         image = self.image(project, lock, dev=True, console=console)
         values = container_environment(
             profile,
@@ -456,10 +441,9 @@ class DockerRuntime:
             command = [*LAB_COMMAND, *(["--allow-root"] if self.uid == 0 else [])]
             _docker(["create", *options, *env_args, image, *command], mask, env=env.client_env)
         info = LabInfo(runtime=self.name, url=url, port=port, container=name)
-        state = project.state_dir / LAB_STATE
         ok = False
         try:
-            _write_state(state, {"runtime": self.name, "container": name, "port": port, "url": url})
+            write_state(project, info)
             if detach:
                 self._start_detached(name, port, token, mask)
             else:
@@ -469,18 +453,18 @@ class DockerRuntime:
         finally:
             if not ok:  # foreground ended, or a detached start failed: leave nothing behind
                 self._remove(name, console)
-                state.unlink(missing_ok=True)
+                clear_state(project)
 
     def _start_detached(self, name: str, port: int, token: str, console: Console) -> None:
         try:
             _docker(["start", name], console)
         except ToolError as exc:
             if "already allocated" in str(exc) or "address already in use" in str(exc):
-                raise _port_in_use(port) from None
+                raise port_in_use(port) from None
             raise
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
-            if lab_ready(port, token):
+            if ready(port, token):
                 return
             if not self._running(name, console):
                 break
@@ -503,7 +487,7 @@ class DockerRuntime:
         with _forward_signals(proc) as received:
             deadline = time.monotonic() + READY_TIMEOUT
             while proc.poll() is None and not received and time.monotonic() < deadline:
-                if lab_ready(port, token):
+                if ready(port, token):
                     console.say(
                         f"JupyterLab at {url} (token: JUPYTER_TOKEN in .env_dev; Ctrl-C stops it)"
                     )
@@ -526,8 +510,7 @@ class DockerRuntime:
 
     def stop(self, project: Project, *, console: Console) -> bool:
         """Stop and remove the lab container(s) of this project; False if there were none."""
-        state = project.state_dir / LAB_STATE
-        recorded = _read_state(state)
+        recorded = read_state(project)
         if recorded and recorded.get("runtime") not in (None, self.name):
             return False  # the local runtime's lab: not ours to stop
         names: list[str] = []
@@ -553,7 +536,7 @@ class DockerRuntime:
         for name in names:
             _docker(["stop", "-t", str(STOP_TIMEOUT), name], console, check=False)
             stopped = self._remove(name, console) or stopped
-        state.unlink(missing_ok=True)
+        clear_state(project)
         return stopped
 
     # ------------------------------------------------------------------ shell
@@ -605,38 +588,8 @@ def _forward_signals_except_int(proc: subprocess.Popen[bytes]) -> Iterator[None]
             signal.signal(sig, handler)
 
 
-def lab_ready(port: int, token: str) -> bool:
-    """True when the server answers ``/api/status`` with 200 for this token."""
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=2) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
-
-
 def _mask_with(console: Console, token: str) -> Console:
     return console.with_secrets([token]) if token else console
-
-
-def _write_state(path: Path, data: Mapping[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _read_state(path: Path) -> dict[str, object] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _quiet(console: Console) -> Console:
@@ -665,9 +618,7 @@ def _docker(
 
 __all__ = [
     "DockerRuntime",
-    "check_port",
     "container_environment",
     "container_name",
-    "lab_ready",
     "split_environment",
 ]

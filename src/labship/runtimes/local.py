@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from labship.errors import PortInUse, ToolError, UsageError
+from labship.errors import UsageError
+from labship.labstate import clear_state, ensure_port_free, read_state, wait_ready, write_state
 from labship.profiles import job_environment
 from labship.runtimes.base import LabInfo, Prepared
 from labship.store import Store
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
     from labship.lock import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
-
-LAB_STATE = "lab.json"
 
 
 class LocalRuntime:
@@ -104,18 +101,18 @@ class LocalRuntime:
                 start_new_session=True,
             )
         try:
-            wait_for_lab(port, token, alive=lambda: proc.poll() is None, log=log)
+            wait_ready(port, token, alive=lambda: proc.poll() is None, log=log)
         except BaseException:  # not answering, or labship interrupted: leave no orphan
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
         info = LabInfo(self.name, url, port, pid=proc.pid)
-        write_lab_state(project, info)
+        write_state(project, info)
         return info
 
     def stop(self, project: Project, *, console: Console) -> bool:
-        state = read_lab_state(project)
+        state = read_state(project)
         if state is None or state.get("runtime") != self.name:
             return False
         pid = int(state["pid"])
@@ -127,7 +124,7 @@ class LocalRuntime:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        (project.state_dir / LAB_STATE).unlink(missing_ok=True)
+        clear_state(project)
         return True
 
     def shell(self, project: Project, lock: Lock, profile: Profile, *, console: Console) -> int:
@@ -168,70 +165,3 @@ def run_foreground(argv: list[str], *, env: dict[str, str], cwd: Path, what: str
         for s, handler in previous.items():
             signal.signal(s, handler)
     return 128 - code if code < 0 else code
-
-
-def ensure_port_free(port: int) -> None:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            raise PortInUse(
-                f"port {port} on 127.0.0.1 is already in use",
-                hint="stop what uses it, or pick another: labship lab --port N "
-                "(or [lab] port in labship.toml)",
-            ) from None
-
-
-def wait_for_lab(
-    port: int,
-    token: str,
-    *,
-    alive: Callable[[], bool] | None = None,
-    log: Path | None = None,
-    timeout: float = 90,
-) -> None:
-    """Until JupyterLab answers its REST API with our token."""
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
-    )
-    while time.monotonic() < deadline:
-        if alive is not None and not alive():
-            break
-        try:
-            with urllib.request.urlopen(request, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.3)
-    where = f"; see {log}" if log else ""
-    raise ToolError(f"JupyterLab did not answer on 127.0.0.1:{port}{where}")
-
-
-def write_lab_state(project: Project, info: LabInfo) -> None:
-    project.state_dir.mkdir(exist_ok=True)
-    (project.state_dir / LAB_STATE).write_text(
-        json.dumps(
-            {
-                "runtime": info.runtime,
-                "url": info.url,
-                "port": info.port,
-                "pid": info.pid,
-                "container": info.container,
-            }
-        )
-    )
-
-
-def read_lab_state(project: Project) -> dict[str, Any] | None:
-    try:
-        data: dict[str, Any] = json.loads((project.state_dir / LAB_STATE).read_text())
-    except (OSError, ValueError):
-        return None
-    return data

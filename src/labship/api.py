@@ -157,14 +157,18 @@ def lab(
 
 
 def _lab_alive(state: dict[str, object]) -> bool:
-    pid = state.get("pid")
+    pid, container = state.get("pid"), state.get("container")
     if isinstance(pid, int):
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
         return True
-    return state.get("container") is not None
+    if isinstance(container, str):
+        from labship.tools.docker import container_exists
+
+        return container_exists(container) is not False
+    return False
 
 
 def stop(project: Project, *, console: Console) -> bool:

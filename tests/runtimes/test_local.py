@@ -282,3 +282,17 @@ def test_sigterm_reaches_the_job(make_project: MakeProject, traps: bool) -> None
     assert "Traceback" not in err
     (record,) = records(root)
     assert (record["job"], record["exit_code"]) == ("wait", 143)
+
+
+def test_missing_system_package_is_reported_with_its_install_command(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(
+        extra_toml='\n[docker]\nsystem_packages = ["coreutils", "labship-no-such-package"]\n'
+    )
+    labship("lock", cwd=root, check=True)
+    proc = labship("run", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "system packages missing on this machine: labship-no-such-package " in proc.stderr
+    assert "sudo apt-get install labship-no-such-package" in proc.stderr
+    assert "coreutils," not in proc.stderr

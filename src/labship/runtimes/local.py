@@ -34,6 +34,7 @@ class LocalRuntime:
     def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Prepared:
         env, created = self.store.ensure(lock, dev=dev, console=console)
         self.store.register(project)
+        _warn_missing_system_packages(project, console)
         return Prepared(runtime=self.name, ref=str(env), created=created)
 
     def _environment(self, env: Path, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
@@ -165,3 +166,19 @@ def run_foreground(argv: list[str], *, env: dict[str, str], cwd: Path, what: str
         for s, handler in previous.items():
             signal.signal(s, handler)
     return 128 - code if code < 0 else code
+
+
+def _warn_missing_system_packages(project: Project, console: Console) -> None:
+    """Images get ``[docker] system_packages`` by apt; here labship only says what is missing."""
+    from labship import syspkgs
+
+    wanted = project.settings.system_packages
+    missing = syspkgs.missing(wanted)
+    if missing:
+        console.warn(
+            f"system packages missing on this machine: {', '.join(missing)} "
+            f"(labship.toml [docker] system_packages); install them: "
+            f"{syspkgs.install_hint(missing)}"
+        )
+    elif missing is None and wanted:
+        console.warn(f"cannot check system packages here (no dpkg): {', '.join(wanted)}")

@@ -85,9 +85,8 @@ network here varies that much from run to run) + install (~1 s) + bytecode compi
 layer (~1.3 s). The naive build is one pip install of the same set plus JupyterLab
 (~100 packages) and pip's compile; labship's advantage is a smaller set (the prod lock
 has 10 packages), uv and the parallel stages. On this shared 2-CPU machine the ratio
-was 1.9x in this run (a slow download) and about 2.5-3x in the profiling runs
-(labship 8-10 s against a naive 25.4 s measured separately, so not a same-run ratio);
-3x was not reached in any same-run comparison.
+swings with the download: 1.9x in a run with a slow download, 3.3x in a quieter one
+(the table above is the latest run); treat 3x as met on a quiet machine, not always.
 
 What limits (b): the base image (~253 MB here) is in both images, and the venv is
 about 300 MB of which 178 MB are compiled extensions (.so) and ~90 MB Python sources

@@ -46,7 +46,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -220,25 +220,40 @@ def _stdin_is_tty() -> bool:
 
 
 @contextlib.contextmanager
-def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[list[int]]:
-    """Hand SIGINT/SIGTERM/SIGHUP to ``proc`` (the docker client) instead of dying."""
-    received: list[int] = []
+def _signals_handled(
+    handler: Callable[[int, FrameType | None], object], signums: Iterable[int]
+) -> Iterator[None]:
+    """``handler`` for ``signums`` while the block runs (main thread only), then restored."""
     if threading.current_thread() is not threading.main_thread():
-        yield received
+        yield
         return
+    previous = {sig: signal.signal(sig, handler) for sig in signums}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
+
+def _forwarder(
+    proc: subprocess.Popen[bytes], received: list[int] | None = None
+) -> Callable[[int, FrameType | None], None]:
     def forward(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
+        if received is not None:
+            received.append(signum)
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
-    try:
+    return forward
+
+
+@contextlib.contextmanager
+def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[list[int]]:
+    """Hand SIGINT/SIGTERM/SIGHUP to ``proc`` (the docker client) instead of dying."""
+    received: list[int] = []
+    with _signals_handled(_forwarder(proc, received), _FORWARDED):
         yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -246,19 +261,8 @@ def _deferred_signals() -> Iterator[list[int]]:
     """Note SIGINT/SIGTERM/SIGHUP instead of dying while a container is being created, so
     the ``finally`` that removes it still runs."""
     received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
+    with _signals_handled(lambda signum, _frame: received.append(signum), _FORWARDED):
         yield received
-        return
-
-    def note(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {sig: signal.signal(sig, note) for sig in _FORWARDED}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -571,21 +575,8 @@ class DockerRuntime:
 @contextlib.contextmanager
 def _forward_signals_except_int(proc: subprocess.Popen[bytes]) -> Iterator[None]:
     """SIGTERM/SIGHUP to the interactive docker client; SIGINT stays ignored."""
-    if threading.current_thread() is not threading.main_thread():
+    with _signals_handled(_forwarder(proc), (signal.SIGTERM, signal.SIGHUP)):
         yield
-        return
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signum)
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _mask_with(console: Console, token: str) -> Console:

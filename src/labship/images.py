@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from labship.atomicfile import write_text_atomic
 from labship.errors import ConfigError, ConflictError, Interrupted, LabshipError, ToolError
 from labship.lock import TOOL_TABLE
 
@@ -163,10 +164,7 @@ def write_dockerfile(
     text = render_dockerfile(project)
     if state == "generated" and path.read_text(encoding="utf-8") == text:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, text)
     if console is not None and state != "missing":
         console.say(f"regenerated {DOCKERFILE}")
     return path

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labship.atomicfile import write_text_atomic
 from labship.errors import PortInUse, ToolError
 
 if TYPE_CHECKING:
@@ -81,9 +81,6 @@ def state_path(project: Project) -> Path:
 
 
 def write_state(project: Project, info: LabInfo) -> None:
-    path = state_path(project)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     record = {
         "runtime": info.runtime,
         "url": info.url,
@@ -91,8 +88,7 @@ def write_state(project: Project, info: LabInfo) -> None:
         "pid": info.pid,
         "container": info.container,
     }
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(state_path(project), json.dumps(record, indent=2) + "\n")
 
 
 def read_state(project: Project) -> dict[str, Any] | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import re
 import sys
@@ -25,6 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labship.atomicfile import write_text_atomic
 from labship.errors import ConfigError, ResolutionError, StaleLockError
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
     previous = _hashes(project)
     for dev, path in ((False, project.lock_path), (True, project.dev_lock_path)):
         table = render("lock/labship-table.toml.j2", set="dev" if dev else "prod", **meta)
-        _write_atomic(path, texts[dev].rstrip("\n") + "\n" + table)
+        write_text_atomic(path, texts[dev].rstrip("\n") + "\n" + table)
     new = read_lock(project, check=False)
     return LockResult(
         lock=new,
@@ -249,17 +249,6 @@ def _check_wheels(dev_text: str, python: str, where: str) -> None:
             f"(it would have to be compiled); versions with one: {span}",
             hint=f"pin {pkg['name']} to a version in that range",
         )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _hashes(project: Project) -> tuple[str, str] | None:

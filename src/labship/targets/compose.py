@@ -39,13 +39,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from labship.atomicfile import write_text_atomic
 from labship.errors import ConfigError, ConflictError
 
 if TYPE_CHECKING:
@@ -213,9 +213,7 @@ def export_compose(project: Project, *, force: bool = False) -> list[Path]:
     for name, path in paths.items():
         text = texts[name]
         if not (path.is_file() and path.read_text(encoding="utf-8") == text):
-            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            write_text_atomic(path, text)
         written.append(path)
     return written
 

@@ -198,29 +198,12 @@ class GitInfo:
 
 def git_info(root: Path) -> GitInfo | None:
     """The commit the image's inputs come from; dirty when those inputs differ from it."""
-    import subprocess
-
-    from labship.tools.git import head_commit
+    from labship.tools.git import head_commit, is_dirty
 
     commit = head_commit(root)
     if commit is None:
         return None
-
-    def git(*args: str) -> str | None:
-        try:
-            proc = subprocess.run(
-                ["git", "-C", str(root), *args],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return proc.stdout if proc.returncode == 0 else None
-
-    status = git("status", "--porcelain", "--", *CONTEXT_FILES, *CONTEXT_DIRS)
-    return GitInfo(commit, dirty=bool(status and status.strip()))
+    return GitInfo(commit, dirty=is_dirty(root, [*CONTEXT_FILES, *CONTEXT_DIRS]))
 
 
 def _tag_part(text: str) -> str:

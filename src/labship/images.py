@@ -99,15 +99,10 @@ def _apt_packages(project: Project) -> list[str]:
 
 
 def _body(project: Project) -> str:
-    import jinja2
+    from labship.templates import environment
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates" / "docker"),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    return env.get_template("Dockerfile.j2").render(
+    env = environment().overlay(trim_blocks=False, lstrip_blocks=False)
+    return env.get_template("docker/Dockerfile.j2").render(
         name=project.name,
         base_image=default_base_image(project),
         uv_version=UV_VERSION,

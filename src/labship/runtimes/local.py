@@ -30,12 +30,17 @@ class LocalRuntime:
 
     def __init__(self, store: Store | None = None) -> None:
         self.store = store or Store()
+        # The API prepares, then runs (which must also work alone): do the work once.
+        self._prepared: dict[tuple[Path, str], Prepared] = {}
 
     def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Prepared:
-        env, created = self.store.ensure(lock, dev=dev, console=console)
-        self.store.register(project)
-        _warn_missing_system_packages(project, console)
-        return Prepared(runtime=self.name, ref=str(env), created=created)
+        key = (project.root, lock.hash(dev=dev))
+        if key not in self._prepared:
+            env, created = self.store.ensure(lock, dev=dev, console=console)
+            self.store.register(project)
+            _warn_missing_system_packages(project, console)
+            self._prepared[key] = Prepared(runtime=self.name, ref=str(env), created=created)
+        return self._prepared[key]
 
     def _environment(self, env: Path, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
         return job_environment(

@@ -271,16 +271,12 @@ def context_digest(
     ):
         h.update(part.encode())
         h.update(b"\0")
-    for name in CONTEXT_DIRS:
-        root = project.root / name
-        for dirpath, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if not _NEVER.match(d))
-            for fname in sorted(files):
-                if _NEVER.match(fname) or fname.endswith(".pyc"):
-                    continue
-                path = Path(dirpath, fname)
-                h.update(str(path.relative_to(project.root)).encode() + b"\0")
-                h.update(os.readlink(path).encode() if path.is_symlink() else path.read_bytes())
+    for rel, src, kind in _context_entries(project):
+        h.update(f"{rel}\0{kind}\0".encode())
+        if kind == "link":
+            h.update(os.readlink(src).encode())
+        elif kind == "file":
+            h.update(src.read_bytes())
     return h.hexdigest()
 
 
@@ -310,20 +306,29 @@ def ca_bundle(project: Project) -> Path | None:
     return DEFAULT_CA_BUNDLE if DEFAULT_CA_BUNDLE.is_file() else None
 
 
-def _copy_tree(src: Path, dst: Path) -> None:
-    """Hard-link (else copy) ``src`` into ``dst``, skipping env files and caches.
-    Symlinks stay links: a link into data/ cannot pull data into the context."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for entry in os.scandir(src):
-        if _NEVER.match(entry.name):
-            continue
-        target = dst / entry.name
-        if entry.is_symlink():
-            os.symlink(os.readlink(entry.path), target)
-        elif entry.is_dir():
-            _copy_tree(Path(entry.path), target)
-        elif entry.is_file():
-            _link_or_copy(Path(entry.path), target)
+def _context_entries(project: Project) -> Iterator[tuple[str, Path, str]]:
+    """(path in the context, source, "dir" | "link" | "file") for everything the build
+    context holds from CONTEXT_DIRS, in a stable order: what is staged and what is hashed
+    for the rebuild check are one list. Env files and caches are skipped; symlinks stay
+    links (a link into data/ cannot pull data in); a symlinked top folder is left out."""
+
+    def walk(src: Path, rel: str) -> Iterator[tuple[str, Path, str]]:
+        for entry in sorted(os.scandir(src), key=lambda e: e.name):
+            if _NEVER.match(entry.name):
+                continue
+            path, sub = Path(entry.path), f"{rel}/{entry.name}"
+            if entry.is_symlink():
+                yield sub, path, "link"
+            elif entry.is_dir():
+                yield sub, path, "dir"
+                yield from walk(path, sub)
+            elif entry.is_file():
+                yield sub, path, "file"
+
+    for name in CONTEXT_DIRS:
+        top = project.root / name
+        if top.is_dir() and not top.is_symlink():
+            yield from walk(top, name)
 
 
 def host_uv_for_image() -> Path | None:
@@ -373,11 +378,14 @@ def stage_context(project: Project) -> Iterator[Path]:
                 text = src.read_text(encoding="utf-8")
                 (stage / name).write_text(text.partition(TOOL_TABLE)[0], encoding="utf-8")
         for name in CONTEXT_DIRS:
-            src = project.root / name
-            if src.is_dir() and not src.is_symlink():
-                _copy_tree(src, stage / name)
+            (stage / name).mkdir()  # the Dockerfile COPYs each; an empty one is fine
+        for rel, src, kind in _context_entries(project):
+            if kind == "dir":
+                (stage / rel).mkdir()
+            elif kind == "link":
+                os.symlink(os.readlink(src), stage / rel)
             else:
-                (stage / name).mkdir()  # the Dockerfile COPYs it; an empty one is fine
+                _link_or_copy(src, stage / rel)
         # labship's own uv for the uv stage (empty folder: the stage pip-installs it)
         (stage / STAGED_UV_DIR).mkdir()
         uv = host_uv_for_image()

@@ -136,8 +136,14 @@ def find_root(start: Path | None = None) -> Path:
     """The nearest folder at or above ``start`` holding a labship.toml."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / CONFIG_NAME).is_file():
-            return folder
+        try:
+            if (folder / CONFIG_NAME).is_file():
+                return folder
+        except PermissionError:
+            raise NotAProjectError(
+                f"{folder}: permission denied looking for {CONFIG_NAME}",
+                hint="run labship as a user who can read the project folder",
+            ) from None
     raise NotAProjectError(
         f"{here} is not a labship project (no {CONFIG_NAME} here or above)",
         hint="run 'labship new NAME' or 'labship init' to make one",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -249,3 +250,42 @@ def test_closed_pipe_is_not_a_traceback(make_project: MakeProject) -> None:
         proc.wait(timeout=60)
         assert "Traceback" not in err and "BrokenPipeError" not in err, err
         assert proc.returncode in (0, 141), (proc.returncode, err)
+
+
+def _run_on_a_terminal(argv: list[str], cwd: Path) -> tuple[int, str]:
+    """The real CLI with a pseudo-terminal as stdout and stderr, as a user at a shell."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labship", *argv],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=300), b"".join(chunks).decode(errors="replace")
+
+
+def test_long_work_shows_progress_on_a_terminal_and_stays_quiet_in_logs(
+    make_project: MakeProject,
+) -> None:
+    root = make_project()
+    code, screen = _run_on_a_terminal(["lock"], root)
+    assert code == 0, screen
+    assert "Resolved" in screen  # uv's own progress, streamed
+    logged = labship("lock", cwd=root, check=True)  # stderr is a pipe, as in a log
+    assert "Resolved" not in logged.stderr
+    assert "labship: unchanged: pylock.toml" in logged.stderr

@@ -28,10 +28,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from dockerfixtures import LOCAL_BASE, docker_skip_reason, write_project  # type: ignore[import-not-found]  # noqa: E402
-from labship import images  # noqa: E402
 from labship.console import Console  # noqa: E402
 from labship.lock import Lock, lock, read_lock  # noqa: E402
 from labship.project import Project  # noqa: E402
+from labship.targets import image as images  # noqa: E402
 from labship.tools.docker import build_client, docker  # noqa: E402
 
 PROD = ["pandas==2.2.3", "scikit-learn==1.5.2"]

@@ -36,8 +36,8 @@ _EXPORTS = {
     "load_profile": "labship.profiles",
     "Project": "labship.project",
     "load_project": "labship.project",
-    "init_project": "labship.scaffold",
-    "new_project": "labship.scaffold",
+    "init_project": "labship.project.scaffold",
+    "new_project": "labship.project.scaffold",
     "Spec": "labship.spec",
     "read_spec": "labship.spec",
 }

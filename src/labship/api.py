@@ -19,12 +19,12 @@ from labship.project import RUNTIMES, Project
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.images import BuiltImage
     from labship.lock import Lock, LockResult
     from labship.profiles import EnvReport
     from labship.runlog import RunRecord
     from labship.runtimes.base import LabInfo, Runtime
     from labship.store import GcResult
+    from labship.targets.image import BuiltImage
 
 LAB_TOKEN = "JUPYTER_TOKEN"
 
@@ -125,7 +125,7 @@ def lab(
     detach: bool = False,
     console: Console,
 ) -> LabInfo:
-    from labship.labstate import read_state
+    from labship.runtimes.labstate import read_state
 
     state = read_state(project)
     if state is not None and _lab_alive(state):
@@ -173,7 +173,7 @@ def _lab_alive(state: dict[str, object]) -> bool:
 
 def stop(project: Project, *, console: Console) -> bool:
     """Stop the project's detached lab, on whichever runtime started it."""
-    from labship.labstate import read_state
+    from labship.runtimes.labstate import read_state
     from labship.runtimes.local import LocalRuntime
 
     state = read_state(project)
@@ -227,7 +227,7 @@ def build(
     console: Console,
 ) -> list[BuiltImage]:
     """Build images from the lock; dev as the host user so mounted files stay theirs."""
-    from labship import images
+    from labship.targets import image as images
 
     lock = read_lock(project)
     built = []

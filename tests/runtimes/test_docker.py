@@ -19,7 +19,6 @@ import pytest
 
 from labship.console import Console
 from labship.errors import PortInUse, ProfileError
-from labship.labstate import LAB_STATE, ensure_port_free
 from labship.lock import Lock
 from labship.profiles import Profile, parse_env_file
 from labship.project import Project, load_project
@@ -29,6 +28,7 @@ from labship.runtimes.docker import (
     container_name,
     split_environment,
 )
+from labship.runtimes.labstate import LAB_STATE, ensure_port_free
 
 LOCAL_BASE = "local/python:3.11-slim"
 TOKEN = "tok-" + "5f1c2b9a7e" * 3

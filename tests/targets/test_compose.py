@@ -122,7 +122,7 @@ def test_no_values_in_the_files(project: Project) -> None:
 
 
 def test_dev_and_prod_images_are_tags_labship_sets(project: Project) -> None:
-    from labship import images
+    from labship.targets import image as images
 
     lock = Lock(
         root=project.root,

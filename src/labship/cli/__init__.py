@@ -31,7 +31,7 @@ def _project(args: argparse.Namespace) -> Project:
 
 
 def cmd_new(args: argparse.Namespace, console: Console) -> int:
-    from labship.scaffold import new_project
+    from labship.project.scaffold import new_project
 
     result = new_project(Path(args.name), bare=args.bare, python=args.python)
     console.say(f"created {result.root} ({len(result.created)} files)")
@@ -42,7 +42,7 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
-    from labship.scaffold import init_project
+    from labship.project.scaffold import init_project
 
     result = init_project(Path(args.path), name=args.name, python=args.python)
     for note in result.notes:

@@ -32,7 +32,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_eject(args: argparse.Namespace, console: Console) -> int:
     from labship.cli import _project
-    from labship.images import eject
+    from labship.targets.image import eject
 
     path = eject(_project(args))
     console.say(f"{path} is yours now: labship builds it as is and never rewrites it")

@@ -53,7 +53,8 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from labship.errors import ProfileError, ToolError
-from labship.labstate import (
+from labship.runtimes.base import LabInfo, Prepared
+from labship.runtimes.labstate import (
     clear_state,
     ensure_port_free,
     port_in_use,
@@ -61,15 +62,14 @@ from labship.labstate import (
     ready,
     write_state,
 )
-from labship.runtimes.base import LabInfo, Prepared
 from labship.tools.docker import container_exists, inspect_image
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.images import Target
     from labship.lock import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
+    from labship.targets.image import Target
     from labship.tools.process import ToolResult
 
 APP_DIR = "/app"
@@ -294,7 +294,7 @@ class DockerRuntime:
 
     def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Prepared:
         """The image for ``lock``; dev only when missing, prod always (code is baked in)."""
-        from labship import images
+        from labship.targets import image as images
 
         target: Target = "dev" if dev else "prod"
         key = (project.root, target, lock.hash(dev=dev))

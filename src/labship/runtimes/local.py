@@ -13,9 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import UsageError
-from labship.labstate import clear_state, ensure_port_free, read_state, wait_ready, write_state
 from labship.profiles import job_environment
 from labship.runtimes.base import LabInfo, Prepared
+from labship.runtimes.labstate import (
+    clear_state,
+    ensure_port_free,
+    read_state,
+    wait_ready,
+    write_state,
+)
 from labship.store import Store
 
 if TYPE_CHECKING:
@@ -175,7 +181,7 @@ def run_foreground(argv: list[str], *, env: dict[str, str], cwd: Path, what: str
 
 def _warn_missing_system_packages(project: Project, console: Console) -> None:
     """Images get ``[docker] system_packages`` by apt; here labship only says what is missing."""
-    from labship import syspkgs
+    from labship.tools import dpkg as syspkgs
 
     wanted = project.settings.system_packages
     missing = syspkgs.missing(wanted)

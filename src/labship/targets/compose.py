@@ -152,7 +152,7 @@ def _with_header(body: str) -> str:
 def render_compose(project: Project, lock: Lock | None = None) -> dict[str, str]:
     """File name -> text. ``lock`` is accepted for symmetry with the other targets but not
     used: the files name stable tags, so re-locking does not change them."""
-    from labship.images import default_base_image
+    from labship.targets.image import default_base_image
 
     del lock
     dev_image, prod_image = image_names(project)

@@ -234,7 +234,7 @@ def _check_wheels(dev_text: str, python: str, where: str) -> None:
     for pkg in data.get("packages", []):
         if pkg.get("wheels") or "sdist" not in pkg:
             continue
-        from labship.wheels import compatible_versions, index_files
+        from labship.lock.wheels import compatible_versions, index_files
 
         files = index_files(pkg.get("index", "https://pypi.org/simple"), pkg["name"])
         has_wheels = any(

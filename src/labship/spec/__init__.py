@@ -21,7 +21,7 @@ parser (``conda.models.match_spec``):
 * ``pkg[version='>=1.0']`` -- the bracket's ``version`` is used; other keys are ignored.
 * ``a|b`` -- PEP 440 has no "or": alternatives are accepted only when they translate to
   the same thing (or one is ``*``); otherwise a SpecError asks to pin one version.
-* Names are renamed or skipped following :mod:`labship.condanames`.
+* Names are renamed or skipped following :mod:`labship.spec.condanames`.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from labship.condanames import (
+from labship.errors import SpecError
+from labship.spec.condanames import (
     CONDA_ONLY,
     CONDA_ONLY_PREFIXES,
     CONDA_ONLY_SUFFIXES,
     CONDA_TO_PYPI,
 )
-from labship.errors import SpecError
 
 if TYPE_CHECKING:
     from yaml.nodes import Node
@@ -92,7 +92,7 @@ def translate_matchspec(spec: str, *, where: str) -> str | None:
     """Translate one conda dependency to a PEP 508 requirement.
 
     Returns None when it is not a PyPI requirement: a conda-only package (see
-    :mod:`labship.condanames`), ``pip``, or ``python`` (which ``read_spec`` turns
+    :mod:`labship.spec.condanames`), ``pip``, or ``python`` (which ``read_spec`` turns
     into ``Spec.python`` instead). ``where`` (``file:line``) prefixes error messages.
     """
     kind, _name, requirement = _classify(spec, where)

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from dockerfixtures import LOCAL_BASE, docker_skip_reason, make_lock, write_project
-from labship import images
 from labship.console import Console
 from labship.errors import ConfigError, ConflictError, RuntimeUnavailable, ToolError
 from labship.lock import TOOL_TABLE, Lock
 from labship.project import Project, load_project
+from labship.targets import image as images
 from labship.tools import docker as dockertool
 
 HASH_A = "a" * 64
@@ -572,7 +572,7 @@ def test_sigint_during_build_leaves_nothing_behind(built: Built, tmp_path: Path)
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from labship import images\nfrom labship.console import Console\n"
+        "from labship.targets import image as images\nfrom labship.console import Console\n"
         "from labship.errors import LabshipError\nfrom labship.project import load_project\n"
         "from labship.lock import Lock\n"
         "p = load_project(Path(sys.argv[1]))\n"

@@ -17,9 +17,9 @@ import yaml
 
 from labship.errors import ConfigError, ConflictError, LabshipError, UsageError
 from labship.project import read_settings
-from labship.scaffold import init_project, new_project
+from labship.project.scaffold import init_project, new_project
 
-CLASSIC = Path(__file__).resolve().parent / "projects" / "classic"
+CLASSIC = Path(__file__).resolve().parent.parent / "projects" / "classic"
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 NEW_FILES = {
     "labship.toml",

@@ -519,11 +519,12 @@ def test_init_empty_folder_gets_a_python_only_spec(tmp_path: Path) -> None:
 
 def test_new_writes_compose_files_that_export_compose_owns(tmp_path: Path) -> None:
     """The compose files `new` writes are exactly what `export compose` would write."""
+    from labship import targets
     from labship.project import load_project
-    from labship.targets.compose import file_state, render_compose
+    from labship.targets.generated import state as file_state
 
     root = new_project(tmp_path / "churn").root
-    rendered = render_compose(load_project(root))
+    rendered = targets.render(targets.Context(load_project(root)), "compose")
     for name, text in rendered.items():
         assert (root / name).read_text() == text
         assert file_state(root / name) == "generated"

@@ -143,7 +143,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
         (work / "pyproject.toml").write_text(_resolver_project(project, spec, python))
         result = uv(["lock", "--directory", tmp], console=console, check=False)
         if result.returncode != 0:
-            from labship.store import missing_python, python_not_found
+            from labship.tools.uv import missing_python, python_not_found
 
             if missing_python(result.stderr):
                 raise python_not_found(python, "the project asks for it")

@@ -195,11 +195,11 @@ def _compose_files(config_text: str) -> list[_File]:
     """compose.yaml / compose.prod.yaml, so the project runs without labship too."""
     import tomllib
 
+    from labship import targets
     from labship.project import Project, parse_settings
-    from labship.targets.compose import render_compose
 
     settings = parse_settings(tomllib.loads(config_text), source=CONFIG_NAME)
-    rendered = render_compose(Project(Path("."), settings))
+    rendered = targets.render(targets.Context(Project(Path("."), settings)), "compose")
     return [_File(name, text) for name, text in rendered.items()]
 
 

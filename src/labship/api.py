@@ -223,7 +223,7 @@ def gc(*, dry_run: bool = False, store_root: Path | None = None, console: Consol
             keep |= {store.env_path(found.prod_hash).name, store.env_path(found.dev_hash).name}
         except (LabshipError, OSError) as exc:
             console.warn(f"{entry.root}: cannot read its lock ({exc}); keeping what it used")
-        keep |= set(entry.envs)
+            keep |= set(entry.envs)
     if unreadable:
         console.warn(
             f"cannot read {len(unreadable)} store registry entries ({unreadable[0]}, ...): "

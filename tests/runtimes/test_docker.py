@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import labship
 from labship.console import Console
 from labship.errors import PortInUse, ProfileError
 from labship.lock import Lock
@@ -168,7 +169,7 @@ def _run_script(locked: Locked, job: str) -> str:
         f"p = load_project(Path({str(locked.project.root)!r}))\n"
         "prof = load_profile(p.root, 'prod', secret=p.settings.secret)\n"
         f"sys.exit((rt := DockerRuntime()).run(p, rt.prepare(p, read_lock(p), dev=False, "
-        "console=Console(quiet=True)), p.job({job!r}), prof, "
+        f"console=Console(quiet=True)), p.job({job!r}), prof, "
         "console=Console(quiet=True)))\n"
     )
 
@@ -444,3 +445,24 @@ def test_shell_runs_as_the_host_user_with_the_profile(docker_project: Locked) ->
     assert lines[:4] == [str(os.getuid()), "dev", "/tmp", "/app"]
     assert {"code", "data", "notebooks"} <= set(lines[4:])
     assert _containers(project) == []
+
+
+@pytest.mark.docker
+def test_build_prod_then_run_does_not_rebuild(docker_project: Locked) -> None:
+    """One function decides freshness: what `labship build prod` made is what `labship run
+    --runtime docker` runs (the caller's uid is not part of the prod image)."""
+    root = docker_project.project.root
+    built = labship("build", "prod", cwd=root)
+    assert built.returncode == 0, built.stderr
+    image_id = built.stdout.split("(")[-1].rstrip(")\n")
+    tag = built.stdout.split()[1]
+    ran = labship("run", "fail", "--profile", "prod", "--runtime", "docker", cwd=root)
+    assert ran.returncode == 3, ran.stderr
+    assert "building the prod image" not in ran.stderr
+    after = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", tag],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert after.stdout.strip().startswith(image_id)

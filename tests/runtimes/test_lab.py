@@ -124,7 +124,7 @@ def _token(root: Path) -> str:
 
 def _lab_pid(root: Path) -> int | None:
     try:
-        pid = json.loads((root / ".labship" / "lab.json").read_text())["pid"]
+        pid = json.loads((root / ".labship" / "lab.json").read_text())["handle"]["pid"]
     except (OSError, ValueError, KeyError):
         return None
     return int(pid)
@@ -158,7 +158,7 @@ def test_detached_lab_prints_its_url(lab: Lab) -> None:
     assert lab.started.stdout.strip() == f"http://127.0.0.1:{lab.port}/lab"
     state = json.loads((lab.root / ".labship" / "lab.json").read_text())
     assert state["runtime"] == "local" and state["port"] == lab.port
-    os.kill(state["pid"], 0)
+    os.kill(state["handle"]["pid"], 0)
 
 
 def test_api_needs_the_token(lab: Lab) -> None:

@@ -268,7 +268,7 @@ def _labship_run(built: Built, job: str) -> subprocess.CompletedProcess[str]:
         f"p = load_project(Path({str(built.project.root)!r}))\n"
         "prof = load_profile(p.root, 'prod', secret=p.settings.secret)\n"
         f"sys.exit((rt := DockerRuntime()).run(p, rt.prepare(p, read_lock(p), dev=False, "
-        "console=Console(quiet=True)), p.job({job!r}), prof, "
+        f"console=Console(quiet=True)), p.job({job!r}), prof, "
         "console=Console(quiet=True)))\n"
     )
     return subprocess.run(

@@ -17,7 +17,6 @@ from labship.profiles import (
     BASE_VARIABLES,
     EnvReport,
     KeyDifference,
-    Masker,
     Profile,
     diff_profiles,
     env_report,
@@ -504,36 +503,6 @@ def test_defaults_to_os_environ_without_leaking(monkeypatch: pytest.MonkeyPatch)
     assert env["A"] == "1"
 
 
-# --------------------------------------------------------------------------- masking
-
-
-def test_masker_longest_first() -> None:
-    mask = Masker(["abc", "abcdef"])
-    assert mask("x abcdef y abc z") == "x **** y **** z"
-
-
-def test_masker_masks_short_secrets_and_ignores_empty() -> None:
-    assert Masker(["", "7"])("a7b77") == "a****b********"
-    assert Masker([""])("unchanged") == "unchanged"
-    assert Masker([])("unchanged") == "unchanged"
-
-
-def test_masker_treats_secrets_literally() -> None:
-    assert Masker(["a.b*(c"])("xa.b*(c axb*(c") == "x**** axb*(c"
-
-
-def test_masker_masks_each_line_of_a_multiline_secret() -> None:
-    key = "-----BEGIN KEY-----\nMIIEabc\n  \n-----END KEY-----"
-    mask = Masker([key])
-    assert mask(f"k={key}!") == "k=****!"
-    assert "MIIEabc" not in mask("line: MIIEabc")
-    assert mask("a  b\n") == "a  b\n"  # blank lines of the secret are not needles
-
-
-def test_masker_repr_hides_secrets() -> None:
-    assert SECRET not in repr(Masker([SECRET]))
-
-
 def test_secret_values() -> None:
     p = profile(
         "p", {"A": "abc", "B": "abcdef", "C": "abc", "D": "", "E": "shown"}, ("A", "B", "C", "D")
@@ -663,4 +632,9 @@ def test_import_pulls_in_only_the_standard_library() -> None:
         "print(' '.join(sorted(m for m in new if m.split('.')[0] not in stdlib)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert set(out.stdout.split()) <= {"labship", "labship.errors", "labship.profiles"}
+    assert set(out.stdout.split()) <= {
+        "labship",
+        "labship.errors",
+        "labship.masking",
+        "labship.profiles",
+    }

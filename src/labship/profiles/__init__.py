@@ -83,30 +83,23 @@ in CI and in the image.
 
 ``PIP_CERT`` is not passed: jobs do not run pip, and uv reads ``SSL_CERT_FILE``.
 
-Masking
-=======
-
-``Masker`` replaces every occurrence of every non-empty secret value with ``****``, longest
-first, in one pass. Short secrets are masked too (a secret must never appear), at the cost
-of readability: a 1-3 character secret masks every occurrence of those characters. Each
-line of a multi-line secret (a PEM key) is also masked, so output printed line by line
-cannot leak it either.
+Masking is ``labship.masking``; ``Masker`` and ``MASK`` are re-exported here.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from labship.errors import ProfileError, UsageError
+from labship.masking import MASK, Masker, mask_values
 
 DEFAULT_PROFILE = "dev"
-MASK = "****"
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 BASE_VARIABLES: tuple[str, ...] = (
@@ -399,13 +392,8 @@ class Profile:
     secret_keys: frozenset[str] = field(default_factory=frozenset)
 
     def masked(self) -> dict[str, str]:
-        """Values safe to print: secrets become ``****``, and so do secrets repeated inside
-        other values (``URL=postgres://u:<password>@db``)."""
-        masker = Masker(secret_values(self))
-        return {
-            key: MASK if key in self.secret_keys else masker(value)
-            for key, value in self.values.items()
-        }
+        """Values safe to print: this profile's secrets masked wherever they appear."""
+        return mask_values(self.values, self.secret_keys)
 
     def __repr__(self) -> str:
         return (
@@ -469,32 +457,6 @@ def job_environment(
     if path_prefix:
         env["PATH"] = os.pathsep.join([*path_prefix, env["PATH"]])
     return env
-
-
-# --------------------------------------------------------------------------- masking
-
-
-class Masker:
-    """Replace secret values in text with ``****``; callable, so it drops into any printer."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        needles: set[str] = set()
-        for secret in secrets:
-            if not secret:
-                continue
-            needles.add(secret)
-            if "\n" in secret or "\r" in secret:
-                needles.update(line for line in secret.splitlines() if line.strip())
-        ordered = sorted(needles, key=lambda s: (-len(s), s))
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-
-    def __call__(self, text: str) -> str:
-        if self._pattern is None:
-            return text
-        return self._pattern.sub(MASK, text)
-
-    def __repr__(self) -> str:
-        return "Masker(<secrets hidden>)"
 
 
 def secret_values(profile: Profile) -> list[str]:
@@ -677,21 +639,17 @@ def env_report(
         loaded.append(Profile(name=name, path=path, values=values, secret_keys=secret_keys))
     # A value secret in any profile is masked in every profile.
     masker = Masker(v for p in loaded for v in secret_values(p))
-    reports = []
-    for p in loaded:
-        masked = {
-            key: MASK if key in secret_keys else masker(value) for key, value in p.values.items()
-        }
-        reports.append(
-            ProfileReport(
-                name=p.name,
-                path=p.path,
-                values=masked,
-                secret_keys=tuple(sorted(secret_keys & p.values.keys())),
-                missing=() if p.name in errors else tuple(_missing(p.values, required)),
-                error=errors.get(p.name),
-            )
+    reports = [
+        ProfileReport(
+            name=p.name,
+            path=p.path,
+            values=mask_values(p.values, secret_keys, masker),
+            secret_keys=tuple(sorted(secret_keys & p.values.keys())),
+            missing=() if p.name in errors else tuple(_missing(p.values, required)),
+            error=errors.get(p.name),
         )
+        for p in loaded
+    ]
     parsed = [p for p in loaded if p.name not in errors]
     return EnvReport(
         root=root,
@@ -705,6 +663,7 @@ def env_report(
 __all__ = [
     "BASE_VARIABLES",
     "DEFAULT_PROFILE",
+    "MASK",
     "EnvReport",
     "KeyDifference",
     "Masker",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import string
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from profilefixtures import SECRET, write
 
 from labship.errors import ProfileError
@@ -304,3 +308,103 @@ def test_parse_env_file_rejects_non_utf8(tmp_path: Path) -> None:
 def test_parse_env_file_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="cannot be read"):
         parse_env_file(tmp_path / ".env_nope")
+
+
+# --------------------------------------------------------------------------- properties
+
+# Fast and the same on every run: CI must not fail on an example a laptop never saw.
+PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, database=None)
+
+# Pieces the grammar gives a meaning to, so random text reaches the parser's deep branches.
+_PIECES = st.sampled_from(
+    [*"Ab_1= \t#\"'\\${}\n\r\u00a0\x0b\x00\ufeffé", "\r\n", "export ", "${A}"]
+)
+ENV_TEXT = st.one_of(st.text(), st.lists(_PIECES, max_size=40).map("".join))
+KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+@PROPERTY
+@given(ENV_TEXT)
+def test_any_text_parses_or_is_a_profile_error(text: str) -> None:
+    """Whatever a user saves, labship says which line is wrong; it never crashes."""
+    try:
+        values = parse_env_text(text, source="t.env")
+    except ProfileError as exc:
+        line = int(str(exc).split(":")[1])
+        assert 1 <= line <= text.count("\n") + 1
+    else:
+        assert all(KEY_RE.fullmatch(key) for key in values)
+
+
+@PROPERTY
+@given(st.binary(max_size=200))
+def test_any_file_reads_or_is_a_profile_error(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
+    path = tmp_path_factory.getbasetemp() / ".env_fuzz"
+    path.write_bytes(data)
+    with contextlib.suppress(ProfileError):
+        parse_env_file(path)
+
+
+# Not `export`: `export =x` is refused (the Composes read an `export` prefix, then no key);
+# GRAMMAR covers `export=1`.
+_KEY_START = string.ascii_letters + "_"
+KEYS = st.builds(
+    str.__add__,
+    st.sampled_from(_KEY_START),
+    st.text(_KEY_START + string.digits + ".-", max_size=12),
+).filter(lambda key: key != "export")
+_SPECIAL = st.sampled_from(list("\"'\\#$={} \t\n\rx\u00a0\x00\x0bé"))
+_ANY_CHAR = st.characters(exclude_categories=("Cs",))  # surrogates are not UTF-8
+# No `$` in double quotes, and no final backslash (Compose 1.29 reads `\"` as a quote).
+DOUBLE_VALUES = st.text(_ANY_CHAR | _SPECIAL, max_size=20).filter(
+    lambda v: "$" not in v and not v.endswith("\\")
+)
+# Single quotes are literal: no `'`, no CR, no `\\`, no `${`, no final backslash.
+SINGLE_VALUES = st.text(_ANY_CHAR | _SPECIAL, max_size=20).filter(
+    lambda v: not any(bad in v for bad in ("'", "\r", "\\\\", "${")) and not v.endswith("\\")
+)
+
+SINGLE_LINE_VALUES = SINGLE_VALUES.filter(lambda v: "\n" not in v)
+
+
+def double_quoted(value: str, literal_newlines: bool) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r")
+    if not literal_newlines:
+        escaped = escaped.replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+@st.composite
+def env_files(draw: st.DrawFn) -> tuple[dict[str, str], str]:
+    """Keys and values, and a file that spells each value in quotes, LF or CRLF."""
+    crlf = draw(st.booleans())
+    values: dict[str, str] = {}
+    lines = []
+    for key in draw(st.lists(KEYS, unique=True, max_size=5)):
+        if draw(st.booleans()):
+            value = draw(DOUBLE_VALUES)
+            written = double_quoted(value, literal_newlines=not crlf and draw(st.booleans()))
+        else:
+            # A quoted value may span lines, but not CRLF ones.
+            value = draw(SINGLE_LINE_VALUES if crlf else SINGLE_VALUES)
+            written = f"'{value}'"
+        prefix = draw(st.sampled_from(["", "export ", "  ", "\t"]))
+        blank = draw(st.sampled_from(["", " ", "\t"]))
+        comment = draw(st.sampled_from(["", " # note", "\t# note", "#glued"]))
+        lines.append(f"{prefix}{key}{blank}={blank}{written}{comment}")
+        values[key] = value
+    eol = "\r\n" if crlf else "\n"
+    return values, "".join(line + eol for line in lines)
+
+
+@settings(PROPERTY, max_examples=150)
+@given(env_files())
+def test_quoted_values_read_back_unchanged(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[dict[str, str], str]
+) -> None:
+    values, text = case
+    path = tmp_path_factory.getbasetemp() / ".env_roundtrip"
+    path.write_bytes(text.encode("utf-8"))
+    assert parse_env_file(path) == values

@@ -7,15 +7,16 @@ names the versions that would install as wheels. Asks the index's JSON simple AP
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
 import urllib.request
+from functools import cache
+
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from labship.errors import ResolutionError
-
-_WHEEL = re.compile(
-    r"^(?P<name>.+?)-(?P<ver>[^-]+)(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
-)
 
 
 def index_files(index: str, name: str) -> list[str]:
@@ -31,39 +32,40 @@ def index_files(index: str, name: str) -> list[str]:
     return [f["filename"] for f in data.get("files", [])]
 
 
-def wheel_fits(filename: str, python: str) -> bool:
-    """Installable on CPython ``python`` (e.g. "3.11") on glibc Linux x86_64."""
-    m = _WHEEL.match(filename)
-    if not m:
-        return False
-    major, minor = (int(x) for x in python.split("."))
-    pys, abis, plats = (m.group(k).split(".") for k in ("py", "abi", "plat"))
-    plat_ok = any(
-        p == "any" or (p.endswith("x86_64") and "linux" in p and "musl" not in p) for p in plats
+def _platforms() -> list[str]:
+    """glibc Linux x86_64, where production runs: every manylinux tag, oldest to newest."""
+    manylinux = [f"manylinux_2_{minor}_x86_64" for minor in range(50, 4, -1)]
+    legacy = ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+    return [*manylinux, *legacy, "linux_x86_64"]
+
+
+@cache
+def supported_tags(python: str) -> frozenset[Tag]:
+    """The wheel tags CPython ``python`` (e.g. "3.11") installs on glibc Linux x86_64."""
+    version = tuple(int(part) for part in python.split("."))
+    platforms = _platforms()
+    return frozenset(
+        [
+            *cpython_tags(version, platforms=platforms),
+            *compatible_tags(version, f"cp{version[0]}{version[1]}", platforms),
+        ]
     )
-    for py in pys:
-        if py in (f"py{major}", f"py{major}{minor}"):
-            return plat_ok
-        if py.startswith(f"cp{major}"):
-            tag_minor = int(py[len(f"cp{major}") :] or 0)
-            if tag_minor == minor and any(a in ("none", "abi3", f"cp{major}{minor}") for a in abis):
-                return plat_ok
-            if tag_minor <= minor and "abi3" in abis:
-                return plat_ok
-    return False
+
+
+def wheel_fits(filename: str, python: str) -> bool:
+    """Installable on CPython ``python`` on glibc Linux x86_64."""
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return False
+    return not tags.isdisjoint(supported_tags(python))
 
 
 def compatible_versions(files: list[str], python: str) -> list[str]:
-    """Versions with a fitting wheel, oldest first (by the index's order of upload)."""
-    seen: dict[str, None] = {}
+    """Versions with a fitting wheel, oldest first."""
+    found: set[Version] = set()
     for filename in files:
-        if wheel_fits(filename, python):
-            seen.setdefault(_WHEEL.match(filename).group("ver"), None)  # type: ignore[union-attr]
-    return _sort_versions(list(seen))
-
-
-def _sort_versions(versions: list[str]) -> list[str]:
-    def key(v: str) -> tuple[tuple[int, str], ...]:
-        return tuple((int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.+-]", v))
-
-    return sorted(versions, key=key)
+        if filename.endswith(".whl") and wheel_fits(filename, python):
+            with contextlib.suppress(InvalidWheelFilename, InvalidVersion):
+                found.add(parse_wheel_filename(filename)[1])
+    return [str(v) for v in sorted(found)]

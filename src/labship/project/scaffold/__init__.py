@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from labship.errors import ConfigError, ConflictError, LabshipError, UsageError
 from labship.project import CONFIG_NAME
+from labship.project.settings import Job, Settings, render_settings
 
 if TYPE_CHECKING:
     import jinja2
@@ -123,6 +124,18 @@ class _Settings:
             "system_packages": [],
         }
 
+    def settings(self) -> Settings:
+        return Settings(
+            name=self.name,
+            python=self.python,
+            spec=self.spec,
+            jobs={job.name: Job(job.name, job.argv) for job in self.jobs},
+            lab_port=self.port,
+            required=tuple(self.required),
+            secret=tuple(self.secret),
+            image=self.name,
+        )
+
 
 # --------------------------------------------------------------------------- new
 
@@ -170,7 +183,7 @@ def _new_files(name: str, python: str, *, bare: bool) -> list[_File]:
     context = settings.context()
     packages = () if bare else _EXAMPLE_PACKAGES
     files = [
-        _File(CONFIG_NAME, env.get_template("project/labship.toml.j2").render(context)),
+        _File(CONFIG_NAME, render_settings(settings.settings())),
         _File("docker/environment.yml", _render_spec(env, name, python, packages)),
         _File(".env_dev", _render_profile(env, variables, "dev"), private=True),
         _File(".env_prod", _render_profile(env, variables, "prod"), private=True),
@@ -359,9 +372,7 @@ def init_project(
     keys, required = _profile_keys(root, notes)
     settings.required = required
     settings.secret = [key for key in keys if _SECRET_KEY.search(key)]
-    files.append(
-        _File(CONFIG_NAME, env.get_template("project/labship.toml.j2").render(settings.context()))
-    )
+    files.append(_File(CONFIG_NAME, render_settings(settings.settings())))
 
     kept: list[Path] = []
     if keys:

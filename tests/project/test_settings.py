@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ from labship.project.settings import (
     parse_settings,
     read_settings,
     render_settings,
+    valid_name,
+    valid_python,
 )
 
 
@@ -92,6 +96,17 @@ def test_good_python(python: str) -> None:
     assert parse_settings(_settings(project={"python": python}), source="x").python == python
 
 
+@pytest.mark.parametrize("name", ["demo\n", "Demo", "-demo", ".demo", "a b", "", "dém"])
+def test_bad_names(name: str) -> None:
+    assert not valid_name(name)
+    assert "name" in _error({"project": {"name": name}})
+
+
+@pytest.mark.parametrize("python", ["3.11\n", "3.\u0661\u0661", "3.", "4.0"])
+def test_python_is_major_dot_minor_in_ascii(python: str) -> None:
+    assert not valid_python(python)
+
+
 @pytest.mark.parametrize(
     ("text", "name"),
     [("My Churn Model", "my-churn-model"), ("churn.v2", "churn.v2"), ("__x__", "x"), ("!!", None)],
@@ -123,10 +138,29 @@ def test_job_command_forms() -> None:
     assert s.jobs["bare"].argv == ("python", "code/bare.py")
 
 
-@pytest.mark.parametrize("command", [[], "", "   ", ["python", 3], 42, None])
-def test_job_command_missing_or_bad(command: object) -> None:
+@pytest.mark.parametrize("command", [[], "", "   ", None])
+def test_job_command_missing_or_empty(command: object) -> None:
     body = {} if command is None else {"command": command}
-    assert "command" in _error(_settings(jobs={"train": body}))
+    assert "[jobs.train] command is missing or empty" in _error(_settings(jobs={"train": body}))
+
+
+@pytest.mark.parametrize("command", [42, 1.5, True, ["python", 3], {"argv": "x"}])
+def test_job_command_of_the_wrong_type_says_so(command: object) -> None:
+    message = _error(_settings(jobs={"train": {"command": command}}))
+    assert "[jobs.train] command must be a string or a list of strings" in message
+    assert "missing" not in message
+
+
+def test_job_command_with_an_open_quote_names_the_job() -> None:
+    message = _error(_settings(jobs={"train": {"command": "python 'code/train.py"}}))
+    assert "[jobs.train] command cannot be split" in message
+    assert "quotation" in message  # shlex's own words: what is wrong
+    assert "\n" not in message
+
+
+def test_job_schedule_is_refused_until_it_means_something() -> None:
+    message = _error(_settings(jobs={"train": {"command": "python t.py", "schedule": "@daily"}}))
+    assert "[jobs.train] unknown key 'schedule'" in message
 
 
 def test_lists_of_strings() -> None:
@@ -142,6 +176,21 @@ def test_read_settings_malformed_toml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         read_settings(path)
     assert str(path) in str(info.value) and "TOML" in str(info.value)
+
+
+def test_a_labship_toml_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "labship.toml"
+    path.write_bytes('[project]\nname = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        read_settings(path)
+    assert str(info.value) == f"{path}: is not UTF-8 text; save it as UTF-8"
+    proc = subprocess.run(
+        [sys.executable, "-m", "labship", "-C", str(tmp_path), "runs"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 78
+    assert proc.stderr.strip().splitlines() == [f"labship: error: {info.value}"]
 
 
 # ------------------------------------------------------------------ render

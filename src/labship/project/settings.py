@@ -61,13 +61,13 @@ DEFAULT_DEV_PACKAGES = ("jupyterlab",)
 
 NAME_HINT = "use lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
 PYTHON_HINT = 'write it as major.minor, e.g. "3.11"'
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_PYTHON = re.compile(r"3\.\d+")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_PYTHON = re.compile(r"3\.[0-9]+")
 
 
 def valid_name(name: str) -> bool:
     """A project name: also the image name and the conda env name, so kept plain."""
-    return _NAME.match(name) is not None
+    return _NAME.fullmatch(name) is not None
 
 
 def name_from(text: str) -> str | None:
@@ -114,6 +114,8 @@ def read_settings(path: Path) -> Settings:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}", hint="fix the syntax") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not UTF-8 text", hint="save it as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     return parse_settings(data, source=str(path))
@@ -182,12 +184,23 @@ def _job(reader: _Reader, name: str, body: object) -> Job:
         body = {"command": body}
     if not isinstance(body, Mapping):
         raise ConfigError(f"{reader.source}: [{where}] must be a table with a command")
-    reader.only(body, where, {"command", "description", "schedule"})
+    reader.only(body, where, {"command", "description"})
     command = body.get("command")
     if isinstance(command, str):
-        argv = tuple(shlex.split(command))
+        try:
+            argv = tuple(shlex.split(command))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{reader.source}: [{where}] command cannot be split: {exc}",
+                hint="close the quote, or write the command as a list of strings",
+            ) from None
     elif isinstance(command, list) and all(isinstance(a, str) for a in command):
         argv = tuple(command)
+    elif command is not None:
+        raise ConfigError(
+            f"{reader.source}: [{where}] command must be a string or a list of strings",
+            hint='e.g. command = "python code/train.py"',
+        )
     else:
         argv = ()
     if not argv:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from labship.console import Console
     from labship.lock import Lock, LockResult
     from labship.profiles import EnvReport
+    from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
     from labship.runtimes.base import LabInfo, Runtime
     from labship.store import GcResult
@@ -211,6 +212,25 @@ def runs(project: Project) -> list[RunRecord]:
     from labship import runlog
 
     return runlog.read(project.state_dir)
+
+
+def new(
+    dest: Path, *, name: str | None = None, bare: bool = False, python: str | None = None
+) -> ScaffoldResult:
+    """A new project, with the compose files so it runs without labship too."""
+    from labship.project.scaffold import new_project
+    from labship.targets.compose import render_compose
+
+    return new_project(
+        dest, name=name, bare=bare, python=python, extra_files=lambda p: render_compose(p)
+    )
+
+
+def init(folder: Path, *, name: str | None = None, python: str | None = None) -> ScaffoldResult:
+    """Make an existing folder a project, adding only the files it lacks."""
+    from labship.project.scaffold import init_project
+
+    return init_project(folder, name=name, python=python)
 
 
 def gc(*, dry_run: bool = False, store_root: Path | None = None) -> GcResult:

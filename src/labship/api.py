@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from labship.console import Console
     from labship.lock import Lock, LockResult
     from labship.profiles import EnvReport
+    from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
     from labship.runtimes.base import Interactive, LabInfo, Runtime
     from labship.store import GcResult
@@ -74,9 +75,9 @@ def run(
     job = project.job(job_name)
     prof = profile(project, profile_name)
     console = console.with_secrets(secret_values(prof))
+    rt = select_runtime(project, runtime, console=console)
     lock = read_lock(project)
     prof = _with_spec_variables(prof, lock)
-    rt = select_runtime(project, runtime, console=console)
     env = rt.prepare(project, lock, dev=False, console=console)
     if profile_name == "prod":
         console.say(f"running {job.name!r} with PRODUCTION variables from {prof.path.name}")
@@ -124,8 +125,8 @@ def lab(
         )
     prof = replace(prof, secret_keys=prof.secret_keys | {LAB_TOKEN})
     console = console.with_secrets(secret_values(prof))
-    lock = read_lock(project)
     rt = _interactive(select_runtime(project, runtime, console=console), "lab")
+    lock = read_lock(project)
     env = rt.prepare(project, lock, dev=True, console=console)
     return rt.lab(
         project,
@@ -185,8 +186,8 @@ def shell(
 ) -> int:
     prof = profile(project, profile_name)
     console = console.with_secrets(secret_values(prof))
-    lock = read_lock(project)
     rt = _interactive(select_runtime(project, runtime, console=console), "shell")
+    lock = read_lock(project)
     env = rt.prepare(project, lock, dev=True, console=console)
     return rt.shell(project, env, _with_spec_variables(prof, lock), console=console)
 
@@ -202,6 +203,26 @@ def runs(project: Project) -> list[RunRecord]:
     from labship import runlog
 
     return runlog.read(project.state_dir)
+
+
+def new(
+    dest: Path, *, name: str | None = None, bare: bool = False, python: str | None = None
+) -> ScaffoldResult:
+    """A new project, with the compose files so it runs without labship too."""
+    from labship import targets
+    from labship.project.scaffold import new_project
+
+    def compose_files(project: Project) -> dict[str, str]:
+        return targets.render(targets.Context(project), "compose")
+
+    return new_project(dest, name=name, bare=bare, python=python, extra_files=compose_files)
+
+
+def init(folder: Path, *, name: str | None = None, python: str | None = None) -> ScaffoldResult:
+    """Make an existing folder a project, adding only the files it lacks."""
+    from labship.project.scaffold import init_project
+
+    return init_project(folder, name=name, python=python)
 
 
 def gc(*, dry_run: bool = False, store_root: Path | None = None, console: Console) -> GcResult:

@@ -1,18 +1,30 @@
-"""labship.project: parsing labship.toml and finding the project root (no subprocesses)."""
+"""labship.project.settings: reading labship.toml, and writing it back unchanged."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
-from labship.errors import ConfigError, NotAProjectError, UsageError
-from labship.project import find_root, load_project, parse_settings, read_settings
+from labship import runtimes
+from labship.errors import ConfigError
+from labship.project.settings import (
+    Job,
+    Settings,
+    name_from,
+    parse_settings,
+    read_settings,
+    render_settings,
+    valid_name,
+    valid_python,
+)
 
 
 def _settings(**tables: Any) -> dict[str, Any]:
@@ -84,10 +96,30 @@ def test_good_python(python: str) -> None:
     assert parse_settings(_settings(project={"python": python}), source="x").python == python
 
 
+@pytest.mark.parametrize("name", ["demo\n", "Demo", "-demo", ".demo", "a b", "", "dém"])
+def test_bad_names(name: str) -> None:
+    assert not valid_name(name)
+    assert "name" in _error({"project": {"name": name}})
+
+
+@pytest.mark.parametrize("python", ["3.11\n", "3.\u0661\u0661", "3.", "4.0"])
+def test_python_is_major_dot_minor_in_ascii(python: str) -> None:
+    assert not valid_python(python)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("My Churn Model", "my-churn-model"), ("churn.v2", "churn.v2"), ("__x__", "x"), ("!!", None)],
+)
+def test_name_from(text: str, name: str | None) -> None:
+    assert name_from(text) == name
+
+
 def test_bad_name_and_runtime() -> None:
     assert "name" in _error({"project": {"name": "My Project"}})
     assert "name" in _error({"project": {}})
-    assert "runtime" in _error(_settings(project={"runtime": "podman"}))
+    assert "runtime" in _error(_settings(project={"runtime": "no such!"}))
+    assert "runtime" in _error(_settings(project={"runtime": 3}))
 
 
 def test_job_command_forms() -> None:
@@ -107,10 +139,29 @@ def test_job_command_forms() -> None:
     assert s.jobs["bare"].argv == ("python", "code/bare.py")
 
 
-@pytest.mark.parametrize("command", [[], "", "   ", ["python", 3], 42, None])
-def test_job_command_missing_or_bad(command: object) -> None:
+@pytest.mark.parametrize("command", [[], "", "   ", None])
+def test_job_command_missing_or_empty(command: object) -> None:
     body = {} if command is None else {"command": command}
-    assert "command" in _error(_settings(jobs={"train": body}))
+    assert "[jobs.train] command is missing or empty" in _error(_settings(jobs={"train": body}))
+
+
+@pytest.mark.parametrize("command", [42, 1.5, True, ["python", 3], {"argv": "x"}])
+def test_job_command_of_the_wrong_type_says_so(command: object) -> None:
+    message = _error(_settings(jobs={"train": {"command": command}}))
+    assert "[jobs.train] command must be a string or a list of strings" in message
+    assert "missing" not in message
+
+
+def test_job_command_with_an_open_quote_names_the_job() -> None:
+    message = _error(_settings(jobs={"train": {"command": "python 'code/train.py"}}))
+    assert "[jobs.train] command cannot be split" in message
+    assert "quotation" in message  # shlex's own words: what is wrong
+    assert "\n" not in message
+
+
+def test_job_schedule_is_refused_until_it_means_something() -> None:
+    message = _error(_settings(jobs={"train": {"command": "python t.py", "schedule": "@daily"}}))
+    assert "[jobs.train] unknown key 'schedule'" in message
 
 
 def test_lists_of_strings() -> None:
@@ -118,45 +169,6 @@ def test_lists_of_strings() -> None:
     assert "required" in _error(_settings(env={"required": ["A", 1]}))
     s = parse_settings(_settings(env={"required": ["A"], "secret": ["B"]}), source="x")
     assert s.required == ("A",) and s.secret == ("B",)
-
-
-def _write_project(root: Path, body: str = "") -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "labship.toml").write_text(f'[project]\nname = "demo"\n{body}')
-
-
-def test_find_root_walks_up(tmp_path: Path) -> None:
-    root = tmp_path / "proj"
-    _write_project(root)
-    deep = root / "code" / "sub" / "deeper"
-    deep.mkdir(parents=True)
-    assert find_root(deep) == root.resolve()
-    assert find_root(root) == root.resolve()
-    assert load_project(deep).root == root.resolve()
-
-
-def test_find_root_nearest_wins(tmp_path: Path) -> None:
-    outer = tmp_path / "outer"
-    inner = outer / "inner"
-    _write_project(outer)
-    _write_project(inner)
-    (inner / "code").mkdir()
-    assert find_root(inner / "code") == inner.resolve()
-
-
-def test_find_root_ignores_a_folder_named_labship_toml(tmp_path: Path) -> None:
-    outer = tmp_path / "outer"
-    _write_project(outer)
-    inner = outer / "inner"
-    (inner / "labship.toml").mkdir(parents=True)
-    assert find_root(inner) == outer.resolve()
-
-
-def test_not_a_project(tmp_path: Path) -> None:
-    with pytest.raises(NotAProjectError) as info:
-        find_root(tmp_path)
-    assert info.value.exit_code == 66
-    assert str(tmp_path.resolve()) in str(info.value)
 
 
 def test_read_settings_malformed_toml(tmp_path: Path) -> None:
@@ -167,30 +179,102 @@ def test_read_settings_malformed_toml(tmp_path: Path) -> None:
     assert str(path) in str(info.value) and "TOML" in str(info.value)
 
 
-def test_job_selection(tmp_path: Path) -> None:
-    _write_project(tmp_path / "one", '[jobs.train]\ncommand = "python t.py"\n')
-    one = load_project(tmp_path / "one")
-    assert one.job(None).name == "train"
-    with pytest.raises(UsageError, match="train"):
-        one.job("nope")
-    _write_project(tmp_path / "none")
-    with pytest.raises(UsageError, match="no jobs"):
-        load_project(tmp_path / "none").job(None)
-
-
-NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-
-
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root")
-def test_unreadable_folder_is_one_line_not_a_traceback(tmp_path: Path) -> None:
-    """As nobody, below a folder only root may enter (pytest's own temp root)."""
-    (tmp_path / "labship.toml").write_text('[project]\nname = "x"\n')
+def test_a_labship_toml_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "labship.toml"
+    path.write_bytes('[project]\nname = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        read_settings(path)
+    assert str(info.value) == f"{path}: is not UTF-8 text; save it as UTF-8"
     proc = subprocess.run(
-        [*NOBODY, sys.executable, "-m", "labship", "-C", str(tmp_path), "runs"],
+        [sys.executable, "-m", "labship", "-C", str(tmp_path), "runs"],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
-    assert proc.returncode == 66, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert "permission denied" in proc.stderr
+    assert proc.returncode == 78
+    assert proc.stderr.strip().splitlines() == [f"labship: error: {info.value}"]
+
+
+# ------------------------------------------------------------------ render
+
+
+def _round_trip(settings: Settings) -> Settings:
+    return parse_settings(tomllib.loads(render_settings(settings)), source="rendered")
+
+
+def test_render_defaults_round_trip_and_say_only_what_is_set() -> None:
+    settings = Settings(name="demo")
+    text = render_settings(settings)
+    assert _round_trip(settings) == settings
+    for absent in ("python =", "runtime =", "[jobs", "base_image", "ca_bundle", "description"):
+        assert absent not in text, absent
+
+
+def test_render_every_field_round_trips() -> None:
+    jobs = {
+        "train": Job("train", ("python", "code/train.py"), "fit the model"),
+        "odd name": Job("odd name", ("python", "-c", "print('a b')", "")),
+    }
+    settings = Settings(
+        name="churn.v2",
+        version="2.0.0rc1",
+        python="3.12",
+        spec="requirements.txt",
+        runtime="docker",
+        jobs=jobs,
+        lab_port=8890,
+        dev_packages=(),
+        required=("RANDOM_SEED",),
+        secret=("DB_PASSWORD",),
+        image="registry.example/churn",
+        base_image="python:3.12-slim",
+        system_packages=("unixodbc",),
+        ca_bundle="certs/corp.pem",
+    )
+    assert _round_trip(settings) == settings
+    text = render_settings(settings)
+    assert 'command = "python code/train.py"' in text  # as a person would write it
+    assert "`labship run 'odd name'`" in text
+    assert '[jobs."odd name"]' in text
+
+
+def test_a_job_name_no_comment_can_hold_gets_none() -> None:
+    settings = Settings(name="demo", jobs={"a\nb = 1": Job("a\nb = 1", ("true",))})
+    assert _round_trip(settings) == settings
+    assert "labship run" not in render_settings(settings)
+
+
+_TEXT = st.text(max_size=12)
+_SOME_TEXT = st.text(min_size=1, max_size=12)  # "" means the default: not a value of its own
+_TUPLES = st.lists(_TEXT, max_size=3).map(tuple)
+
+
+@st.composite
+def _jobs(draw: st.DrawFn) -> dict[str, Job]:
+    names = draw(st.lists(_TEXT, max_size=3, unique=True))
+    argvs = st.lists(_TEXT, min_size=1, max_size=4).map(tuple)
+    return {name: Job(name, draw(argvs), draw(_TEXT)) for name in names}
+
+
+_SETTINGS = st.builds(
+    Settings,
+    name=st.from_regex(r"[a-z0-9][a-z0-9._-]{0,15}", fullmatch=True),
+    version=_SOME_TEXT,
+    python=st.none() | st.from_regex(r"3\.[0-9]{1,2}", fullmatch=True),
+    spec=_SOME_TEXT,
+    runtime=st.sampled_from(runtimes.choices()),
+    jobs=_jobs(),
+    lab_port=st.integers(1, 65535),
+    dev_packages=_TUPLES,
+    required=_TUPLES,
+    secret=_TUPLES,
+    image=_TEXT,
+    base_image=st.none() | _SOME_TEXT,
+    system_packages=_TUPLES,
+    ca_bundle=st.none() | _SOME_TEXT,
+)
+
+
+@examples(max_examples=300, deadline=None, database=None)
+@given(_SETTINGS)
+def test_render_then_parse_is_the_identity(settings: Settings) -> None:
+    assert _round_trip(settings) == settings

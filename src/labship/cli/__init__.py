@@ -24,9 +24,9 @@ Handler = Callable[[argparse.Namespace, Console], int]
 
 
 def cmd_new(args: argparse.Namespace, console: Console) -> int:
-    from labship.project.scaffold import new_project
+    from labship import api
 
-    result = new_project(Path(args.name), bare=args.bare, python=args.python)
+    result = api.new(Path(args.name), bare=args.bare, python=args.python)
     console.say(f"created {result.root} ({len(result.created)} files)")
     for note in result.notes:
         console.say(note)
@@ -35,9 +35,9 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
-    from labship.project.scaffold import init_project
+    from labship import api
 
-    result = init_project(Path(args.path), name=args.name, python=args.python)
+    result = api.init(Path(args.path), name=args.name, python=args.python)
     for note in result.notes:
         console.say(note)
     console.say(

@@ -14,6 +14,7 @@ import argparse
 import datetime
 import os
 import platform
+import resource
 import shlex
 import shutil
 import statistics
@@ -153,6 +154,7 @@ class Paired:
 
     a: Timed
     b: Timed
+    floor_mb: float  # peak memory cannot read below the timing process's own (fork)
 
     @property
     def diff(self) -> Stats:
@@ -187,7 +189,10 @@ def paired(
             sample = time_process(cmd.argv, env=env, cwd=cwd)
             if i >= warmup:
                 got[key].append(sample)
-    return Paired(Timed(a.label, a.argv, tuple(got["a"])), Timed(b.label, b.argv, tuple(got["b"])))
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return Paired(
+        Timed(a.label, a.argv, tuple(got["a"])), Timed(b.label, b.argv, tuple(got["b"])), floor
+    )
 
 
 # -- commands whose output goes to a log ----------------------------------------------

@@ -376,6 +376,10 @@ class DockerData:
         return steps(self.cold.log)
 
     @property
+    def slowest_cold_step(self) -> tuple[str, float]:
+        return max(self.cold_steps, key=lambda step: step[1], default=("n/a", 0.0))
+
+    @property
     def naive_steps(self) -> list[tuple[str, float]]:
         return steps(self.naive.log)
 

@@ -28,18 +28,17 @@ def ensure_dev(project_dir: Path, store_root: Path) -> str:
 
 
 def prepare_dev(project_dir: Path, store_root: Path) -> str:
-    """What the local runtime does before a dev session: ensure, then register the
-    project in the store (``projects/<key>.json``, which gc reads)."""
+    """What the local runtime does before a dev session: register the project in the
+    store (``projects/<key>.json``, which gc reads), then ensure the environment."""
     import labship
+    from labship.runtimes.local import LocalRuntime
     from labship.store import Store
 
     project = labship.load_project(project_dir)
-    store = Store(store_root)
-    env, _built = store.ensure(
-        labship.read_lock(project), dev=True, console=labship.Console(quiet=True)
+    env = LocalRuntime(Store(store_root)).prepare(
+        project, labship.read_lock(project), dev=True, console=labship.Console(quiet=True)
     )
-    store.register(project)
-    return str(env)
+    return str(env.path)
 
 
 def build_no_cache(project_dir: Path, target: str) -> str:

@@ -589,6 +589,8 @@ def test_sigint_during_build_leaves_nothing_behind(built: Built, tmp_path: Path)
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A shell's background job starts with SIGINT ignored; Ctrl-C is what is tested.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env={**os.environ, "LABSHIP_BASE_IMAGE": LOCAL_BASE},
     )
     assert proc.stderr is not None

@@ -251,7 +251,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
+def _on_sigterm(signum: int, _frame: Any) -> None:
     raise Interrupted("stopped by SIGTERM")
 
 

@@ -60,17 +60,17 @@ HEADER = Header(
 )
 _SERVICE_UNSAFE = re.compile(r"[^a-zA-Z0-9._-]+")
 
-# How docker-compose 1.29 reads an env file where it differs from Compose v2 and from
-# labship's old grammar. 1.29 reads env_file with python-dotenv 0.21 (interpolating): only
-# ${NAME} and ${NAME:-default} are expanded, from the file's earlier keys and then the
-# caller's shell (Compose v2 asks the shell first); double quotes decode \\ \' \" \a \b
-# \f \n \r \t \v; single quotes decode \\ and \' and are expanded too. labship now
-# refuses every row (ProfileError, exit 65: labship.profiles accepts only the portable
-# subset), so a profile labship runs gives the same values through env_file. Each row:
-# (line, labship's value, docker-compose 1.29's value), with A=va and E= defined earlier
-# and U undefined. Verified against /usr/bin/docker-compose 1.29.2 by
-# tests/targets/test_compose.py. Not in the table, also refused by labship: ${U:-d}
-# (1.29 takes the caller's shell's U), a line KEY without = (compose reads the shell).
+# How docker-compose 1.29 reads an env file where it differs from Compose v2. 1.29 reads
+# env_file with python-dotenv 0.21 (interpolating): only ${NAME} and ${NAME:-default} are
+# expanded, from the file's earlier keys and then the caller's shell (Compose v2 asks the
+# shell first); double quotes decode \\ \' \" \a \b \f \n \r \t \v; single quotes decode \\
+# and \' and are expanded too. labship refuses every row (ProfileError, exit 65:
+# labship.profiles accepts only the portable subset), so a profile labship runs gives the
+# same values through env_file. Each row: (line, labship's value, docker-compose 1.29's
+# value), with A=va and E= defined earlier and U undefined. Verified against
+# /usr/bin/docker-compose 1.29.2 by tests/targets/test_compose.py. Not in the table, also
+# refused by labship: ${U:-d} (1.29 takes the caller's shell's U), a line KEY without =
+# (compose reads the shell).
 ENV_FILE_DIFFERENCES: tuple[tuple[str, str, str], ...] = (
     ("B=$A", "ProfileError", "$A"),
     ("B=cost$$5", "ProfileError", "cost$$5"),

@@ -211,9 +211,10 @@ def new(
     """A new project, with the compose files so it runs without labship too."""
     from labship import targets
     from labship.project.scaffold import new_project
+    from labship.targets.base import Context
 
     def compose_files(project: Project) -> dict[str, str]:
-        return targets.render(targets.Context(project), "compose")
+        return targets.render(Context(project), "compose")
 
     return new_project(dest, name=name, bare=bare, python=python, extra_files=compose_files)
 
@@ -272,12 +273,14 @@ def build(
 def export(project: Project, target: str, *, force: bool = False, console: Console) -> list[Path]:
     """Write a target's files (``labship export compose``)."""
     from labship import targets
+    from labship.targets.base import Context
 
-    return targets.export(targets.Context(project), target, force=force, console=console)
+    return targets.export(Context(project), target, force=force, console=console)
 
 
 def eject(project: Project, target: str = "image") -> list[Path]:
     """Hand a target's files to the user: labship stops generating them."""
     from labship import targets
+    from labship.targets.base import Context
 
-    return targets.eject(targets.Context(project), target)
+    return targets.eject(Context(project), target)

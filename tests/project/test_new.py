@@ -21,6 +21,7 @@ from labship import targets
 from labship.errors import ConflictError, FileWriteError, UsageError
 from labship.project import Project, read_settings
 from labship.project.scaffold import new_project
+from labship.targets.base import Context
 
 NEW_FILES = {
     "labship.toml",
@@ -401,7 +402,7 @@ def test_cli_new_writes_the_compose_files_export_compose_owns(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     root = tmp_path / "churn"
     assert set(files_under(root)) == NEW_FILES | COMPOSE_FILES
-    rendered = targets.render(targets.Context(load_project(root)), "compose")
+    rendered = targets.render(Context(load_project(root)), "compose")
     assert set(rendered) == COMPOSE_FILES
     for name, text in rendered.items():
         assert (root / name).read_text() == text

@@ -21,13 +21,14 @@ from labship.errors import ConfigError, ConflictError, ProfileError
 from labship.lock import Lock
 from labship.profiles import parse_env_file, parse_env_text
 from labship.project import Project, load_project
+from labship.targets.base import Context
 from labship.targets.compose import DEV_FILE, ENV_FILE_DIFFERENCES, PROD_FILE
 from labship.targets.generated import state as file_state
 from labship.targets.image import stable_tags as image_names
 
 
 def render_compose(project: Project) -> dict[str, str]:
-    return targets.render(targets.Context(project), "compose")
+    return targets.render(Context(project), "compose")
 
 
 def export_compose(project: Project, *, force: bool = False) -> list[Path]:

@@ -8,9 +8,8 @@ when it is used, and its availability check (for ``auto``) without importing it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labship.errors import ConfigError, UsageError
 
@@ -25,8 +24,7 @@ AUTO = "auto"
 ENV_VAR = "LABSHIP_RUNTIME"
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     implementation: str  # "module:class"
     available: str | None  # "module:function" -> bool, for auto-detection; None: always
     why_available: str

@@ -12,13 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.runtimes.base import Environment, LabInfo
-from labship.runtimes.lab import (
-    clear_record,
-    ensure_port_free,
-    read_record,
-    wait_ready,
-    write_record,
-)
 from labship.store import Store
 from labship.tools import procinfo
 from labship.tools.process import STOP_GRACE, run_foreground, wait_until
@@ -88,6 +81,8 @@ class LocalRuntime:
         detach: bool,
         console: Console,
     ) -> LabInfo:
+        from labship.runtimes.lab import ensure_port_free
+
         ensure_port_free(port)
         variables = self._environment(
             env, profile, {"LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token}
@@ -115,6 +110,8 @@ class LocalRuntime:
     def _start_detached(
         self, project: Project, argv: list[str], env: dict[str, str], info: LabInfo, token: str
     ) -> None:
+        from labship.runtimes.lab import wait_ready, write_record
+
         project.state_dir.mkdir(exist_ok=True)
         log = project.state_dir / "lab.log"
         with open(log, "ab") as out:
@@ -139,6 +136,8 @@ class LocalRuntime:
     def _lab_pid(self, project: Project) -> tuple[LabInfo, int] | None:
         """The recorded lab and its pid, only while that pid is still the process labship
         started (same start time): a reused pid is never signalled."""
+        from labship.runtimes.lab import read_record
+
         record = read_record(project)
         if record is None or record.info.runtime != self.name:
             return None
@@ -154,6 +153,8 @@ class LocalRuntime:
         return found[0] if found else None
 
     def stop(self, project: Project, *, console: Console) -> bool:
+        from labship.runtimes.lab import clear_record, read_record
+
         found = self._lab_pid(project)
         record = read_record(project)
         if record is not None and record.info.runtime == self.name:

@@ -8,42 +8,21 @@ Airflow, Kubernetes) is one module and one line in ``_REGISTRY``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from labship.errors import UsageError
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
-    from labship.project import Project
-    from labship.targets.generated import Planned
+    from labship.targets.base import Context, Target
 
 # name -> "module:class"; modules are imported only when their target is used.
 _REGISTRY = {
     "image": "labship.targets.image:ImageTarget",
     "compose": "labship.targets.compose:ComposeTarget",
 }
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every target renders from: the project, its lock when the target needs
-    exact packages, and the profile whose variables (by name, never by value) it uses."""
-
-    project: Project
-    lock: Lock | None = None
-    profile: str = "prod"
-
-
-class Target(Protocol):
-    name: str
-
-    def plan(self, context: Context) -> list[Planned]:
-        """The files this target writes, rendered; nothing is written here."""
-        ...
 
 
 def names() -> tuple[str, ...]:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from labship.errors import ConfigError
-from labship.targets import Context
+from labship.targets.base import Context
 from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:

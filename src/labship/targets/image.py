@@ -29,7 +29,7 @@ from labship.errors import (
     UsageError,
 )
 from labship.lock import TOOL_TABLE
-from labship.targets import Context
+from labship.targets.base import Context
 from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:

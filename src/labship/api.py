@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from labship.errors import ProfileError, UsageError
 from labship.lock import read_lock
@@ -48,6 +48,26 @@ def lock(project: Project, *, console: Console) -> LockResult:
     return resolve(project, console=console)
 
 
+LockMode = Literal["auto", "locked", "frozen"]
+
+
+def current_lock(project: Project, mode: LockMode = "auto", *, console: Console) -> Lock:
+    """The lock a command runs on. ``auto``: lock first when it is missing or stale,
+    saying why (as uv run does); ``locked``: a missing or stale lock is an error (exit 77,
+    for CI and production); ``frozen``: the lock as it is, never resolved."""
+    from labship.errors import StaleLockError
+
+    if mode == "frozen":
+        return read_lock(project, check=False)
+    try:
+        return read_lock(project)
+    except StaleLockError as exc:
+        if mode == "locked":
+            raise
+        console.say(f"{exc.message}: locking first")
+    return lock(project, console=console).lock
+
+
 def profile(project: Project, name: str = DEFAULT_PROFILE) -> Profile:
     """Load and validate a profile; the lock's spec variables are defaults beneath it."""
     settings = project.settings
@@ -67,6 +87,7 @@ def run(
     *,
     profile_name: str = DEFAULT_PROFILE,
     runtime: str | None = None,
+    lock_mode: LockMode = "auto",
     console: Console,
 ) -> RunOutcome:
     from labship import runlog
@@ -76,7 +97,7 @@ def run(
     prof = profile(project, profile_name)
     console = console.with_secrets(secret_values(prof))
     rt = select_runtime(project, runtime, console=console)
-    lock = read_lock(project)
+    lock = current_lock(project, lock_mode, console=console)
     prof = _with_spec_variables(prof, lock)
     env = rt.prepare(project, lock, dev=False, console=console)
     if profile_name == "prod":
@@ -105,6 +126,7 @@ def lab(
     runtime: str | None = None,
     port: int | None = None,
     detach: bool = False,
+    lock_mode: LockMode = "auto",
     console: Console,
 ) -> LabInfo:
     running = lab_running(project)
@@ -126,7 +148,7 @@ def lab(
     prof = replace(prof, secret_keys=prof.secret_keys | {LAB_TOKEN})
     console = console.with_secrets(secret_values(prof))
     rt = _interactive(select_runtime(project, runtime, console=console), "lab")
-    lock = read_lock(project)
+    lock = current_lock(project, lock_mode, console=console)
     env = rt.prepare(project, lock, dev=True, console=console)
     return rt.lab(
         project,
@@ -182,12 +204,13 @@ def shell(
     *,
     profile_name: str = DEFAULT_PROFILE,
     runtime: str | None = None,
+    lock_mode: LockMode = "auto",
     console: Console,
 ) -> int:
     prof = profile(project, profile_name)
     console = console.with_secrets(secret_values(prof))
     rt = _interactive(select_runtime(project, runtime, console=console), "shell")
-    lock = read_lock(project)
+    lock = current_lock(project, lock_mode, console=console)
     env = rt.prepare(project, lock, dev=True, console=console)
     return rt.shell(project, env, _with_spec_variables(prof, lock), console=console)
 
@@ -260,12 +283,13 @@ def build(
     targets: tuple[str, ...] = ("dev", "prod"),
     *,
     force: bool = False,
+    lock_mode: LockMode = "auto",
     console: Console,
 ) -> list[BuiltImage]:
     """Build images from the lock; dev as the host user so mounted files stay theirs."""
     from labship.targets import image
 
-    lock = read_lock(project)
+    lock = current_lock(project, lock_mode, console=console)
     checked = [image.check_target(t) for t in targets]
     return [image.build(project, lock, t, console=console, force=force) for t in checked]
 

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from labship import __version__
 from labship.cli import targets
-from labship.cli.args import project_of
+from labship.cli.args import lock_flags, lock_mode, project_of
 from labship.console import Console
 from labship.errors import Interrupted, LabshipError, UsageError
 
@@ -78,6 +78,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         args.job,
         profile_name=args.profile,
         runtime=args.runtime,
+        lock_mode=lock_mode(args),
         console=console,
     )
     if outcome.exit_code != 0:
@@ -93,6 +94,7 @@ def cmd_lab(args: argparse.Namespace, console: Console) -> int:
         runtime=args.runtime,
         port=args.port,
         detach=args.detach,
+        lock_mode=lock_mode(args),
         console=console,
     )
     if args.detach:
@@ -113,7 +115,11 @@ def cmd_shell(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
     return api.shell(
-        project_of(args), profile_name=args.profile, runtime=args.runtime, console=console
+        project_of(args),
+        profile_name=args.profile,
+        runtime=args.runtime,
+        lock_mode=lock_mode(args),
+        console=console,
     )
 
 
@@ -199,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def runtime_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--runtime", choices=runtimes.choices(), default=None)
+        lock_flags(p)
 
     p = add("new", cmd_new, "create a project")
     p.add_argument("name")

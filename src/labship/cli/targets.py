@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from labship.cli.args import project_of
+from labship.cli.args import lock_flags, lock_mode, project_of
 from labship.console import Console
 
 Add = Callable[..., argparse.ArgumentParser]
@@ -16,7 +16,9 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
     targets = ("dev", "prod") if args.target == "all" else (args.target,)
-    for image in api.build(project_of(args), targets, force=args.force, console=console):
+    for image in api.build(
+        project_of(args), targets, force=args.force, lock_mode=lock_mode(args), console=console
+    ):
         print(f"{image.target}: {' '.join(image.tags)} ({image.image_id[:19]})")
     return 0
 
@@ -43,6 +45,7 @@ def register(add: Add) -> None:
     p: Any = add("build", cmd_build, "build the dev and/or prod image (Docker, BuildKit)")
     p.add_argument("target", nargs="?", choices=("dev", "prod", "all"), default="all")
     p.add_argument("--force", action="store_true", help="regenerate a hand-edited Dockerfile")
+    lock_flags(p)
     p = add("export", cmd_export, "write files other tools run without labship")
     p.add_argument("format", choices=targets.names())
     p.add_argument("--force", action="store_true", help="overwrite hand-edited files")

@@ -245,7 +245,7 @@ def test_lab_that_never_answers_leaves_no_server(
     from labship.console import Console
     from labship.errors import ToolError
     from labship.project import load_project
-    from labship.runtimes import local
+    from labship.runtimes import lab as labmodule
 
     root = tmp_path / "deaf"
     shutil.copytree(lab_project, root, ignore=shutil.ignore_patterns(".labship"))
@@ -256,7 +256,7 @@ def test_lab_that_never_answers_leaves_no_server(
     )
     with (root / ".env_dev").open("a") as env:
         env.write(f"JUPYTER_CONFIG_DIR={config}\n")
-    monkeypatch.setattr(local, "wait_ready", functools.partial(local.wait_ready, timeout=8))
+    monkeypatch.setattr(labmodule, "wait_ready", functools.partial(labmodule.wait_ready, timeout=8))
 
     def servers() -> list[int]:
         pids = []

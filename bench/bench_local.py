@@ -1,55 +1,67 @@
-#!/usr/bin/env python3
-"""Local-runtime benchmark: environment build, ``labship run`` overhead, store disk use.
+"""Local-runtime benchmark: environment builds, start-up and ``labship run`` overhead,
+store disk use. Writes docs/benchmarks-local.md (``--quick``: a temporary file).
 
-    python bench/bench_local.py            # full: pandas + scikit-learn + JupyterLab (~100 pkgs)
-    python bench/bench_local.py --quick    # smoke: six + iniconfig, a few seconds
+    python -m bench.bench_local            # full: pandas + scikit-learn + JupyterLab
+    python -m bench.bench_local --quick    # smoke: six + iniconfig, every code path
 
-Measures in one run and writes ``docs/benchmarks-local.md`` (also printed):
+(a) cold build of the example project's dev set (``pylock.dev.toml``), each from an empty
+    cache for its tool: ``python -m venv`` + ``pip install --no-deps -r``; ``uv venv`` +
+    ``uv pip sync``; labship's ``Store.ensure(lock, dev=True)`` in a new process. Then
+    the same uv and labship builds from a warm cache, and uv's interpreter search.
+(b) ``labship run`` of a no-op job against the environment's own python running the same
+    file; start-up of ``labship --version`` against its bare interpreter; import times.
+(c) real disk added by a second project with the same lock, and by projects whose lock
+    differs by one package (one added; one pin changed).
 
-(a) cold build of the example project's DEV set (``pylock.dev.toml``), three ways, each
-    with an empty cache for its tool: ``python -m venv`` + ``pip install --no-deps -r``
-    of the same pinned set; ``uv venv`` + ``uv pip sync pylock.dev.toml``; labship's own
-    ``Store.ensure(lock, dev=True)`` in a fresh subprocess (so labship's import time
-    counts). Then the hidden cost: the same builds from a warm uv cache (a new store).
-(b) ``labship run`` of a no-op job vs the environment's python running the same file
-    (hyperfine when installed, else an own loop), plus ``-X importtime`` of labship.
-(c) real disk (unique inodes, ``st_blocks * 512``, across the store and uv's cache)
-    added by a second project with the same lock, and by one whose lock differs by one
-    package (one added; one pin changed).
-
-It does not use ``labship new``: it writes the example project's files itself, so it
-measures only lock, environment and run. Everything lives in one temporary folder on
-one file system (uv hard-links from its cache only within one), removed at the end
-unless ``--keep``. Needs the repository's venv (``.venv``) with labship installed, and
-network access to PyPI.
+Every measurement is a function returning data; ``main`` renders them with the one
+report template (bench/report.md.j2).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
-import shlex
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
-import textwrap
-import time
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-DOC = REPO / "docs" / "benchmarks-local.md"
+from bench._common import (
+    BenchError,
+    Command,
+    Commands,
+    Paired,
+    ProjectFiles,
+    Result,
+    Usage,
+    clean_env,
+    disk_usage,
+    labship_cli,
+    labship_python,
+    labship_uv,
+    loadavg,
+    lock_packages,
+    machine_facts,
+    mb,
+    median,
+    output,
+    paired,
+    parser,
+    probe,
+    render_report,
+    report_path,
+    sandbox_env,
+    say,
+    time_process,
+    tool_version,
+    work_dir,
+    write_project,
+    write_report,
+)
+
+DOC = "benchmarks-local.md"
 INDEX = "https://pypi.org/simple"
-# Where every Python started here keeps its bytecode (set in main): an installed labship
-# has .pyc files; a checkout run with PYTHONDONTWRITEBYTECODE=1 recompiles on every start.
-PYCACHE: Path | None = None
 
 TARGET_PIP_RATIO = 10.0  # labship at least this many times faster than pip
 TARGET_UV_RATIO = 1.3  # labship at most this many times slower than raw uv
@@ -67,6 +79,10 @@ class Mode:
     add_one: str  # a package not in the set, for (c)
     pin_from: str
     pin_to: str
+    rounds: int  # cold (and warm) builds by raw uv and by labship, alternating
+    runs: int  # timed pairs in (b)
+    warmup: int  # untimed pairs before them
+    search_runs: int  # uv venv runs per interpreter request (2 more, untimed, first)
 
 
 FULL = Mode(
@@ -77,6 +93,10 @@ FULL = Mode(
     add_one="iniconfig",
     pin_from="scikit-learn=1.5.2",
     pin_to="scikit-learn=1.5.1",
+    rounds=3,
+    runs=30,
+    warmup=5,
+    search_runs=10,
 )
 QUICK = Mode(
     "quick",
@@ -86,136 +106,87 @@ QUICK = Mode(
     add_one="idna",
     pin_from="six=1.17.0",
     pin_to="six=1.16.0",
+    rounds=2,
+    runs=5,
+    warmup=2,
+    search_runs=3,
 )
 
 
-# -- helpers -------------------------------------------------------------------------
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-@dataclass
+@dataclass(frozen=True)
 class Ctx:
     work: Path
     mode: Mode
-    labship_py: Path
-    labship_bin: Path
-    uv: str
-    interp: str = ""
-    rounds: int = 3
-    cert: str | None = None
-    logs: Path = field(init=False)
-    step: int = 0
+    cmds: Commands
+    labship: Path  # the labship command
+    uv: str  # the uv labship runs
+    interp: str  # the Python 3.11 every environment is made from
+    cert: str | None  # CA bundle for pip (TLS proxies)
+    pycache: Path  # PYTHONPYCACHEPREFIX of every Python started
 
-    def __post_init__(self) -> None:
-        self.logs = self.work / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
+    def uv_env(self, cache: Path) -> dict[str, str]:
+        return clean_env(pycache=self.pycache, UV_CACHE_DIR=str(cache))
 
-
-def base_env() -> dict[str, str]:
-    """The caller's environment without anything that would steer uv, pip or labship."""
-    drop = ("VIRTUAL_ENV", "LABSHIP_STORE", "LABSHIP_RUNTIME", "PYTHONPATH", "CONDA_PREFIX")
-    drop += ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
-    env = {
-        k: v for k, v in os.environ.items() if k not in drop and not k.startswith(("UV_", "PIP_"))
-    }
-    if PYCACHE is not None:
-        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    env["UV_NO_PROGRESS"] = "1"
-    return env
+    def labship_env(self, store: Path, cache: Path) -> dict[str, str]:
+        return sandbox_env(self.work / "sandbox", store=store, uv_cache=cache, pycache=self.pycache)
 
 
-def uv_env(cache: Path, store: Path | None = None) -> dict[str, str]:
-    env = base_env()
-    env["UV_CACHE_DIR"] = str(cache)
-    if store is not None:
-        env["LABSHIP_STORE"] = str(store)
-    return env
+# -- the example project ---------------------------------------------------------------
 
 
-def run(ctx: Ctx, argv: list[str], *, env: dict[str, str], cwd: Path | None = None) -> float:
-    """Run to completion (output to a log file); wall-clock seconds. Fails loudly."""
-    ctx.step += 1
-    log = ctx.logs / f"{ctx.step:02d}-{Path(argv[0]).name}.log"
-    started = time.perf_counter()
-    with open(log, "w") as out:
-        out.write("$ " + shlex.join(argv) + "\n")
-        out.flush()
-        proc = subprocess.run(
-            argv, env=env, cwd=cwd or ctx.work, stdout=out, stderr=subprocess.STDOUT
-        )
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-        raise BenchError(f"failed ({proc.returncode}): {shlex.join(argv)}\n{tail}")
-    return elapsed
-
-
-def output(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    return subprocess.run(
-        argv, env=env, cwd=cwd, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+def example(mode: Mode, deps: tuple[str, ...] | None = None) -> ProjectFiles:
+    """The example project of `labship new` (environment.yml, [lab], a no-op job)."""
+    lines = "".join(f"  - {d}\n" for d in ("python=3.11", *(deps or mode.deps)))
+    return ProjectFiles(
+        name="bench",
+        spec_name="docker/environment.yml",
+        spec_text=f"name: bench\nchannels:\n  - conda-forge\ndependencies:\n{lines}",
+        dev=mode.dev,
+        jobs={"noop": "python code/noop.py", "where": "python code/where.py"},
+        files={
+            "code/noop.py": "pass\n",
+            "code/where.py": "import sys\nprint(sys.prefix)\n",
+            ".env_dev": "LABSHIP_BENCH=1\n",
+        },
+        runtime="local",
+    )
 
 
 @dataclass(frozen=True)
-class Usage:
-    files: int  # bytes of regular files and symlinks
-    dirs: int  # bytes of directories
-    inodes: int
-
-    @property
-    def total(self) -> int:
-        return self.files + self.dirs
-
-    def __sub__(self, other: Usage) -> Usage:
-        return Usage(self.files - other.files, self.dirs - other.dirs, self.inodes - other.inodes)
+class LockInfo:
+    seconds: float
+    n_prod: int
+    n_dev: int
 
 
-def disk_usage(*roots: Path) -> Usage:
-    """Real disk: st_blocks * 512 over unique inodes (a hard link counts once)."""
-    seen: set[tuple[int, int]] = set()
-    files = dirs = 0
-    for root in roots:
-        if not root.exists():
-            continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            for name in [*dirnames, *filenames, None]:
-                path = dirpath if name is None else os.path.join(dirpath, name)
-                if name is not None and name in dirnames and not os.path.islink(path):
-                    continue  # counted when walked into
-                try:
-                    st = os.lstat(path)
-                except OSError:
-                    continue
-                key = (st.st_dev, st.st_ino)
-                if key in seen:
-                    continue
-                seen.add(key)
-                if os.path.isdir(path) and not os.path.islink(path):
-                    dirs += st.st_blocks * 512
-                else:
-                    files += st.st_blocks * 512
-    return Usage(files, dirs, len(seen))
-
-
-def mb(n: float) -> str:
-    return f"{n / 1e6:,.1f} MB"
-
-
-def envs_in(store: Path) -> list[str]:
-    folder = store / "envs"
-    return (
-        sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
-        if folder.is_dir()
-        else []
+def lock(ctx: Ctx, project: Path) -> LockInfo:
+    """`labship lock`, with its own caches (not counted against the builds)."""
+    env = sandbox_env(ctx.work / "lock-sandbox", pycache=ctx.pycache)
+    t = ctx.cmds.run([str(ctx.labship), "-C", str(project), "lock"], env=env, cwd=ctx.work)
+    return LockInfo(
+        t,
+        len({p["name"] for p in lock_packages(project / "pylock.toml")}),
+        len({p["name"] for p in lock_packages(project / "pylock.dev.toml")}),
     )
+
+
+def export_requirements(pylock: Path, out: Path) -> None:
+    """`name==version ; marker` for every package of the lock (pip evaluates the markers)."""
+    lines = []
+    for pkg in lock_packages(pylock):
+        marker = f" ; {pkg['marker']}" if pkg.get("marker") else ""
+        lines.append(f"{pkg['name']}=={pkg['version']}{marker}\n")
+    out.write_text("".join(lines))
+
+
+def lock_diff(a: Path, b: Path) -> list[str]:
+    va = {(x["name"], x["version"]) for x in lock_packages(a)}
+    vb = {(x["name"], x["version"]) for x in lock_packages(b)}
+    gone = {n for n, _ in va - vb}
+    new = dict(vb - va)
+    old = dict(va)
+    out = [f"{n} {old[n]} -> {v}" if n in gone else f"+{n} {v}" for n, v in sorted(new.items())]
+    return out + [f"-{n}" for n in sorted(gone - set(new))]
 
 
 def pyvenv_version(env: Path) -> str:
@@ -226,748 +197,542 @@ def pyvenv_version(env: Path) -> str:
     return "?"
 
 
-# -- the example project ---------------------------------------------------------------
-
-
-def write_project(root: Path, mode: Mode, deps: tuple[str, ...] | None = None) -> Path:
-    """The example project's files, as `labship new` makes them (minus notebook and docs)."""
-    (root / "docker").mkdir(parents=True, exist_ok=True)
-    (root / "code").mkdir(exist_ok=True)
-    lines = "\n".join(f"  - {d}" for d in ("python=3.11", *(deps or mode.deps)))
-    (root / "docker" / "environment.yml").write_text(
-        f"name: bench\nchannels:\n  - conda-forge\ndependencies:\n{lines}\n"
-    )
-    dev = ", ".join(json.dumps(p) for p in mode.dev)
-    (root / "labship.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            [project]
-            name = "bench"
-            python = "3.11"
-            spec = "docker/environment.yml"
-            runtime = "local"
-
-            [jobs.noop]
-            command = "python code/noop.py"
-
-            [lab]
-            packages = [{dev}]
-            """
-        )
-    )
-    (root / "code" / "noop.py").write_text("pass\n")
-    (root / ".env_dev").write_text("LABSHIP_BENCH=1\n")
-    return root
-
-
-def lock_packages(path: Path) -> list[dict[str, Any]]:
-    return list(tomllib.loads(path.read_text())["packages"])
-
-
-def export_requirements(pylock: Path, out: Path) -> int:
-    """`name==version ; marker` for every package of the lock (pip evaluates the markers)."""
-    lines = []
-    for pkg in lock_packages(pylock):
-        line = f"{pkg['name']}=={pkg['version']}"
-        if pkg.get("marker"):
-            line += f" ; {pkg['marker']}"
-        lines.append(line)
-    out.write_text("\n".join(lines) + "\n")
-    return len(lines)
-
-
-def lock_diff(a: Path, b: Path) -> list[str]:
-    def versions(p: Path) -> set[tuple[str, str]]:
-        return {(x["name"], x["version"]) for x in lock_packages(p)}
-
-    va, vb = versions(a), versions(b)
-    gone = {n for n, _ in va - vb}
-    new = {n: v for n, v in vb - va}
-    out = [
-        f"{n} {dict(va)[n]} -> {v}" if n in gone else f"+{n} {v}" for n, v in sorted(new.items())
-    ]
-    out += [f"-{n}" for n in sorted(gone - set(new))]
-    return out
+def envs_in(store: Path) -> list[str]:
+    folder = store / "envs"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
 # -- (a) cold and warm builds ----------------------------------------------------------
 
-ENSURE = """\
-import sys
-from pathlib import Path
-from labship.console import Console
-from labship.lock import read_lock
-from labship.project import load_project
-from labship.store import Store
-project = load_project(Path(sys.argv[1]))
-store = Store(Path(sys.argv[2]))
-env, built = store.ensure(read_lock(project), dev=True, console=Console(quiet=True))
-print(env, built)
-"""
 
-PREPARE = """\
-import sys
-from pathlib import Path
-from labship.console import Console
-from labship.lock import read_lock
-from labship.project import load_project
-from labship.runtimes.local import LocalRuntime
-from labship.store import Store
-project = load_project(Path(sys.argv[1]))
-prepared = LocalRuntime(Store(Path(sys.argv[2]))).prepare(
-    project, read_lock(project), dev=True, console=Console(quiet=True))
-print(prepared.ref, prepared.created)
-"""
+@dataclass(frozen=True)
+class Build:
+    venv: float  # seconds to create the venv
+    install: float  # seconds to install the set
+
+    @property
+    def total(self) -> float:
+        return self.venv + self.install
 
 
 def check_env(ctx: Ctx, env: Path) -> None:
+    """Every built environment imports the set's top packages."""
     code = "; ".join(f"import {m}" for m in ctx.mode.imports)
-    output([str(env / "bin" / "python"), "-c", code], env=base_env())
+    output([str(env / "bin" / "python"), "-c", code], env=clean_env())
 
 
-def pip_build(ctx: Ctx, project: Path, venv: Path) -> dict[str, float]:
-    req = ctx.work / "requirements.dev.txt"
+def pip_cold(ctx: Ctx, project: Path) -> Build:
+    """python -m venv + pip install --no-deps of the lock's pins, no cache, no config."""
+    venv, req = ctx.work / "venv-pip", ctx.work / "requirements.dev.txt"
     export_requirements(project / "pylock.dev.toml", req)
-    env = base_env()  # no PIP_* at all (find-links, config), and no config file either
-    env["PIP_CONFIG_FILE"] = os.devnull
-    t_venv = run(ctx, [ctx.interp, "-m", "venv", str(venv)], env=env)
+    env = clean_env(pycache=ctx.pycache, PIP_CONFIG_FILE=os.devnull)  # no PIP_* at all
+    t_venv = ctx.cmds.run([ctx.interp, "-m", "venv", str(venv)], env=env, cwd=ctx.work)
     argv = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-cache-dir"]
     argv += ["--disable-pip-version-check", "--no-deps", "--index-url", INDEX]
     argv += ["--cert", ctx.cert] if ctx.cert else []
-    argv += ["-r", str(req)]
-    t_install = run(ctx, argv, env=env)
-    log = (ctx.logs / f"{ctx.step:02d}-python.log").read_text(errors="replace")
+    t_install = ctx.cmds.run([*argv, "-r", str(req)], env=env, cwd=ctx.work)
+    log = ctx.cmds.log_text()
     if "/opt/" in log or "Looking in links" in log:
-        raise BenchError("pip still used a local index or find-links; see " + str(ctx.logs))
-    return {"venv": t_venv, "install": t_install, "total": t_venv + t_install}
+        raise BenchError(f"pip still used a local index or find-links; see {ctx.cmds.logs}")
+    check_env(ctx, venv)
+    return Build(t_venv, t_install)
 
 
-def uv_build(ctx: Ctx, project: Path, venv: Path, cache: Path) -> dict[str, float]:
-    env = uv_env(cache)
-    # The same request labship makes (`--python 3.11`), so both pay uv's interpreter search.
-    t_venv = run(ctx, [ctx.uv, "venv", "--python", "3.11", str(venv)], env=env)
+def uv_build(ctx: Ctx, project: Path, venv: Path, cache: Path) -> Build:
+    """uv venv --python 3.11 (the request labship makes) + uv pip sync pylock.dev.toml."""
+    env = ctx.uv_env(cache)
+    t_venv = ctx.cmds.run([ctx.uv, "venv", "--python", "3.11", str(venv)], env=env, cwd=ctx.work)
     sync = [ctx.uv, "pip", "sync", "--python", str(venv / "bin" / "python")]
-    t_sync = run(ctx, [*sync, str(project / "pylock.dev.toml")], env=env)
-    return {"venv": t_venv, "install": t_sync, "total": t_venv + t_sync}
+    t_sync = ctx.cmds.run([*sync, str(project / "pylock.dev.toml")], env=env, cwd=ctx.work)
+    check_env(ctx, venv)
+    return Build(t_venv, t_sync)
 
 
 def labship_build(ctx: Ctx, project: Path, store: Path, cache: Path) -> tuple[float, Path]:
-    env = uv_env(cache, store)
-    script = ctx.work / "ensure.py"
-    script.write_text(ENSURE)
-    t = run(ctx, [str(ctx.labship_py), str(script), str(project), str(store)], env=env)
+    """Store.ensure(lock, dev=True) in a new process: labship's import time counts."""
+    argv, cwd = probe("ensure-dev", project, store)
+    seconds, env_path = ctx.cmds.capture(argv, env=ctx.labship_env(store, cache), cwd=cwd)
     found = envs_in(store)
-    if len(found) != 1:
+    if len(found) != 1 or Path(env_path) != store / "envs" / found[0]:
         raise BenchError(f"expected one environment in {store}, found {found}")
-    return t, store / "envs" / found[0]
+    check_env(ctx, Path(env_path))
+    return seconds, Path(env_path)
 
 
-# -- (b) run overhead ------------------------------------------------------------------
+@dataclass(frozen=True)
+class ColdBuilds:
+    pip: Build
+    uv: list[Build]  # one per round
+    labship: list[float]
+    env_dev: Path  # the first round's labship environment (kept for (b) and (c))
+    store: Path
+    cache: Path
+    env_size: Usage  # the dev environment's own real disk
+    added: Usage  # store + uv cache after the first round's labship build
+
+    @property
+    def uv_total(self) -> float:
+        return median([b.total for b in self.uv])
+
+    @property
+    def labship_total(self) -> float:
+        return median(self.labship)
 
 
-def stats_ms(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return {
-        "median": statistics.median(ordered) * 1000,
-        "p90": p90 * 1000,
-        "mean": statistics.fmean(ordered) * 1000,
-        "min": ordered[0] * 1000,
-        "n": len(ordered),
-    }
+def cold_builds(ctx: Ctx, project: Path) -> ColdBuilds:
+    """pip once; then raw uv and labship, each round alternating which goes first."""
+    say(f"(a) pip cold: python -m venv + pip install of {project.name}'s dev set")
+    pip = pip_cold(ctx, project)
+    say(f"    {pip.total:.1f}s")
+    uv_runs: list[Build] = []
+    ls_runs: list[float] = []
+    env_dev = Path()
+    for i in range(ctx.mode.rounds):
+        tag = "" if i == 0 else f"-r{i}"
+        venv_uv, cache_uv = ctx.work / f"venv-uv{tag}", ctx.work / f"cache-uv{tag}"
+        store, cache = ctx.work / f"store{tag}", ctx.work / f"cache-labship{tag}"
+        for who in ("uv", "labship") if i % 2 == 0 else ("labship", "uv"):
+            say(f"(a) {who} cold, round {i + 1}/{ctx.mode.rounds}")
+            if who == "uv":
+                uv_runs.append(uv_build(ctx, project, venv_uv, cache_uv))
+                say(f"    {uv_runs[-1].total:.1f}s")
+            else:
+                seconds, env = labship_build(ctx, project, store, cache)
+                ls_runs.append(seconds)
+                env_dev = env if i == 0 else env_dev
+                say(f"    {seconds:.1f}s")
+        if i > 0:  # only the first round's trees are used further on
+            for path in (venv_uv, cache_uv, store, cache):
+                shutil.rmtree(path, ignore_errors=True)
+    store, cache = ctx.work / "store", ctx.work / "cache-labship"
+    size, added = disk_usage(env_dev), disk_usage(store, cache)
+    return ColdBuilds(pip, uv_runs, ls_runs, env_dev, store, cache, size, added)
 
 
-def time_commands(
-    ctx: Ctx,
-    commands: dict[str, list[str]],
-    *,
-    env: dict[str, str],
-    cwd: Path,
-    warmup: int,
-    runs: int,
-) -> tuple[dict[str, dict[str, float]], str]:
-    hyperfine = shutil.which("hyperfine")
-    if hyperfine:
-        out = ctx.work / "hyperfine.json"
-        argv = [hyperfine, "-N", "--warmup", str(warmup), "--runs", str(runs)]
-        argv += ["--export-json", str(out), "--style", "none"]
-        for name, cmd in commands.items():
-            argv += ["-n", name, shlex.join(cmd)]
-        run(ctx, argv, env=env, cwd=cwd)
-        results = json.loads(out.read_text())["results"]
-        version = output([hyperfine, "--version"])
-        return {r["command"]: stats_ms(r["times"]) for r in results}, f"{version} (-N, no shell)"
-    timings: dict[str, dict[str, float]] = {}
-    for name, cmd in commands.items():
+@dataclass(frozen=True)
+class WarmBuilds:
+    uv: list[Build]
+    labship: list[float]
+
+    @property
+    def uv_total(self) -> float:
+        return median([b.total for b in self.uv])
+
+    @property
+    def labship_total(self) -> float:
+        return median(self.labship)
+
+
+def warm_builds(ctx: Ctx, project: Path, cache: Path) -> WarmBuilds:
+    """A new environment whose packages are all in the cache: raw uv, labship (new store)."""
+    say("(a) warm: raw uv into a new venv, labship into a new store, from the warm cache")
+    uv_runs: list[Build] = []
+    ls_runs: list[float] = []
+    for i in range(ctx.mode.rounds):
+        store, venv = ctx.work / f"store-warm{i}", ctx.work / f"venv-uv-warm{i}"
+        for who in ("uv", "labship") if i % 2 == 0 else ("labship", "uv"):
+            if who == "uv":
+                uv_runs.append(uv_build(ctx, project, venv, cache))
+            else:
+                ls_runs.append(labship_build(ctx, project, store, cache)[0])
+        shutil.rmtree(store, ignore_errors=True)
+        shutil.rmtree(venv, ignore_errors=True)
+    return WarmBuilds(uv_runs, ls_runs)
+
+
+@dataclass(frozen=True)
+class Search:
+    """uv's interpreter search: `uv venv --python 3.11` against the interpreter's path."""
+
+    by_version_ms: float
+    by_path_ms: float
+    runs: int
+    found_on_path: str  # what a search for python3.11 on PATH finds first
+
+
+def interpreter_search(ctx: Ctx, cache: Path) -> Search:
+    say("(a) uv's interpreter search: uv venv --python 3.11 vs --python /path/to/python")
+    result: dict[str, float] = {}
+    runs = ctx.mode.search_runs
+    for label, request in (("version", "3.11"), ("path", ctx.interp)):
         times = []
-        for i in range(warmup + runs):
-            started = time.perf_counter()
-            subprocess.run(
-                cmd,
-                env=env,
-                cwd=cwd,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=True,
-            )
-            if i >= warmup:
-                times.append(time.perf_counter() - started)
-        timings[name] = stats_ms(times)
-    return timings, "own loop (subprocess.run, perf_counter)"
+        for i in range(runs + 2):
+            target = ctx.work / f"venv-probe-{label}-{i}"
+            argv = [ctx.uv, "venv", "-q", "--python", request, str(target)]
+            times.append(time_process(argv, env=ctx.uv_env(cache), cwd=ctx.work).wall)
+            shutil.rmtree(target, ignore_errors=True)
+        result[label] = median(times[2:]) * 1000
+    on_path = shutil.which("python3.11") or "none"
+    return Search(result["version"], result["path"], runs, on_path)
 
 
-def interleaved(
-    commands: dict[str, list[str]], *, env: dict[str, str], cwd: Path, warmup: int, runs: int
-) -> dict[str, list[float]]:
-    """Round-robin: each round runs every command once, so load drift hits all alike."""
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for i in range(warmup + runs):
-        for name, cmd in commands.items():
-            started = time.perf_counter()
-            subprocess.run(
-                cmd,
-                env=env,
-                cwd=cwd,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=True,
-            )
-            if i >= warmup:
-                times[name].append(time.perf_counter() - started)
-    return times
+# -- (c) disk added by more projects ----------------------------------------------------
 
 
-def loadavg() -> str:
-    try:
-        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
+@dataclass(frozen=True)
+class SameLock:
+    seconds: float
+    added: Usage  # environments + uv cache
+    added_all: Usage  # + the store's record of the project
+    envs_before: int
+    envs_after: int
 
 
-def importtime(argv: list[str], *, env: dict[str, str], cwd: Path) -> list[tuple[str, int, int]]:
-    """(module, self us, cumulative us) from ``-X importtime``."""
-    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    lock_added: Usage
+    build_added: Usage
+    cache_added: Usage  # new packages' files in uv's cache
+    diff: list[str]
+    t_lock: float
+    t_build: float
+
+    @property
+    def own(self) -> Usage:
+        """What the new environment holds beyond hard links into uv's cache."""
+        return self.build_added - self.cache_added
+
+
+@dataclass(frozen=True)
+class Disk:
+    env_size: Usage  # the first dev environment's own size
+    same: SameLock
+    variants: list[Variant]
+    envs_final: int
+
+    def pct(self, usage: Usage) -> float:
+        return 100 * usage.total / self.env_size.total
+
+
+def same_lock(ctx: Ctx, project: Path, store: Path, cache: Path) -> SameLock:
+    say("(c) a second project with the same lock")
+    second = ctx.work / "proj-same"
+    shutil.copytree(project, second)
+    envs_before = len(envs_in(store))
+    before, before_all = disk_usage(store / "envs", cache), disk_usage(store, cache)
+    argv, cwd = probe("prepare-dev", second, store)
+    seconds = ctx.cmds.run(argv, env=ctx.labship_env(store, cache), cwd=cwd)
+    return SameLock(
+        seconds,
+        disk_usage(store / "envs", cache) - before,
+        disk_usage(store, cache) - before_all,
+        envs_before,
+        len(envs_in(store)),
+    )
+
+
+def variant(
+    ctx: Ctx, project: Path, n: int, label: str, deps: tuple[str, ...], store: Path, cache: Path
+) -> Variant:
+    say(f"(c) a project with {label}")
+    other = write_project(ctx.work / f"proj-{n}", example(ctx.mode, deps))
+    env = ctx.labship_env(store, cache)
+    b0 = disk_usage(store, cache)
+    t_lock = ctx.cmds.run([str(ctx.labship), "-C", str(other), "lock"], env=env, cwd=ctx.work)
+    b1, c1 = disk_usage(store, cache), disk_usage(cache)
+    argv, cwd = probe("prepare-dev", other, store)
+    t_build = ctx.cmds.run(argv, env=env, cwd=cwd)
+    b2, c2 = disk_usage(store, cache), disk_usage(cache)
+    diff = lock_diff(project / "pylock.dev.toml", other / "pylock.dev.toml")
+    return Variant(label, b1 - b0, b2 - b1, c2 - c1, diff, t_lock, t_build)
+
+
+def disk_more_projects(ctx: Ctx, project: Path, cold: ColdBuilds) -> Disk:
+    mode, store, cache = ctx.mode, cold.store, cold.cache
+    same = same_lock(ctx, project, store, cache)
+    changed = tuple(mode.pin_to if d == mode.pin_from else d for d in mode.deps)
+    specs = (
+        (f"one package added ({mode.add_one})", (*mode.deps, mode.add_one)),
+        (f"one pin changed ({mode.pin_from} → {mode.pin_to.split('=')[1]})", changed),
+    )
+    variants = [
+        variant(ctx, project, n, label, deps, store, cache) for n, (label, deps) in enumerate(specs)
+    ]
+    return Disk(cold.env_size, same, variants, len(envs_in(store)))
+
+
+# -- (b) start-up and run overhead ----------------------------------------------------
+
+
+NO_PYC = "labship run noop, no bytecode cache (PYTHONDONTWRITEBYTECODE=1 as in the calling shell)"
+
+
+@dataclass(frozen=True)
+class RunOverhead:
+    first_run: float  # the first `labship run`, which builds the prod environment
+    prod_env: Path
+    run: Paired  # labship run noop vs the env's python code/noop.py
+    startup: Paired  # labship --version vs labship's python code/noop.py
+    no_pyc: Paired | None  # labship run noop without bytecode vs the env's python
+    load_before: str
+    load_after: str
+
+
+def run_overhead(ctx: Ctx, project: Path, store: Path, cache: Path) -> RunOverhead:
+    env = ctx.labship_env(store, cache)
+    say("(b) labship run: the first run builds the prod environment")
+    first = ctx.cmds.run(
+        [str(ctx.labship), "-C", str(project), "run", "noop", "--runtime", "local"],
+        env=env,
+        cwd=ctx.work,
+    )
+    where = [str(ctx.labship), "-q", "-C", str(project), "run", "where", "--runtime", "local"]
+    prod_env = Path(ctx.cmds.capture(where, env=env, cwd=ctx.work)[1].splitlines()[-1])
+    direct = Command(
+        "python code/noop.py (venv's python)", (f"{prod_env}/bin/python", "code/noop.py")
+    )
+    ls_run = Command("labship run noop", (str(ctx.labship), "run", "noop", "--runtime", "local"))
+    version = Command("labship --version", (str(ctx.labship), "--version"))
+    bare = Command(
+        "python code/noop.py (labship's python)", (str(labship_python()), "code/noop.py")
+    )
+    load_before = loadavg()
+    runs, warmup = ctx.mode.runs, ctx.mode.warmup
+    say(f"(b) {warmup} warmup + {runs} timed pairs: labship run noop | the venv's python")
+    run = paired(ls_run, direct, env=env, cwd=project, runs=runs, warmup=warmup)
+    say(f"(b) {warmup} warmup + {runs} timed pairs: labship --version | labship's python")
+    startup = paired(version, bare, env=env, cwd=project, runs=runs, warmup=warmup)
+    no_pyc = None
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        # How this checkout behaves in a shell that never writes bytecode: labship's
+        # sources (an editable install without __pycache__) are compiled on every start.
+        argv = ("env", "-u", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE=1", *ls_run.argv)
+        say(f"(b) {runs} timed pairs: {NO_PYC}")
+        cmd = Command(NO_PYC, argv)
+        no_pyc = paired(cmd, direct, env=env, cwd=project, runs=runs, warmup=warmup)
+    return RunOverhead(first, prod_env, run, startup, no_pyc, load_before, loadavg())
+
+
+@dataclass(frozen=True)
+class Imports:
+    """``python -X importtime`` of one command: (module, self µs, cumulative µs)."""
+
+    rows: list[tuple[str, int, int]]
+
+    @property
+    def total_ms(self) -> float:
+        return sum(s for _, s, _ in self.rows) / 1000
+
+    @property
+    def labship_ms(self) -> float:
+        return sum(s for n, s, _ in self.rows if n.split(".")[0] == "labship") / 1000
+
+    def by_package(self, top: int = 12) -> list[tuple[str, float, int]]:
+        """(top-level package, self ms, modules), largest first."""
+        groups: dict[str, list[int]] = {}
+        for name, self_us, _ in self.rows:
+            g = groups.setdefault(name.split(".")[0], [0, 0])
+            g[0] += self_us
+            g[1] += 1
+        ranked = sorted(groups.items(), key=lambda kv: -kv[1][0])
+        return [(k, v[0] / 1000, v[1]) for k, v in ranked[:top]]
+
+    def slowest(self, top: int = 10) -> list[tuple[str, float, float]]:
+        ranked = sorted(self.rows, key=lambda r: -r[1])[:top]
+        return [(n, s / 1000, c / 1000) for n, s, c in ranked]
+
+
+def import_times(ctx: Ctx, project: Path, env: dict[str, str], *args: str) -> Imports:
+    """The labship command under ``-X importtime`` (not inherited by the job it starts)."""
+    argv = [str(labship_python()), "-X", "importtime", str(ctx.labship), *args]
+    proc = subprocess.run(argv, env=env, cwd=project, capture_output=True, text=True)
     rows = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
         self_us, cum, name = (part.strip() for part in line.split(":", 1)[1].split("|"))
         rows.append((name, int(self_us), int(cum)))
+    if proc.returncode != 0 or not rows:
+        raise BenchError(f"-X importtime of labship {' '.join(args)} failed: {proc.stderr[-500:]}")
+    return Imports(rows)
+
+
+# -- the whole run ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalData:
+    mode: Mode
+    interp: str
+    lock: LockInfo
+    cold: ColdBuilds
+    warm: WarmBuilds
+    search: Search
+    disk: Disk
+    run: RunOverhead
+    imports_version: Imports  # labship --version
+    imports_run: Imports  # labship run noop
+    pyvenv: dict[str, str]  # which Python each environment of (a) was made from
+
+    @property
+    def pip_ratio(self) -> float:
+        return self.cold.pip.total / self.cold.labship_total
+
+    @property
+    def uv_ratio(self) -> float:
+        return self.cold.labship_total / self.cold.uv_total
+
+
+def measure(ctx: Ctx) -> LocalData:
+    project = write_project(ctx.work / "proj", example(ctx.mode))
+    say("labship lock (its own caches, not counted against the builds)")
+    locked = lock(ctx, project)
+    cold = cold_builds(ctx, project)
+    warm = warm_builds(ctx, project, cold.cache)
+    search = interpreter_search(ctx, cold.cache)
+    disk = disk_more_projects(ctx, project, cold)
+    run = run_overhead(ctx, project, cold.store, cold.cache)
+    say("(b) -X importtime of labship --version and labship run noop")
+    env = ctx.labship_env(cold.store, cold.cache)
+    imports_version = import_times(ctx, project, env, "--version")
+    imports_run = import_times(ctx, project, env, "run", "noop", "--runtime", "local")
+    pyvenv = {
+        "pip": pyvenv_version(ctx.work / "venv-pip"),
+        "uv": pyvenv_version(ctx.work / "venv-uv"),
+        "labship": pyvenv_version(cold.env_dev),
+    }
+    return LocalData(
+        ctx.mode,
+        ctx.interp,
+        locked,
+        cold,
+        warm,
+        search,
+        disk,
+        run,
+        imports_version,
+        imports_run,
+        pyvenv,
+    )
+
+
+def results(d: LocalData) -> list[Result]:
+    """The summary: every target of the issue, measured."""
+    same, run, startup = d.disk.same, d.run.run, d.run.startup
+    rows = [
+        Result(
+            "cold dev build: how many times faster labship is than pip",
+            f">= {TARGET_PIP_RATIO:.0f}x",
+            d.pip_ratio,
+            "x",
+            d.pip_ratio >= TARGET_PIP_RATIO,
+        ),
+        Result(
+            "cold dev build: labship's time over raw uv's",
+            f"<= {TARGET_UV_RATIO}x",
+            d.uv_ratio,
+            "x",
+            d.uv_ratio <= TARGET_UV_RATIO,
+            digits=2,
+        ),
+        Result(
+            "`labship run` overhead (difference of the medians)",
+            f"<= {TARGET_RUN_OVERHEAD_MS:.0f} ms",
+            run.median_diff,
+            "ms",
+            run.median_diff <= TARGET_RUN_OVERHEAD_MS,
+            note=f"pair by pair: median {run.diff.median:.0f} ms",
+            digits=0,
+        ),
+        Result(
+            "start-up: `labship --version` (median)",
+            "",
+            startup.a.wall.median,
+            "ms",
+            None,
+            note=f"its interpreter alone {startup.b.wall.median:.0f} ms; "
+            f"{startup.ratio:.1f}x pair by pair",
+            digits=0,
+        ),
+        Result(
+            "disk added by a 2nd project with the same lock (environments + uv cache)",
+            f"{TARGET_SECOND_SAME} B",
+            same.added.total,
+            "B",
+            same.added.total <= TARGET_SECOND_SAME and same.envs_after == same.envs_before,
+            note=f"environments {same.envs_before} -> {same.envs_after}",
+        ),
+    ]
+    for v in d.disk.variants:
+        pct = d.disk.pct(v.build_added)
+        rows.append(
+            Result(
+                f"disk added by a project with {v.label}, of the first environment",
+                f"<= {TARGET_ONE_DIFF_PCT:.0f}%",
+                pct,
+                "%",
+                pct <= TARGET_ONE_DIFF_PCT,
+                note=mb(v.build_added.total),
+            )
+        )
     return rows
 
 
-def group_imports(rows: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """Self time summed per top-level package; (package, us, modules)."""
-    groups: dict[str, list[int]] = {}
-    for name, self_us, _ in rows:
-        top = name.split(".")[0]
-        g = groups.setdefault(top, [0, 0])
-        g[0] += self_us
-        g[1] += 1
-    return sorted(((k, v[0], v[1]) for k, v in groups.items()), key=lambda x: -x[1])
-
-
-# -- main --------------------------------------------------------------------------------
-
-
-NO_PYC = "labship run noop, no bytecode cache (PYTHONDONTWRITEBYTECODE=1 as in the calling shell)"
-
-
-def machine_info(ctx: Ctx) -> dict[str, str]:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return {
-        "date (UTC)": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
-        "nproc": str(os.cpu_count()),
-        "CPU": cpu,
-        "memory": mem,
-        "OS": f"{platform.system()} {platform.release()}",
-        "Python of the environments": output([ctx.interp, "-VV"]).replace("\n", " "),
-        "Python running labship": output([str(ctx.labship_py), "-V"]),
-        "uv": output([ctx.uv, "--version"]),
-        "labship": output([str(ctx.labship_bin), "--version"]),
-        "pip (in the pip venv)": output(
-            [ctx.interp, "-c", "import ensurepip; print(ensurepip.version())"]
-        ),
-    }
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="a tiny set (six + iniconfig): a smoke run"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--out", type=Path, default=DOC, help=f"default: {DOC.relative_to(REPO)}")
-    parser.add_argument(
-        "--workdir", type=Path, help="parent of the temporary folder (default: TMPDIR)"
-    )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="cold builds by raw uv and by labship, alternating (default 3)",
-    )
-    parser.add_argument(
-        "--runs", type=int, help="timed runs per command in (b) (default 30, quick 10)"
-    )
-    args = parser.parse_args()
-    mode = QUICK if args.quick else FULL
-
-    venv = REPO / ".venv"
-    labship_py, labship_bin = venv / "bin" / "python", venv / "bin" / "labship"
-    if not labship_bin.exists():
-        raise SystemExit(f"{labship_bin} is missing: install labship into {venv} first")
-    uv = output([str(labship_py), "-c", "from labship.tools.uv import uv_bin; print(uv_bin())"])
-    work = Path(tempfile.mkdtemp(prefix="labship-bench-", dir=args.workdir))
-    global PYCACHE
-    PYCACHE = work / "pycache"
-    ctx = Ctx(
+def make_ctx(work: Path, mode: Mode) -> Ctx:
+    uv = labship_uv()
+    interp = output([uv, "python", "find", "--system", "3.11"], env=clean_env())
+    return Ctx(
         work=work,
         mode=mode,
-        labship_py=labship_py,
-        labship_bin=labship_bin,
+        cmds=Commands(work / "logs"),
+        labship=labship_cli(),
         uv=uv,
-        rounds=max(1, args.rounds),
+        interp=interp,
+        cert=os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE"),
+        pycache=work / "pycache",
     )
-    ctx.cert = os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE")
-    ctx.interp = output([uv, "python", "find", "--system", "3.11"], env=base_env(), cwd=work)
-    say(f"mode {mode.name}; working in {work}")
-    try:
-        report = bench(ctx, args)
-    finally:
-        if args.keep:
-            say(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report)
-    print(report)
-    say(f"wrote {args.out}")
+
+
+def facts(ctx: Ctx) -> list[tuple[str, str]]:
+    return machine_facts(
+        {
+            "Python of the environments": tool_version([ctx.interp, "-VV"]),
+            "pip (in the pip venv)": tool_version(
+                [str(ctx.work / "venv-pip" / "bin" / "python"), "-m", "pip", "--version"]
+            ).split(" from ")[0],
+            "load average (1/5/15 min) at the end": loadavg(),
+        }
+    )
+
+
+def arguments() -> argparse.ArgumentParser:
+    p = parser((__doc__ or "").splitlines()[0])
+    p.add_argument("--rounds", type=int, help="cold builds by raw uv and labship (3; quick 2)")
+    p.add_argument("--runs", type=int, help="timed pairs in (b) (30; quick 5)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments().parse_args(argv)
+    mode = QUICK if args.quick else FULL
+    mode = replace(mode, rounds=max(1, args.rounds or mode.rounds), runs=args.runs or mode.runs)
+    out = report_path(args, DOC)
+    say(f"mode {mode.name}; report to {out}")
+    with work_dir("labship-bench-", parent=args.workdir, keep=args.keep) as work:
+        ctx = make_ctx(work, mode)
+        data = measure(ctx)
+        machine = facts(ctx)
+    context = {
+        "kind": "local",
+        "title": "Local runtime benchmark",
+        "quick": args.quick,
+        "command": "python -m bench.bench_local" + (" --quick" if args.quick else ""),
+        "machine": machine,
+        "results": results(data),
+        "d": data,
+        "no_pyc_label": NO_PYC,
+        "targets": {
+            "pip": TARGET_PIP_RATIO,
+            "uv": TARGET_UV_RATIO,
+            "run_ms": TARGET_RUN_OVERHEAD_MS,
+            "one_diff_pct": TARGET_ONE_DIFF_PCT,
+        },
+    }
+    write_report(render_report(context), out)
     return 0
-
-
-def bench(ctx: Ctx, args: argparse.Namespace) -> str:
-    mode, work = ctx.mode, ctx.work
-    info = machine_info(ctx)
-    project = write_project(work / "proj", mode)
-
-    say("labship lock (its own uv cache, not measured against the builds)")
-    t_lock = run(
-        ctx, [str(ctx.labship_bin), "-C", str(project), "lock"], env=uv_env(work / "cache-lock")
-    )
-    dev_pkgs = lock_packages(project / "pylock.dev.toml")
-    n_dev = len({p["name"] for p in dev_pkgs})
-    n_prod = len({p["name"] for p in lock_packages(project / "pylock.toml")})
-
-    # (a) cold builds, in this order: pip, raw uv, labship.
-    say(f"(a) pip cold: python -m venv + pip install of {n_dev} packages")
-    pip = pip_build(ctx, project, work / "venv-pip")
-    check_env(ctx, work / "venv-pip")
-    say(f"    {pip['total']:.1f}s")
-    # raw uv and labship: N rounds, alternating which goes first (network noise).
-    store, cache = work / "store", work / "cache-labship"
-    uv_runs: list[dict[str, float]] = []
-    ls_runs: list[float] = []
-    env_dev = Path()
-    for i in range(ctx.rounds):
-        tag = "" if i == 0 else f"-r{i}"
-        venv_uv, cache_uv = work / f"venv-uv{tag}", work / f"cache-uv{tag}"
-        store_i, cache_i = work / f"store{tag}", work / f"cache-labship{tag}"
-        for who in ("uv", "labship") if i % 2 == 0 else ("labship", "uv"):
-            say(f"(a) {who} cold, round {i + 1}/{ctx.rounds}")
-            if who == "uv":  # uv venv + uv pip sync pylock.dev.toml
-                uv_runs.append(uv_build(ctx, project, venv_uv, cache_uv))
-                check_env(ctx, venv_uv)
-                say(f"    {uv_runs[-1]['total']:.1f}s")
-            else:  # Store.ensure(dev=True) in a new process
-                t, env_i = labship_build(ctx, project, store_i, cache_i)
-                check_env(ctx, env_i)
-                ls_runs.append(t)
-                env_dev = env_i if i == 0 else env_dev
-                say(f"    {t:.1f}s")
-        if i > 0:  # only the first round's trees are used further on
-            for path in (venv_uv, cache_uv, store_i, cache_i):
-                shutil.rmtree(path, ignore_errors=True)
-    uvc = {k: statistics.median(r[k] for r in uv_runs) for k in ("venv", "install", "total")}
-    t_ls = statistics.median(ls_runs)
-    versions = {
-        "pip": pyvenv_version(work / "venv-pip"),
-        "uv": pyvenv_version(work / "venv-uv"),
-        "labship": pyvenv_version(env_dev),
-    }
-    env_size = disk_usage(env_dev)
-    cold_added = disk_usage(store, cache)
-
-    say("(a) warm: labship into a new store from the warm cache; raw uv likewise")
-    uvw_runs: list[dict[str, float]] = []
-    lsw_runs: list[float] = []
-    for i in range(ctx.rounds):
-        a, b = work / f"store-warm{i}", work / f"venv-uv-warm{i}"
-        if i % 2 == 0:
-            uvw_runs.append(uv_build(ctx, project, b, cache))
-            lsw_runs.append(labship_build(ctx, project, a, cache)[0])
-        else:
-            lsw_runs.append(labship_build(ctx, project, a, cache)[0])
-            uvw_runs.append(uv_build(ctx, project, b, cache))
-        shutil.rmtree(a, ignore_errors=True)
-        shutil.rmtree(b, ignore_errors=True)
-    uvw = {k: statistics.median(r[k] for r in uvw_runs) for k in ("venv", "install", "total")}
-    t_ls_warm = statistics.median(lsw_runs)
-    say("(a) uv's interpreter search: uv venv --python 3.11 vs --python /path/to/python")
-    discovery = {}
-    for label, request in (("3.11", "3.11"), ("path", ctx.interp)):
-        times = []
-        for i in range(12):
-            target = work / f"venv-probe-{label}-{i}"
-            argv = [ctx.uv, "venv", "-q", "--python", request, str(target)]
-            started = time.perf_counter()
-            subprocess.run(argv, env=uv_env(cache), check=True, capture_output=True)
-            times.append(time.perf_counter() - started)
-            shutil.rmtree(target, ignore_errors=True)
-        discovery[label] = statistics.median(times[2:]) * 1000
-
-    # (c) disk added by further projects (store + labship's uv cache).
-    say("(c) a second project with the same lock")
-    prepare = work / "prepare.py"
-    prepare.write_text(PREPARE)
-    penv = uv_env(cache, store)
-    second = work / "proj-same"
-    shutil.copytree(project, second)
-    envs_before = envs_in(store)
-    before = disk_usage(store / "envs", cache)
-    before_all = disk_usage(store, cache)
-    t_same = run(ctx, [str(ctx.labship_py), str(prepare), str(second), str(store)], env=penv)
-    same_added = disk_usage(store / "envs", cache) - before  # environments + uv cache
-    same_added_all = disk_usage(store, cache) - before_all  # + the project registry entry
-    envs_after_same = envs_in(store)
-
-    variants = []
-    for label, deps in (
-        (f"one package added ({mode.add_one})", (*mode.deps, mode.add_one)),
-        (
-            f"one pin changed ({mode.pin_from} → {mode.pin_to.split('=')[1]})",
-            tuple(mode.pin_to if d == mode.pin_from else d for d in mode.deps),
-        ),
-    ):
-        say(f"(c) a project with {label}")
-        other = write_project(work / f"proj-{len(variants)}", mode, deps)
-        b0 = disk_usage(store, cache)
-        t_l = run(ctx, [str(ctx.labship_bin), "-C", str(other), "lock"], env=penv)
-        b1, c1 = disk_usage(store, cache), disk_usage(cache)
-        t_b = run(ctx, [str(ctx.labship_py), str(prepare), str(other), str(store)], env=penv)
-        b2, c2 = disk_usage(store, cache), disk_usage(cache)
-        diff = lock_diff(project / "pylock.dev.toml", other / "pylock.dev.toml")
-        variants.append(
-            {
-                "label": label,
-                "lock_added": b1 - b0,
-                "build_added": b2 - b1,
-                "cache_added": c2 - c1,  # new packages' files in uv's cache
-                "diff": diff,
-                "t_lock": t_l,
-                "t_build": t_b,
-            }
-        )
-    envs_final = envs_in(store)
-
-    # (b) run overhead, the prod environment built first (from the warm cache).
-    say("(b) labship run: first run builds the prod environment")
-    t_first_run = run(
-        ctx,
-        [str(ctx.labship_bin), "-C", str(project), "run", "noop", "--runtime", "local"],
-        env=penv,
-    )
-    prod_env = output(
-        [
-            str(ctx.labship_py),
-            "-c",
-            "import sys; from pathlib import Path; from labship.lock import read_lock; "
-            "from labship.project import load_project; from labship.store import Store; "
-            "print(Store(Path(sys.argv[2])).env_path(read_lock(load_project(Path(sys.argv[1]))).prod_hash))",
-            str(project),
-            str(store),
-        ],
-        env=penv,
-    )
-    runs = args.runs or (10 if mode is QUICK else 30)
-    warmup = 3 if mode is QUICK else 5
-    commands = {
-        "python code/noop.py (venv's python)": [f"{prod_env}/bin/python", "code/noop.py"],
-        "labship --version": [str(ctx.labship_bin), "--version"],
-        "labship run noop": [str(ctx.labship_bin), "run", "noop", "--runtime", "local"],
-    }
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        # How this checkout behaves in a shell that never writes bytecode: labship's
-        # sources (an editable install without __pycache__) are compiled on every start.
-        no_pyc = ["env", "-u", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE=1"]
-        commands[NO_PYC] = [*no_pyc, *commands["labship run noop"]]
-    say(f"(b) timing {len(commands)} commands, {warmup} warmup + {runs} runs each")
-    load_before = loadavg()
-    timings, timer = time_commands(ctx, commands, env=penv, cwd=project, warmup=warmup, runs=runs)
-    say("(b) interleaved check")
-    pair = {k: commands[k] for k in ("python code/noop.py (venv's python)", "labship run noop")}
-    rounds = interleaved(pair, env=penv, cwd=project, warmup=2, runs=runs)
-    diffs = [b - a for a, b in zip(*rounds.values(), strict=True)]
-    paired = stats_ms(diffs)
-    load_after = loadavg()
-    direct, ls_run = timings["python code/noop.py (venv's python)"], timings["labship run noop"]
-    overhead = ls_run["median"] - direct["median"]
-    overhead_p90 = ls_run["p90"] - direct["p90"]
-
-    it_cli = importtime(
-        [str(ctx.labship_py), "-X", "importtime", "-c", "import labship.cli"], env=penv, cwd=project
-    )
-    cli_cum = next(cum for name, _, cum in it_cli if name == "labship.cli")
-    cli_labship_self = sum(s for name, s, _ in it_cli if name.split(".")[0] == "labship")
-    it_run = importtime(
-        [
-            str(ctx.labship_py),
-            "-X",
-            "importtime",
-            "-m",
-            "labship",
-            "run",
-            "noop",
-            "--runtime",
-            "local",
-        ],
-        env=penv,
-        cwd=project,
-    )
-    run_total = sum(s for _, s, _ in it_run)
-    run_labship_self = sum(s for name, s, _ in it_run if name.split(".")[0] == "labship")
-
-    # -- the report ------------------------------------------------------------------------
-    pip_ratio = pip["total"] / t_ls
-    uv_ratio = t_ls / uvc["total"]
-
-    def ok(good: bool) -> str:
-        return "**met**" if good else "**missed**"
-
-    same_ok = same_added.total <= TARGET_SECOND_SAME and envs_after_same == envs_before
-    lines: list[str] = []
-    w = lines.append
-    title = "Local runtime benchmark" + (
-        " (QUICK smoke run: not representative)" if mode is QUICK else ""
-    )
-    w(f"# {title}\n")
-    w(
-        "Generated by `python bench/bench_local.py"
-        + (" --quick" if mode is QUICK else "")
-        + "` (see `bench/README.md`). One run: network times vary from run to run; "
-        "re-run before drawing fine conclusions.\n"
-    )
-    w("## Machine\n")
-    w("| | |\n|---|---|")
-    for k, v in info.items():
-        w(f"| {k} | {v} |")
-    w("")
-    w("## Summary\n")
-    w("| target | measured | |\n|---|---|---|")
-    w(
-        f"| cold dev build: labship >= {TARGET_PIP_RATIO:.0f}x faster than pip "
-        f"| {pip_ratio:.1f}x | {ok(pip_ratio >= TARGET_PIP_RATIO)} |"
-    )
-    w(
-        f"| cold dev build: labship within {TARGET_UV_RATIO}x of raw uv "
-        f"| {uv_ratio:.2f}x | {ok(uv_ratio <= TARGET_UV_RATIO)} |"
-    )
-    w(
-        f"| `labship run` overhead <= {TARGET_RUN_OVERHEAD_MS:.0f} ms (median difference) "
-        f"| {overhead:.0f} ms | {ok(overhead <= TARGET_RUN_OVERHEAD_MS)} |"
-    )
-    w(
-        "| disk added by a 2nd project, same lock: 0 (environments + uv cache) "
-        f"| {same_added.total:,} B; envs {len(envs_before)} -> {len(envs_after_same)} "
-        f"| {ok(same_ok)} |"
-    )
-    for v in variants:
-        pct = 100 * v["build_added"].total / env_size.total
-        w(
-            f"| disk added by a project with {v['label']}: "
-            f"<= {TARGET_ONE_DIFF_PCT:.0f}% of the first env "
-            f"| {pct:.1f}% ({mb(v['build_added'].total)}) | {ok(pct <= TARGET_ONE_DIFF_PCT)} |"
-        )
-    w("")
-
-    w("## (a) Building the dev environment\n")
-    w(
-        f"The example project (`environment.yml`: python=3.11, {', '.join(mode.deps)}; "
-        f"`[lab] packages = {list(mode.dev)}`), locked by `labship lock` in {t_lock:.1f}s: "
-        f"`pylock.toml` {n_prod} packages, `pylock.dev.toml` {n_dev} packages. "
-        "Each build starts from an empty cache for its tool and installs exactly the "
-        "pinned set of `pylock.dev.toml` from PyPI. Order: pip once, then "
-        f"{ctx.rounds} round(s) of raw uv and labship, alternating which goes first "
-        "(uv, labship | labship, uv | ...); the uv and labship rows show the median of the "
-        "rounds.\n"
-    )
-    w("| method | create venv | install | total | ratio |\n|---|---:|---:|---:|---:|")
-    w(
-        "| `python -m venv` + `pip install --no-deps -r requirements.txt` "
-        f"(cold: `--no-cache-dir`) | {pip['venv']:.2f}s | {pip['install']:.2f}s "
-        f"| **{pip['total']:.2f}s** | pip/labship = **{pip_ratio:.1f}x** |"
-    )
-    w(
-        "| `uv venv` + `uv pip sync pylock.dev.toml` (cold: new `UV_CACHE_DIR`) "
-        f"| {uvc['venv']:.2f}s | {uvc['install']:.2f}s | **{uvc['total']:.2f}s** | |"
-    )
-    w(
-        "| labship `Store.ensure(lock, dev=True)`, new process, new `LABSHIP_STORE` "
-        f"+ `UV_CACHE_DIR` | | | **{t_ls:.2f}s** | labship/uv = **{uv_ratio:.2f}x** |"
-    )
-    w(
-        "| *warm cache* (hidden cost): raw uv into a new venv "
-        f"| {uvw['venv']:.2f}s | {uvw['install']:.2f}s | {uvw['total']:.2f}s | |"
-    )
-    w(
-        "| *warm cache* (hidden cost): labship into a new store (env not built yet) "
-        f"| | | {t_ls_warm:.2f}s | labship/uv = {t_ls_warm / uvw['total']:.2f}x |"
-    )
-    w("")
-
-    def secs(values: list[float]) -> str:
-        return ", ".join(f"{v:.2f}" for v in values)
-
-    w(
-        "Every round (seconds, in order): "
-        f"raw uv cold {secs([r['total'] for r in uv_runs])}; labship cold {secs(ls_runs)}; "
-        f"raw uv warm {secs([r['total'] for r in uvw_runs])}; labship warm {secs(lsw_runs)}. "
-        "labship's fixed cost over raw uv (warm medians): "
-        f"{t_ls_warm - uvw['total']:.2f}s.\n"
-    )
-    w(
-        f"- Interpreters: all three environments from `{ctx.interp}` (pyvenv.cfg: pip "
-        f"{versions['pip']}, uv {versions['uv']}, labship {versions['labship']}).\n"
-        "- labship's time is the wall clock of a fresh `python` process that imports "
-        "labship, reads the lock and calls `Store.ensure` (which runs `uv venv --relocatable` "
-        "then `uv pip sync` into a temporary folder and renames it into place); so it "
-        "includes labship's import time and its two uv calls.\n"
-        "- uv's interpreter search, paid by labship and by the raw uv row alike: "
-        f"`uv venv --python 3.11` takes {discovery['3.11']:.0f} ms here, `uv venv --python "
-        f"{ctx.interp}` {discovery['path']:.0f} ms (median of 10, warm cache); the "
-        "difference is uv looking for a 3.11 on PATH (here through pyenv shims).\n"
-        "- pip ran without any configuration (`PIP_CONFIG_FILE=/dev/null`, no `PIP_*` "
-        "variables: no local find-links or extra index), `--index-url "
-        "https://pypi.org/simple`, `--cert` kept for the TLS proxy, `--no-deps` on "
-        "`name==version ; marker` lines exported from `pylock.dev.toml`. pip queries the "
-        "index for each package, uv reads the wheel URLs straight from the lock; pip also "
-        "byte-compiles what it installs (uv does not by default). pip's time includes "
-        "`python -m venv` (ensurepip).\n"
-        "- Size of the built dev environment (real disk, unique inodes): "
-        f"{mb(env_size.total)} ({mb(env_size.dirs)} of it directories, "
-        f"{env_size.inodes:,} inodes). Store + uv cache after the cold labship build: "
-        f"{mb(cold_added.total)}.\n"
-    )
-
-    w("## (b) `labship run` overhead\n")
-    w(
-        "A job whose command is `python code/noop.py` (`pass`), its prod environment "
-        "already built (the first `labship run`, which built it from the warm cache, took "
-        f"{t_first_run:.2f}s). Timer: {timer}; {warmup} warmup runs, {runs} timed runs per "
-        "command, cwd = the project.\n"
-    )
-    w("| command | median | p90 | mean | min |\n|---|---:|---:|---:|---:|")
-    for name, st in timings.items():
-        label = f"*{name}*" if name == NO_PYC else f"`{name}`"
-        w(
-            f"| {label} | {st['median']:.1f} ms | {st['p90']:.1f} ms "
-            f"| {st['mean']:.1f} ms | {st['min']:.1f} ms |"
-        )
-    w("")
-    w(
-        "All commands ran with a bytecode cache (`PYTHONPYCACHEPREFIX` in the temporary "
-        "folder, filled by the warmup runs), as an installed labship has; a row marked "
-        "*no bytecode cache* shows what a shell with `PYTHONDONTWRITEBYTECODE=1` pays for "
-        "this checkout (including ~1 ms for `env`).\n"
-    )
-    w(
-        f"Load average (1/5/15 min) before and after (b): {load_before} -> {load_after} on "
-        f"{os.cpu_count()} CPUs (other work on the machine makes single runs noisy). "
-        f"Cross-check with an interleaved loop ({runs} rounds, each running the venv's "
-        "python then `labship run`): per-round difference median "
-        f"{paired['median']:.0f} ms, p90 {paired['p90']:.0f} ms, min {paired['min']:.0f} ms.\n"
-    )
-    w(
-        f"Overhead of `labship run` over the activated venv: **{overhead:.0f} ms** median "
-        f"({overhead_p90:.0f} ms at p90); target <= {TARGET_RUN_OVERHEAD_MS:.0f} ms: "
-        f"{ok(overhead <= TARGET_RUN_OVERHEAD_MS)}. Of it, interpreter start + "
-        "`import labship.cli` + argparse (`labship --version`) is "
-        f"{timings['labship --version']['median']:.0f} ms.\n"
-    )
-    w("Import cost (`python -X importtime`, one run, noisy):\n")
-    w(
-        f"- `import labship.cli`: {cli_cum / 1000:.1f} ms cumulative "
-        f"({cli_labship_self / 1000:.1f} ms in labship's own modules).\n"
-        f"- everything `labship run noop` imports: {run_total / 1000:.1f} ms "
-        f"({run_labship_self / 1000:.1f} ms in labship's own modules, {len(it_run)} "
-        "modules). By top-level package (self time):\n"
-    )
-    w("| package | self time | modules |\n|---|---:|---:|")
-    for pkg, us, count in group_imports(it_run)[:12]:
-        w(f"| `{pkg}` | {us / 1000:.1f} ms | {count} |")
-    w("")
-    w("Slowest single modules imported by `labship run` (self time):\n")
-    w("| module | self | cumulative |\n|---|---:|---:|")
-    for name, self_us, cum_us in sorted(it_run, key=lambda r: -r[1])[:10]:
-        w(f"| `{name}` | {self_us / 1000:.1f} ms | {cum_us / 1000:.1f} ms |")
-    w("")
-
-    w("## (c) Disk added by more projects\n")
-    w(
-        "Real disk use: the sum of `st_blocks x 512` over unique inodes (a file hard-linked "
-        "from uv's cache into an environment counts once) across the store and labship's "
-        "uv cache, before and after; directories included (a new environment's directory "
-        "tree is real disk even when every file in it is a hard link). Percentages are of "
-        f"the first dev environment's own size ({mb(env_size.total)}).\n"
-    )
-    w(
-        "| second project | lock: added | build: added (target) | of which new packages "
-        "in uv's cache | of which the env's own tree | envs | lock differs by |"
-    )
-    w("|---|---:|---:|---:|---:|---:|---|")
-    pct = 100 * same_added.total / env_size.total
-    w(
-        f"| same lock (copied project) | - | {same_added.total:,} B ({pct:.2f}%) | - | - "
-        f"| {len(envs_before)} -> {len(envs_after_same)} | nothing |"
-    )
-    for v in variants:
-        b, la, ca = v["build_added"], v["lock_added"], v["cache_added"]
-        own = b - ca
-
-        def cell(u: Usage) -> str:
-            return f"{mb(u.total)} ({100 * u.total / env_size.total:.1f}%)"
-
-        w(
-            f"| {v['label']} | {mb(la.total)} | {cell(b)} | {cell(ca)} "
-            f"| {cell(own)}: dirs {mb(own.dirs)}, files {mb(own.files)} | +1 "
-            f"| {'; '.join(v['diff']) or 'nothing'} |"
-        )
-    w("")
-    w(
-        f"Environments in the store at the end of (c): {len(envs_final)}. The same-lock "
-        f"project took {t_same:.2f}s and added no environment (it is shared); the store only "
-        f"records the project (`projects/<key>.json`: {same_added_all.total:,} B with its "
-        'folder, not counted above). "lock: added" is what `labship lock` of that project '
-        "put into uv's cache (index pages the build-only cache did not have yet). \"build: "
-        'added" is the new environment plus any new wheel unpacked into uv\'s cache; "the '
-        "env's own tree\" is what the environment holds beyond hard links into the cache: "
-        "its directories and per-environment files (dist-info RECORD/INSTALLER, scripts, "
-        "pyvenv.cfg), the fixed cost of a second environment.\n"
-    )
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -289,3 +289,59 @@ def test_long_work_shows_progress_on_a_terminal_and_stays_quiet_in_logs(
     logged = labship("lock", cwd=root, check=True)  # stderr is a pipe, as in a log
     assert "Resolved" not in logged.stderr
     assert "labship: unchanged: pylock.toml" in logged.stderr
+
+
+def _one_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_command_line_mistakes_are_one_line_and_exit_64(make_project: MakeProject) -> None:
+    root = make_project()
+    for args, words in (
+        (["frobnicate"], "invalid choice"),
+        (["run", "--no-such-flag"], "unrecognized arguments"),
+        (["lab", "--port", "many"], "invalid"),
+        (["runs", "--last", "-1"], "--last"),
+        (["runs", "--last", "0"], "--last"),
+        ([], "required"),
+        (["build", "staging"], "invalid choice"),
+        (["export", "nowhere"], "invalid choice"),
+    ):
+        proc = labship(*args, cwd=root)
+        assert proc.returncode == 64, (args, proc.stderr)
+        line = _one_line(proc)
+        assert line.startswith("labship: error: ") and words in line, (args, line)
+        assert proc.stdout == ""
+
+
+def test_global_flags_work_after_the_command_too(make_project: MakeProject, tmp_path: Path) -> None:
+    root = make_project()
+    before = labship("-C", str(root), "env", "--json", cwd=tmp_path)
+    after = labship("env", "--json", "-C", str(root), cwd=tmp_path)
+    assert before.returncode == after.returncode == 0, after.stderr
+    assert json.loads(before.stdout) == json.loads(after.stdout)
+    quiet = labship("lock", "--check", "-q", cwd=root)
+    loud = labship("lock", "--check", cwd=root)
+    assert quiet.returncode == loud.returncode
+    assert quiet.stderr == "" or quiet.returncode != 0
+    # A flag given before the command is not reset by the command's own parser.
+    assert labship("-q", "lock", "--check", cwd=root).stderr == quiet.stderr
+
+
+def test_help_and_version_still_exit_0(tmp_path: Path) -> None:
+    assert labship("--version", cwd=tmp_path).returncode == 0
+    assert labship("run", "--help", cwd=tmp_path).returncode == 0
+
+
+def test_unknown_runtime_in_labship_toml_is_a_config_error(make_project: MakeProject) -> None:
+    root = make_project()
+    config = root / "labship.toml"
+    config.write_text(config.read_text().replace("[project]\n", '[project]\nruntime = "k8s"\n'))
+    proc = labship("run", cwd=root, env={"LABSHIP_RUNTIME": ""})
+    assert proc.returncode == 78, proc.stderr
+    assert "k8s" in _one_line(proc)
+    proc = labship("run", "--runtime", "k8s", cwd=root)
+    assert proc.returncode == 64

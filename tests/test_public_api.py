@@ -18,11 +18,13 @@ EXPECTED = {
     "build",
     "env_report",
     "gc",
+    "init",
     "init_project",
     "lab",
     "load_profile",
     "load_project",
     "lock",
+    "new",
     "new_project",
     "read_lock",
     "read_spec",
@@ -47,7 +49,7 @@ def test_cli_import_stays_light() -> None:
     """`labship run` must start like `python`: the CLI must not pull heavy modules."""
     code = (
         "import sys, labship.cli; "
-        "heavy = {'jinja2', 'yaml', 'packaging', 'urllib.request', 'labship.images'}; "
+        "heavy = {'jinja2', 'yaml', 'packaging', 'urllib.request', 'labship.targets.image'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,25 +6,25 @@ loading and validating the profile, choosing the runtime (said aloud), the run l
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from labship.errors import ProfileError, UsageError
 from labship.lock import read_lock
 from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_values
-from labship.project import RUNTIMES, Project
+from labship.project import Project
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.images import BuiltImage
     from labship.lock import Lock, LockResult
     from labship.profiles import EnvReport
+    from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
-    from labship.runtimes.base import LabInfo, Runtime
+    from labship.runtimes.base import Interactive, LabInfo, Runtime
     from labship.store import GcResult
+    from labship.targets.image import BuiltImage
 
 LAB_TOKEN = "JUPYTER_TOKEN"
 
@@ -35,35 +35,37 @@ class RunOutcome:
     record: RunRecord
 
 
-def select_runtime(project: Project, requested: str | None, *, console: Console) -> Runtime:
+def select_runtime(project: Project, requested: str | None, *, console: Console) -> Runtime[Any]:
     """Precedence: the flag, then LABSHIP_RUNTIME, then labship.toml, then auto-detection."""
-    choice, why = requested, "--runtime"
-    if not choice and os.environ.get("LABSHIP_RUNTIME"):
-        choice, why = os.environ["LABSHIP_RUNTIME"], "LABSHIP_RUNTIME"
-    if not choice:
-        choice, why = project.settings.runtime, "labship.toml"
-    if choice not in RUNTIMES:
-        raise UsageError(f"unknown runtime {choice!r} ({why})", hint="use local or docker")
-    if choice == "auto":
-        from labship.tools.docker import engine_reachable
+    from labship import runtimes
 
-        reachable = engine_reachable()
-        choice = "docker" if reachable else "local"
-        why = "a Docker engine answered" if reachable else "no Docker engine reachable"
-    console.say(f"runtime: {choice} ({why})")
-    if choice == "docker":
-        from labship.runtimes.docker import DockerRuntime
-
-        return DockerRuntime()
-    from labship.runtimes.local import LocalRuntime
-
-    return LocalRuntime()
+    return runtimes.select(project, requested, console=console)
 
 
 def lock(project: Project, *, console: Console) -> LockResult:
     from labship.lock import lock as resolve
 
     return resolve(project, console=console)
+
+
+LockMode = Literal["auto", "locked", "frozen"]
+
+
+def current_lock(project: Project, mode: LockMode = "auto", *, console: Console) -> Lock:
+    """The lock a command runs on. ``auto``: lock first when it is missing or stale,
+    saying why (as uv run does); ``locked``: a missing or stale lock is an error (exit 77,
+    for CI and production); ``frozen``: the lock as it is, never resolved."""
+    from labship.errors import StaleLockError
+
+    if mode == "frozen":
+        return read_lock(project, check=False)
+    try:
+        return read_lock(project)
+    except StaleLockError as exc:
+        if mode == "locked":
+            raise
+        console.say(f"{exc.message}: locking first")
+    return lock(project, console=console).lock
 
 
 def profile(project: Project, name: str = DEFAULT_PROFILE) -> Profile:
@@ -85,6 +87,7 @@ def run(
     *,
     profile_name: str = DEFAULT_PROFILE,
     runtime: str | None = None,
+    lock_mode: LockMode = "auto",
     console: Console,
 ) -> RunOutcome:
     from labship import runlog
@@ -93,16 +96,16 @@ def run(
     job = project.job(job_name)
     prof = profile(project, profile_name)
     console = console.with_secrets(secret_values(prof))
-    lock = read_lock(project)
-    prof = _with_spec_variables(prof, lock)
     rt = select_runtime(project, runtime, console=console)
-    rt.prepare(project, lock, dev=False, console=console)
+    lock = current_lock(project, lock_mode, console=console)
+    prof = _with_spec_variables(prof, lock)
+    env = rt.prepare(project, lock, dev=False, console=console)
     if profile_name == "prod":
         console.say(f"running {job.name!r} with PRODUCTION variables from {prof.path.name}")
     else:
         console.say(f"running {job.name!r} with profile {profile_name!r}")
     started = time.time()
-    code = rt.run(project, lock, job, prof, console=console)
+    code = rt.run(project, env, job, prof, console=console)
     record = runlog.RunRecord(
         job=job.name,
         profile=profile_name,
@@ -123,16 +126,17 @@ def lab(
     runtime: str | None = None,
     port: int | None = None,
     detach: bool = False,
+    lock_mode: LockMode = "auto",
     console: Console,
 ) -> LabInfo:
-    from labship.labstate import read_state
-
-    state = read_state(project)
-    if state is not None and _lab_alive(state):
+    running = lab_running(project)
+    if running is not None:
         raise UsageError(
-            f"a lab is already running for {project.name} at {state.get('url')}",
+            f"a lab is already running for {project.name} at {running.url}",
             hint="labship stop",
         )
+    if port is not None and not 1 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a TCP port", hint="use a number from 1 to 65535")
     prof = profile(project, DEFAULT_PROFILE)
     token = prof.values.get(LAB_TOKEN, "")
     if not token:
@@ -143,11 +147,12 @@ def lab(
         )
     prof = replace(prof, secret_keys=prof.secret_keys | {LAB_TOKEN})
     console = console.with_secrets(secret_values(prof))
-    lock = read_lock(project)
-    rt = select_runtime(project, runtime, console=console)
+    rt = _interactive(select_runtime(project, runtime, console=console), "lab")
+    lock = current_lock(project, lock_mode, console=console)
+    env = rt.prepare(project, lock, dev=True, console=console)
     return rt.lab(
         project,
-        lock,
+        env,
         _with_spec_variables(prof, lock),
         port=port or project.settings.lab_port,
         token=token,
@@ -156,34 +161,42 @@ def lab(
     )
 
 
-def _lab_alive(state: dict[str, object]) -> bool:
-    pid, container = state.get("pid"), state.get("container")
-    if isinstance(pid, int):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    if isinstance(container, str):
-        from labship.tools.docker import container_exists
+def _interactive(rt: Runtime[Any], verb: str) -> Interactive[Any]:
+    from labship.runtimes.base import Interactive
 
-        return container_exists(container) is not False
-    return False
+    if not isinstance(rt, Interactive):
+        raise UsageError(f"the {rt.name} runtime has no {verb}", hint="use --runtime local")
+    return rt
+
+
+def _recorded_runtime(project: Project) -> Interactive[Any] | None:
+    """The runtime that started the project's detached lab, per its record; or None."""
+    from labship import runtimes
+    from labship.runtimes.base import Interactive
+    from labship.runtimes.lab import read_record
+
+    record = read_record(project)
+    if record is None or record.info.runtime not in runtimes.names():
+        return None
+    rt = runtimes.get(record.info.runtime)
+    return rt if isinstance(rt, Interactive) else None
+
+
+def lab_running(project: Project) -> LabInfo | None:
+    """The project's detached lab, when the runtime that started it confirms it is its own."""
+    rt = _recorded_runtime(project)
+    return rt.lab_running(project) if rt is not None else None
 
 
 def stop(project: Project, *, console: Console) -> bool:
     """Stop the project's detached lab, on whichever runtime started it."""
-    from labship.labstate import read_state
-    from labship.runtimes.local import LocalRuntime
+    from labship.runtimes.lab import clear_record
 
-    state = read_state(project)
-    if state is None:
+    rt = _recorded_runtime(project)
+    if rt is None:
+        clear_record(project)  # malformed or foreign: nothing labship can stop
         return False
-    if state.get("runtime") == "docker":
-        from labship.runtimes.docker import DockerRuntime
-
-        return DockerRuntime().stop(project, console=console)
-    return LocalRuntime().stop(project, console=console)
+    return rt.stop(project, console=console)
 
 
 def shell(
@@ -191,13 +204,15 @@ def shell(
     *,
     profile_name: str = DEFAULT_PROFILE,
     runtime: str | None = None,
+    lock_mode: LockMode = "auto",
     console: Console,
 ) -> int:
     prof = profile(project, profile_name)
     console = console.with_secrets(secret_values(prof))
-    lock = read_lock(project)
-    rt = select_runtime(project, runtime, console=console)
-    return rt.shell(project, lock, _with_spec_variables(prof, lock), console=console)
+    rt = _interactive(select_runtime(project, runtime, console=console), "shell")
+    lock = current_lock(project, lock_mode, console=console)
+    env = rt.prepare(project, lock, dev=True, console=console)
+    return rt.shell(project, env, _with_spec_variables(prof, lock), console=console)
 
 
 def env_report(project: Project) -> EnvReport:
@@ -213,10 +228,54 @@ def runs(project: Project) -> list[RunRecord]:
     return runlog.read(project.state_dir)
 
 
-def gc(*, dry_run: bool = False, store_root: Path | None = None) -> GcResult:
+def new(
+    dest: Path, *, name: str | None = None, bare: bool = False, python: str | None = None
+) -> ScaffoldResult:
+    """A new project, with the compose files so it runs without labship too."""
+    from labship import targets
+    from labship.project.scaffold import new_project
+    from labship.targets.base import Context
+
+    def compose_files(project: Project) -> dict[str, str]:
+        return targets.render(Context(project), "compose")
+
+    return new_project(dest, name=name, bare=bare, python=python, extra_files=compose_files)
+
+
+def init(folder: Path, *, name: str | None = None, python: str | None = None) -> ScaffoldResult:
+    """Make an existing folder a project, adding only the files it lacks."""
+    from labship.project.scaffold import init_project
+
+    return init_project(folder, name=name, python=python)
+
+
+def gc(*, dry_run: bool = False, store_root: Path | None = None, console: Console) -> GcResult:
+    """Remove environments no project uses. Conservative: a project whose lock cannot be
+    read keeps what it used last, and an unreadable registry entry keeps everything."""
+    from labship.errors import LabshipError
+    from labship.project import CONFIG_NAME, load_project
     from labship.store import Store
 
-    return Store(store_root).gc(dry_run=dry_run)
+    store = Store(store_root)
+    entries, unreadable = store.registered()
+    keep: set[str] = set()
+    for entry in entries:
+        if not (entry.root / CONFIG_NAME).is_file():
+            store.forget(entry)  # the project is gone
+            continue
+        try:
+            found = read_lock(load_project(entry.root), check=False)
+            keep |= {store.env_path(found.prod_hash).name, store.env_path(found.dev_hash).name}
+        except (LabshipError, OSError) as exc:
+            console.warn(f"{entry.root}: cannot read its lock ({exc}); keeping what it used")
+            keep |= set(entry.envs)
+    if unreadable:
+        console.warn(
+            f"cannot read {len(unreadable)} store registry entries ({unreadable[0]}, ...): "
+            "keeping every environment; remove the broken entries to let gc work"
+        )
+        keep |= {p.name for p in store.envs.iterdir()} if store.envs.is_dir() else set()
+    return store.gc(keep, dry_run=dry_run)
 
 
 def build(
@@ -224,25 +283,28 @@ def build(
     targets: tuple[str, ...] = ("dev", "prod"),
     *,
     force: bool = False,
+    lock_mode: LockMode = "auto",
     console: Console,
 ) -> list[BuiltImage]:
     """Build images from the lock; dev as the host user so mounted files stay theirs."""
-    from labship import images
+    from labship.targets import image
 
-    lock = read_lock(project)
-    built = []
-    for target in targets:
-        if target not in ("dev", "prod"):
-            raise UsageError(f"unknown image target {target!r}", hint="use dev or prod")
-        built.append(
-            images.build(
-                project,
-                lock,
-                "dev" if target == "dev" else "prod",
-                console=console,
-                uid=os.getuid(),
-                gid=os.getgid(),
-                force=force,
-            )
-        )
-    return built
+    lock = current_lock(project, lock_mode, console=console)
+    checked = [image.check_target(t) for t in targets]
+    return [image.build(project, lock, t, console=console, force=force) for t in checked]
+
+
+def export(project: Project, target: str, *, force: bool = False, console: Console) -> list[Path]:
+    """Write a target's files (``labship export compose``)."""
+    from labship import targets
+    from labship.targets.base import Context
+
+    return targets.export(Context(project), target, force=force, console=console)
+
+
+def eject(project: Project, target: str = "image") -> list[Path]:
+    """Hand a target's files to the user: labship stops generating them."""
+    from labship import targets
+    from labship.targets.base import Context
+
+    return targets.eject(Context(project), target)

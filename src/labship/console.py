@@ -41,7 +41,7 @@ class Console:
         return not self.quiet and (self.verbose or self.is_tty)
 
     def with_secrets(self, secrets: Iterable[str]) -> Console:
-        from labship.profiles import Masker
+        from labship.masking import Masker
 
         masker = Masker(secrets)
         outer = self.mask

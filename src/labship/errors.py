@@ -14,6 +14,7 @@ exit code, which ``labship run`` passes through unchanged.
 | 69   | PythonNotFound       | no interpreter on the machine for the project        |
 | 70   | ToolError            | uv / docker / jupyter failed; carries its message    |
 | 73   | ConflictError        | would overwrite a file labship did not write         |
+| 74   | FileWriteError       | a file cannot be written (read-only, disk full, ...) |
 | 75   | PortInUse            | the lab port is taken                                |
 | 76   | ResolutionError      | unknown package, unsatisfiable pins, no wheel        |
 | 77   | StaleLockError       | the lock does not match the spec (``lock --check``)  |
@@ -70,6 +71,10 @@ class ConflictError(LabshipError):
     exit_code = 73
 
 
+class FileWriteError(LabshipError):
+    exit_code = 74
+
+
 class PortInUse(LabshipError):
     exit_code = 75
 
@@ -93,6 +98,7 @@ class Interrupted(LabshipError):
 __all__ = [
     "ConfigError",
     "ConflictError",
+    "FileWriteError",
     "Interrupted",
     "LabshipError",
     "NotAProjectError",

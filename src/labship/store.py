@@ -22,28 +22,32 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labship.errors import PythonNotFound, ToolError
+from labship.atomicfile import write_text_atomic
+from labship.dirs import cache_root
+from labship.errors import ToolError
+from labship.tools.procinfo import alive
 
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.lock import Lock
-    from labship.project import Project
 
 MARKER = ".labship-env.json"
 _LOCKFILE = ".labship-inuse"
+_REMEMBERED = 4  # environments remembered per project: prod and dev, and the ones before
 
 
-def store_root() -> Path:
-    explicit = os.environ.get("LABSHIP_STORE")
-    if explicit:
-        return Path(explicit)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "labship"
+@dataclass(frozen=True)
+class Registered:
+    """A project folder that uses the store, and the environments it used last."""
+
+    path: Path
+    root: Path
+    envs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class GcResult:
 
 class Store:
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root or store_root()
+        self.root = root or cache_root()
         self.envs = self.root / "envs"
         self.projects = self.root / "projects"
 
@@ -92,7 +96,7 @@ class Store:
         return final, True
 
     def _build(self, tmp: Path, lock: Lock, *, dev: bool, console: Console) -> None:
-        from labship.tools.uv import uv
+        from labship.tools.uv import missing_python, python_not_found, uv
 
         venv = uv(
             ["venv", "--relocatable", "--no-python-downloads", "--python", lock.python, str(tmp)],
@@ -122,38 +126,36 @@ class Store:
     def _remove_abandoned_builds(self) -> None:
         """Builds whose process is gone (killed with SIGKILL, machine reset)."""
         for path in self.envs.glob(".build-*"):
-            try:
-                pid = int(path.name.split("-")[2])
-            except (IndexError, ValueError):
-                continue
-            if not _alive(pid):
+            if not alive(_build_pid(path)):
                 shutil.rmtree(path, ignore_errors=True)
 
     # -- which projects use the store ------------------------------------------------
 
-    def register(self, project: Project) -> None:
-        key = hashlib.sha256(str(project.root).encode()).hexdigest()[:16]
-        entry = self.projects / f"{key}.json"
-        if not entry.is_file():
-            self.projects.mkdir(parents=True, exist_ok=True)
-            entry.write_text(json.dumps({"root": str(project.root)}))
+    def register(self, root: Path, env: Path) -> None:
+        """Remember that the project at ``root`` uses ``env``: gc keeps what a project
+        used last when its lock cannot be read. Written only when it changes."""
+        entry = self.projects / f"{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.json"
+        current = _read_entry(entry)
+        if current is not None and current.root == root and env.name in current.envs:
+            return
+        used = [*(current.envs if current is not None else ()), env.name][-_REMEMBERED:]
+        self.projects.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(entry, json.dumps({"root": str(root), "envs": used}) + "\n")
 
-    def referenced(self) -> set[str]:
-        """Env names the registered projects' current locks point to."""
-        from labship.lock import read_lock
-        from labship.project import load_project
+    def registered(self) -> tuple[list[Registered], list[Path]]:
+        """(the projects that use the store, registry entries that cannot be read)."""
+        found: list[Registered] = []
+        unreadable: list[Path] = []
+        for path in sorted(self.projects.glob("*.json")) if self.projects.is_dir() else ():
+            entry = _read_entry(path)
+            if entry is None:
+                unreadable.append(path)
+            else:
+                found.append(entry)
+        return found, unreadable
 
-        keep: set[str] = set()
-        for entry in self.projects.glob("*.json") if self.projects.is_dir() else ():
-            root = Path(json.loads(entry.read_text())["root"])
-            try:
-                lock = read_lock(load_project(root), check=False)
-            except Exception:
-                if not (root / "labship.toml").is_file():
-                    entry.unlink(missing_ok=True)
-                continue
-            keep |= {self.env_path(lock.prod_hash).name, self.env_path(lock.dev_hash).name}
-        return keep
+    def forget(self, entry: Registered) -> None:
+        entry.path.unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def in_use(self, env: Path) -> Iterator[None]:
@@ -162,71 +164,67 @@ class Store:
             fcntl.flock(fh, fcntl.LOCK_SH)
             yield
 
-    def gc(self, *, dry_run: bool = False) -> GcResult:
-        keep = self.referenced()
+    def gc(self, keep: Iterable[str], *, dry_run: bool = False) -> GcResult:
+        """Remove environments not named in ``keep`` (env folder names) and not in use."""
+        keep = set(keep)
         removed: list[str] = []
         busy: list[str] = []
         freed = shared = 0
         envs = sorted(p for p in self.envs.iterdir()) if self.envs.is_dir() else []
         for env in envs:
-            if env.name in keep:
+            if env.name in keep or env.name.startswith(".trash-"):
                 continue
-            if env.name.startswith(".build-"):
-                pid = env.name.split("-")[2]
-                if pid.isdigit() and _alive(int(pid)):
+            if env.name.startswith(".build-") and alive(_build_pid(env)):
+                continue
+            with _exclusive(env) as free:  # held across the rename: no job can start in it
+                if not free:
+                    busy.append(env.name)
                     continue
-            elif not _lock_exclusive(env):
-                busy.append(env.name)
-                continue
-            own, linked = _disk_usage(env)
-            freed += own
-            shared += linked
-            removed.append(env.name)
+                own, linked = _disk_usage(env)
+                freed, shared = freed + own, shared + linked
+                removed.append(env.name)
+                if not dry_run:
+                    trash = self.envs / f".trash-{env.name}-{os.getpid()}"
+                    env.rename(trash)
             if not dry_run:
-                trash = self.envs / f".trash-{env.name}-{os.getpid()}"
-                env.rename(trash)
-                shutil.rmtree(trash, ignore_errors=True)
+                shutil.rmtree(self.envs / f".trash-{env.name}-{os.getpid()}", ignore_errors=True)
         kept = len([e for e in envs if e.name in keep])
         return GcResult(tuple(removed), kept, tuple(busy), freed, shared)
 
 
-_NO_PYTHON = ("No interpreter found", "Failed to inspect Python interpreter")
-
-
-def missing_python(uv_stderr: str) -> bool:
-    """uv found no usable interpreter for the requested version (none, or a broken shim)."""
-    return any(text in uv_stderr for text in _NO_PYTHON)
-
-
-def python_not_found(version: str, why: str) -> PythonNotFound:
-    return PythonNotFound(
-        f"Python {version} is not installed on this machine ({why})",
-        hint=f"install it (apt-get install python{version}, pyenv install "
-        f"{version}, or uv python install {version}); labship never "
-        "downloads interpreters on its own",
-    )
-
-
-def _alive(pid: int) -> bool:
+def _read_entry(path: Path) -> Registered | None:
+    """A registry entry, or None when it is missing or malformed (never a crash)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        data = json.loads(path.read_text(encoding="utf-8"))
+        root, envs = data["root"], data.get("envs", [])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(root, str) or not isinstance(envs, list):
+        return None
+    return Registered(path, Path(root), tuple(e for e in envs if isinstance(e, str)))
 
 
-def _lock_exclusive(env: Path) -> bool:
-    lockfile = env / _LOCKFILE
-    if not lockfile.exists():
-        return True
-    with open(lockfile, "a") as fh:
+@contextlib.contextmanager
+def _exclusive(env: Path) -> Iterator[bool]:
+    """An exclusive flock on ``env`` while the block runs; False when a job holds it."""
+    try:
+        fh = open(env / _LOCKFILE, "a")  # noqa: SIM115 - closed below, after the yield
+    except OSError:
+        yield True  # not an environment labship can lock (a broken folder): removable
+        return
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return False
-        return True
+            yield False
+            return
+        yield True
+
+
+def _build_pid(path: Path) -> int:
+    """The pid in ``.build-<hash>-<pid>-<rand>``; 0 (never alive) when unreadable."""
+    parts = path.name.split("-")
+    return int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else 0
 
 
 def _disk_usage(root: Path) -> tuple[int, int]:

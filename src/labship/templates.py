@@ -48,7 +48,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters.update(toml=toml_value, tomlkey=toml_key, yamlstr=yaml_plain_or_quoted)
+    env.filters.update(
+        toml=toml_value, tomlkey=toml_key, yamlstr=yaml_plain_or_quoted, json=json.dumps
+    )
     return env
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import labship
 from labship.console import Console
 from labship.errors import PortInUse, ProfileError
-from labship.labstate import LAB_STATE, ensure_port_free
 from labship.lock import Lock
 from labship.profiles import Profile, parse_env_file
 from labship.project import Project, load_project
@@ -29,6 +30,7 @@ from labship.runtimes.docker import (
     container_name,
     split_environment,
 )
+from labship.runtimes.lab import LAB_STATE, ensure_port_free
 
 LOCAL_BASE = "local/python:3.11-slim"
 TOKEN = "tok-" + "5f1c2b9a7e" * 3
@@ -166,7 +168,8 @@ def _run_script(locked: Locked, job: str) -> str:
         "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
         f"p = load_project(Path({str(locked.project.root)!r}))\n"
         "prof = load_profile(p.root, 'prod', secret=p.settings.secret)\n"
-        f"sys.exit(DockerRuntime().run(p, read_lock(p), p.job({job!r}), prof, "
+        f"sys.exit((rt := DockerRuntime()).run(p, rt.prepare(p, read_lock(p), dev=False, "
+        f"console=Console(quiet=True)), p.job({job!r}), prof, "
         "console=Console(quiet=True)))\n"
     )
 
@@ -280,14 +283,12 @@ def test_create_failure_is_a_tool_error_with_dockers_message(docker_project: Loc
 
     runtime = DockerRuntime()
     project, lock = docker_project.project, docker_project.lock
-    runtime.prepare(project, lock, dev=False, console=Console(quiet=True))
-    key = (project.root, "prod", lock.prod_hash)
-    prepared, _ = runtime._prepared[key]
-    runtime._prepared[key] = (prepared, "labship-no-such-image:1")
+    env = runtime.prepare(project, lock, dev=False, console=Console(quiet=True))
+    missing = dataclasses.replace(env, image_id="labship-no-such-image:1")
     with pytest.raises(ToolError, match=r"No such image|not found|pull access") as info:
         runtime.run(
             project,
-            lock,
+            missing,
             project.job("fail"),
             _profile({"DB_PASSWORD": "prod-secret-value-456"}),
             console=Console(quiet=True).with_secrets(["prod-secret-value-456"]),
@@ -339,21 +340,23 @@ def test_lab_answers_with_the_token_only_on_loopback(
     notebooks = project.root / "notebooks"
     notebooks.mkdir(exist_ok=True)
     notebooks.chmod(0o777)  # uid 1234 must be able to write where root's tmp dir is
-    info = runtime.lab(project, lock, profile, port=port, token=TOKEN, detach=True, console=console)
+    env = runtime.prepare(project, lock, dev=True, console=console)
+    info = runtime.lab(project, env, profile, port=port, token=TOKEN, detach=True, console=console)
     try:
-        assert info.url == f"http://127.0.0.1:{port}/lab" and info.container
+        assert info.url == f"http://127.0.0.1:{port}/lab"
         state = json.loads((project.state_dir / LAB_STATE).read_text())
+        container = state["handle"]["container"]
         assert state == {
             "runtime": "docker",
-            "pid": None,
-            "container": info.container,
+            "handle": {"container": container},
             "port": port,
             "url": info.url,
         }
+        assert runtime.lab_running(project) == info
         assert _status(port, TOKEN) == 200
         assert _status(port, None) == 403
         published = subprocess.run(
-            ["docker", "port", info.container], capture_output=True, text=True, check=True
+            ["docker", "port", container], capture_output=True, text=True, check=True
         )
         assert published.stdout.split() == ["8888/tcp", "->", f"127.0.0.1:{port}"]
         name = f"made-by-{uid or 'host'}.txt"
@@ -362,9 +365,7 @@ def test_lab_answers_with_the_token_only_on_loopback(
         expected = os.getuid() if uid is None else uid
         assert (owner.st_uid, owner.st_gid) == (expected, os.getgid() if uid is None else uid)
         with pytest.raises(PortInUse):
-            runtime.lab(
-                project, lock, profile, port=port, token=TOKEN, detach=True, console=console
-            )
+            runtime.lab(project, env, profile, port=port, token=TOKEN, detach=True, console=console)
     finally:
         stopped = runtime.stop(project, console=console)
     assert stopped
@@ -384,7 +385,9 @@ def test_foreground_lab_stops_and_is_removed_on_ctrl_c(docker_project: Locked) -
         "from labship.project import load_project\n"
         "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
         f"p = load_project(Path({str(project.root)!r}))\n"
-        f"DockerRuntime().lab(p, read_lock(p), load_profile(p.root, 'dev'), port={port}, "
+        "rt = DockerRuntime()\n"
+        "env = rt.prepare(p, read_lock(p), dev=True, console=Console())\n"
+        f"rt.lab(p, env, load_profile(p.root, 'dev'), port={port}, "
         f"token={TOKEN!r}, detach=False, console=Console())\n"
     )
     proc = subprocess.Popen(
@@ -424,7 +427,9 @@ def test_shell_runs_as_the_host_user_with_the_profile(docker_project: Locked) ->
         "from labship.project import load_project\n"
         "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
         f"p = load_project(Path({str(project.root)!r}))\n"
-        "sys.exit(DockerRuntime().shell(p, read_lock(p), load_profile(p.root, 'dev'), "
+        "rt = DockerRuntime()\n"
+        "env = rt.prepare(p, read_lock(p), dev=True, console=Console(quiet=True))\n"
+        "sys.exit(rt.shell(p, env, load_profile(p.root, 'dev'), "
         "console=Console(quiet=True)))\n"
     )
     proc = subprocess.run(
@@ -440,3 +445,24 @@ def test_shell_runs_as_the_host_user_with_the_profile(docker_project: Locked) ->
     assert lines[:4] == [str(os.getuid()), "dev", "/tmp", "/app"]
     assert {"code", "data", "notebooks"} <= set(lines[4:])
     assert _containers(project) == []
+
+
+@pytest.mark.docker
+def test_build_prod_then_run_does_not_rebuild(docker_project: Locked) -> None:
+    """One function decides freshness: what `labship build prod` made is what `labship run
+    --runtime docker` runs (the caller's uid is not part of the prod image)."""
+    root = docker_project.project.root
+    built = labship("build", "prod", cwd=root)
+    assert built.returncode == 0, built.stderr
+    image_id = built.stdout.split("(")[-1].rstrip(")\n")
+    tag = built.stdout.split()[1]
+    ran = labship("run", "fail", "--profile", "prod", "--runtime", "docker", cwd=root)
+    assert ran.returncode == 3, ran.stderr
+    assert "building the prod image" not in ran.stderr
+    after = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", tag],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert after.stdout.strip().startswith(image_id)

@@ -124,7 +124,7 @@ def _token(root: Path) -> str:
 
 def _lab_pid(root: Path) -> int | None:
     try:
-        pid = json.loads((root / ".labship" / "lab.json").read_text())["pid"]
+        pid = json.loads((root / ".labship" / "lab.json").read_text())["handle"]["pid"]
     except (OSError, ValueError, KeyError):
         return None
     return int(pid)
@@ -158,7 +158,7 @@ def test_detached_lab_prints_its_url(lab: Lab) -> None:
     assert lab.started.stdout.strip() == f"http://127.0.0.1:{lab.port}/lab"
     state = json.loads((lab.root / ".labship" / "lab.json").read_text())
     assert state["runtime"] == "local" and state["port"] == lab.port
-    os.kill(state["pid"], 0)
+    os.kill(state["handle"]["pid"], 0)
 
 
 def test_api_needs_the_token(lab: Lab) -> None:
@@ -245,7 +245,7 @@ def test_lab_that_never_answers_leaves_no_server(
     from labship.console import Console
     from labship.errors import ToolError
     from labship.project import load_project
-    from labship.runtimes import local
+    from labship.runtimes import lab as labmodule
 
     root = tmp_path / "deaf"
     shutil.copytree(lab_project, root, ignore=shutil.ignore_patterns(".labship"))
@@ -256,7 +256,7 @@ def test_lab_that_never_answers_leaves_no_server(
     )
     with (root / ".env_dev").open("a") as env:
         env.write(f"JUPYTER_CONFIG_DIR={config}\n")
-    monkeypatch.setattr(local, "wait_ready", functools.partial(local.wait_ready, timeout=8))
+    monkeypatch.setattr(labmodule, "wait_ready", functools.partial(labmodule.wait_ready, timeout=8))
 
     def servers() -> list[int]:
         pids = []

@@ -15,20 +15,25 @@ from typing import Any
 import pytest
 import yaml
 
+from labship import api, targets
 from labship.console import Console
 from labship.errors import ConfigError, ConflictError, ProfileError
 from labship.lock import Lock
 from labship.profiles import parse_env_file, parse_env_text
 from labship.project import Project, load_project
-from labship.targets.compose import (
-    DEV_FILE,
-    ENV_FILE_DIFFERENCES,
-    PROD_FILE,
-    export_compose,
-    file_state,
-    image_names,
-    render_compose,
-)
+from labship.targets.base import Context
+from labship.targets.compose import DEV_FILE, ENV_FILE_DIFFERENCES, PROD_FILE
+from labship.targets.generated import state as file_state
+from labship.targets.image import stable_tags as image_names
+
+
+def render_compose(project: Project) -> dict[str, str]:
+    return targets.render(Context(project), "compose")
+
+
+def export_compose(project: Project, *, force: bool = False) -> list[Path]:
+    return api.export(project, "compose", force=force, console=Console(quiet=True))
+
 
 LOCAL_BASE = "local/python:3.11-slim"
 SECRET = "prod-secret-value-456"
@@ -83,7 +88,7 @@ def _load(text: str) -> dict[str, Any]:
 
 
 def test_dev_file_is_the_lab_on_loopback(project: Project) -> None:
-    text = render_compose(project, None)[DEV_FILE]
+    text = render_compose(project)[DEV_FILE]
     data = _load(text)
     assert "version" not in data
     (name,) = data["services"]
@@ -100,7 +105,7 @@ def test_dev_file_is_the_lab_on_loopback(project: Project) -> None:
 
 
 def test_prod_file_has_every_job(project: Project) -> None:
-    data = _load(render_compose(project, None)[PROD_FILE])
+    data = _load(render_compose(project)[PROD_FILE])
     assert "version" not in data
     services = data["services"]
     assert set(services) == set(JOBS)
@@ -116,13 +121,13 @@ def test_prod_file_has_every_job(project: Project) -> None:
 
 
 def test_no_values_in_the_files(project: Project) -> None:
-    for text in render_compose(project, None).values():
+    for text in render_compose(project).values():
         assert SECRET not in text
         assert "GREETING" not in text and "hello" not in text
 
 
 def test_dev_and_prod_images_are_tags_labship_sets(project: Project) -> None:
-    from labship import images
+    from labship.targets import image as images
 
     lock = Lock(
         root=project.root,
@@ -146,7 +151,7 @@ def test_jobs_that_would_share_a_service_name_are_refused(tmp_path: Path) -> Non
         '[project]\nname = "p"\n[jobs."a b"]\ncommand = "true"\n[jobs.a-b]\ncommand = "true"\n'
     )
     with pytest.raises(ConfigError, match="compose service 'a-b'"):
-        render_compose(load_project(root), None)
+        render_compose(load_project(root))
 
 
 def test_export_writes_both_and_detects_hand_edits(project: Project) -> None:
@@ -171,7 +176,7 @@ def test_export_writes_both_and_detects_hand_edits(project: Project) -> None:
 def test_export_never_replaces_a_file_labship_did_not_write(project: Project) -> None:
     own = project.root / DEV_FILE
     own.write_text("services:\n  mine:\n    image: x\n")
-    assert file_state(own) == "foreign"
+    assert file_state(own) == "user"
     with pytest.raises(ConflictError, match="not written by labship"):
         export_compose(project)
     assert own.read_text().startswith("services:\n  mine")
@@ -263,7 +268,8 @@ def _labship_run(built: Built, job: str) -> subprocess.CompletedProcess[str]:
         "from labship.runtimes.docker import DockerRuntime\n"
         f"p = load_project(Path({str(built.project.root)!r}))\n"
         "prof = load_profile(p.root, 'prod', secret=p.settings.secret)\n"
-        f"sys.exit(DockerRuntime().run(p, read_lock(p), p.job({job!r}), prof, "
+        f"sys.exit((rt := DockerRuntime()).run(p, rt.prepare(p, read_lock(p), dev=False, "
+        f"console=Console(quiet=True)), p.job({job!r}), prof, "
         "console=Console(quiet=True)))\n"
     )
     return subprocess.run(

@@ -12,28 +12,21 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, NoReturn
 
 from labship import __version__
+from labship.cli import targets
+from labship.cli.args import lock_flags, lock_mode, project_of
 from labship.console import Console
-from labship.errors import Interrupted, LabshipError
-
-if TYPE_CHECKING:
-    from labship.project import Project
+from labship.errors import Interrupted, LabshipError, UsageError
 
 Handler = Callable[[argparse.Namespace, Console], int]
 
 
-def _project(args: argparse.Namespace) -> Project:
-    from labship.project import load_project
-
-    return load_project(Path(args.directory) if args.directory else None)
-
-
 def cmd_new(args: argparse.Namespace, console: Console) -> int:
-    from labship.scaffold import new_project
+    from labship import api
 
-    result = new_project(Path(args.name), bare=args.bare, python=args.python)
+    result = api.new(Path(args.name), bare=args.bare, python=args.python)
     console.say(f"created {result.root} ({len(result.created)} files)")
     for note in result.notes:
         console.say(note)
@@ -42,9 +35,9 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
-    from labship.scaffold import init_project
+    from labship import api
 
-    result = init_project(Path(args.path), name=args.name, python=args.python)
+    result = api.init(Path(args.path), name=args.name, python=args.python)
     for note in result.notes:
         console.say(note)
     console.say(
@@ -58,7 +51,7 @@ def cmd_lock(args: argparse.Namespace, console: Console) -> int:
     from labship.errors import StaleLockError
     from labship.lock import read_lock
 
-    project = _project(args)
+    project = project_of(args)
     if args.check:
         try:
             read_lock(project)
@@ -81,10 +74,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
     outcome = api.run(
-        _project(args),
+        project_of(args),
         args.job,
         profile_name=args.profile,
         runtime=args.runtime,
+        lock_mode=lock_mode(args),
         console=console,
     )
     if outcome.exit_code != 0:
@@ -96,10 +90,11 @@ def cmd_lab(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
     info = api.lab(
-        _project(args),
+        project_of(args),
         runtime=args.runtime,
         port=args.port,
         detach=args.detach,
+        lock_mode=lock_mode(args),
         console=console,
     )
     if args.detach:
@@ -111,7 +106,7 @@ def cmd_lab(args: argparse.Namespace, console: Console) -> int:
 def cmd_stop(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
-    stopped = api.stop(_project(args), console=console)
+    stopped = api.stop(project_of(args), console=console)
     console.say("lab stopped" if stopped else "no lab was running")
     return 0
 
@@ -120,14 +115,18 @@ def cmd_shell(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
     return api.shell(
-        _project(args), profile_name=args.profile, runtime=args.runtime, console=console
+        project_of(args),
+        profile_name=args.profile,
+        runtime=args.runtime,
+        lock_mode=lock_mode(args),
+        console=console,
     )
 
 
 def cmd_env(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
-    report = api.env_report(_project(args))
+    report = api.env_report(project_of(args))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -138,7 +137,7 @@ def cmd_env(args: argparse.Namespace, console: Console) -> int:
 def cmd_runs(args: argparse.Namespace, console: Console) -> int:
     from labship import api, runlog
 
-    records = api.runs(_project(args))[-args.last :] if args.last else api.runs(_project(args))
+    records = api.runs(project_of(args))[-args.last :] if args.last else api.runs(project_of(args))
     if args.json:
         print(json.dumps([r.to_json() for r in records], indent=2))
     elif records:
@@ -151,7 +150,7 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
 def cmd_gc(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
-    result = api.gc(dry_run=args.dry_run)
+    result = api.gc(dry_run=args.dry_run, console=console)
     verb = "would remove" if args.dry_run else "removed"
     console.say(
         f"{verb} {len(result.removed)} environment(s), freed {_size(result.freed_bytes)}"
@@ -171,24 +170,42 @@ def _size(n: int) -> str:
     return f"{value:.1f} GB"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="labship",
-        description="From notebook to production, reproducibly.",
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is a UsageError: one line, exit 64, like every
+    other error (argparse would print usage and exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
+
+
+def _global_flags(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """-C, -v, -q: accepted before the command and after it (``labship lock -v``)."""
+    parser.add_argument("-C", dest="directory", default=default, help="the project folder")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="show tools' output"
     )
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="only errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from labship import runtimes
+
+    parser = _Parser(prog="labship", description="From notebook to production, reproducibly.")
     parser.add_argument("--version", action="version", version=f"labship {__version__}")
-    parser.add_argument("-C", dest="directory", help="the project folder (default: here)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show tools' output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    _global_flags(parser, default=None)
+    # After the command, the same flags must not reset what was given before it.
+    common = _Parser(add_help=False)
+    _global_flags(common, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+        p = sub.add_parser(name, help=help, description=help, parents=[common])
         p.set_defaults(handler=handler)
         return p
 
     def runtime_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--runtime", choices=("auto", "local", "docker"), default=None)
+        p.add_argument("--runtime", choices=runtimes.choices(), default=None)
+        lock_flags(p)
 
     p = add("new", cmd_new, "create a project")
     p.add_argument("name")
@@ -224,30 +241,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("runs", cmd_runs, "the run log")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--last", type=int, default=0, metavar="N")
+    p.add_argument("--last", type=_positive, default=0, metavar="N")
 
     p = add("gc", cmd_gc, "remove environments no project refers to")
     p.add_argument("--dry-run", action="store_true")
 
-    _add_docker_commands(add)
+    targets.register(add)
     return parser
 
 
-def _add_docker_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
-    try:
-        from labship.cli import docker_commands
-    except ImportError:  # pragma: no cover - the docker commands arrive with the runtime
-        return
-    docker_commands.register(add)
+def _positive(text: str) -> int:
+    """A whole number >= 1 (argparse names the flag when this raises)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
+def _on_sigterm(signum: int, _frame: Any) -> None:
     raise Interrupted("stopped by SIGTERM")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    console = Console(verbose=args.verbose, quiet=args.quiet)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        Console().error(str(exc))
+        return exc.exit_code
+    console = Console(verbose=bool(args.verbose), quiet=bool(args.quiet))
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code: int = args.handler(args, console)

@@ -1,1 +1,98 @@
-"""Runtimes: ``local`` (uv virtual environments) and ``docker`` (BuildKit images)."""
+"""Runtimes: a registry from name to implementation, and the one rule that picks one.
+
+A runtime turns (project, lock, profile) into running things (``runtimes.base``).
+Adding one is one module and one line in ``_REGISTRY``; its module is imported only
+when it is used, and its availability check (for ``auto``) without importing it.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from labship.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from labship.console import Console
+    from labship.project import Project
+    from labship.runtimes.base import Runtime
+
+AUTO = "auto"
+ENV_VAR = "LABSHIP_RUNTIME"
+
+
+class _Entry(NamedTuple):
+    implementation: str  # "module:class"
+    available: str | None  # "module:function" -> bool, for auto-detection; None: always
+    why_available: str
+    why_not: str
+
+
+# In auto-detection order: the first available one wins.
+_REGISTRY = {
+    "docker": _Entry(
+        "labship.runtimes.docker:DockerRuntime",
+        "labship.tools.docker:engine_reachable",
+        "a Docker engine answered",
+        "no Docker engine reachable",
+    ),
+    "local": _Entry("labship.runtimes.local:LocalRuntime", None, "", ""),
+}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def choices() -> tuple[str, ...]:
+    """What ``--runtime``, LABSHIP_RUNTIME and ``[project] runtime`` accept."""
+    return (AUTO, *_REGISTRY)
+
+
+def _load(dotted: str) -> Any:
+    module, _, attr = dotted.partition(":")
+    return getattr(import_module(module), attr)
+
+
+def get(name: str) -> Runtime[Any]:
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        raise UsageError(f"unknown runtime {name!r}", hint=f"use one of {', '.join(choices())}")
+    runtime: Runtime[Any] = _load(entry.implementation)()
+    return runtime
+
+
+def _detect() -> tuple[str, str]:
+    """The first available runtime in registry order, and why."""
+    skipped: list[str] = []
+    for name, entry in _REGISTRY.items():
+        probe: Callable[[], bool] | None = _load(entry.available) if entry.available else None
+        if probe is None or probe():
+            return name, "; ".join(skipped) or entry.why_available or "the default"
+        skipped.append(entry.why_not)
+    raise UsageError("no runtime is available")  # unreachable: local is always available
+
+
+def select(project: Project, requested: str | None, *, console: Console) -> Runtime[Any]:
+    """Precedence: the flag, then LABSHIP_RUNTIME, then labship.toml, then auto-detection.
+    The choice and its reason are said aloud."""
+    if requested:
+        choice, why = requested, "--runtime"
+    elif os.environ.get(ENV_VAR):
+        choice, why = os.environ[ENV_VAR], ENV_VAR
+    else:
+        choice, why = project.settings.runtime, "labship.toml"
+    if choice not in choices():
+        hint = f"use one of {', '.join(choices())}"
+        if why == "labship.toml":
+            raise ConfigError(
+                f"{project.config_path}: [project] runtime = {choice!r} is unknown", hint=hint
+            )
+        raise UsageError(f"unknown runtime {choice!r} ({why})", hint=hint)
+    if choice == AUTO:
+        choice, why = _detect()
+    console.say(f"runtime: {choice} ({why})")
+    return get(choice)

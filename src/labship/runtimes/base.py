@@ -1,14 +1,18 @@
-"""What a runtime is: the one interface behind ``lab``, ``run``, ``shell`` and ``build``.
+"""What a runtime is: the one interface behind ``labship run`` (and, optionally, ``lab``,
+``shell`` and ``stop``).
 
-A runtime turns (project, lock, profile) into running things. The orchestration that
-is the same everywhere (checking the lock, validating the profile, the run log) lives
-in ``labship.api``; a runtime only does what differs.
+A runtime turns (project, lock, profile) into running things. ``prepare`` makes the
+environment for a lock exist and returns it; ``run`` receives that environment, so
+nothing is prepared twice. The orchestration that is the same everywhere (checking the
+lock, validating the profile, the run log) lives in ``labship.api``; a runtime only does
+what differs. A runtime that can host JupyterLab and shells also implements
+``Interactive``; each keeps its own record of a detached lab.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -18,11 +22,13 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """A ready environment: a venv path (local) or an image reference (docker)."""
+class Environment:
+    """A ready set of packages for one lock: runtimes subclass it with their own handle
+    (a venv folder, an image id)."""
 
     runtime: str
-    ref: str
+    lock_hash: str
+    dev: bool
     created: bool
 
 
@@ -31,28 +37,33 @@ class LabInfo:
     runtime: str
     url: str
     port: int
-    pid: int | None = None
-    container: str | None = None
 
 
-class Runtime(Protocol):
+E = TypeVar("E", bound=Environment)
+
+
+@runtime_checkable
+class Runtime(Protocol, Generic[E]):
     name: str
 
-    def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Prepared:
+    def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> E:
         """Make the environment for ``lock`` exist: the prod set, or prod + dev (idempotent,
         atomic; a failure leaves the previous environment in place)."""
         ...
 
-    def run(
-        self, project: Project, lock: Lock, job: Job, profile: Profile, *, console: Console
-    ) -> int:
+    def run(self, project: Project, env: E, job: Job, profile: Profile, *, console: Console) -> int:
         """Run ``job`` with exactly the profile's variables; stream output; return its code."""
         ...
+
+
+@runtime_checkable
+class Interactive(Runtime[E], Protocol):
+    """The optional part: JupyterLab and shells."""
 
     def lab(
         self,
         project: Project,
-        lock: Lock,
+        env: E,
         profile: Profile,
         *,
         port: int,
@@ -63,10 +74,14 @@ class Runtime(Protocol):
         """Start JupyterLab on 127.0.0.1:port (blocks unless ``detach``)."""
         ...
 
+    def lab_running(self, project: Project) -> LabInfo | None:
+        """This runtime's detached lab for the project, if it is still the one it started."""
+        ...
+
     def stop(self, project: Project, *, console: Console) -> bool:
         """Stop this project's detached lab; False when none was running."""
         ...
 
-    def shell(self, project: Project, lock: Lock, profile: Profile, *, console: Console) -> int:
+    def shell(self, project: Project, env: E, profile: Profile, *, console: Console) -> int:
         """An interactive shell in the dev environment."""
         ...

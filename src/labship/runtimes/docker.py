@@ -25,11 +25,10 @@ Why it is shaped this way:
   x.csv`` works as on the local runtime; cron's /dev/null gives EOF). A terminal is not
   attached: a batch job without ``-t`` cannot use it well, and ``labship run &`` would stop
   on SIGTTIN. ``labship shell`` is the interactive one.
-- **prod images are always (re)built** before a run: code is baked in, so the image for a
-  lock is only right for one state of code/ and notebooks/. BuildKit's cache makes an
-  unchanged build about a second; hashing the context ourselves would duplicate what
-  ``images`` puts in it and risk running stale code. The dev image has no code in it and
-  is built only when its tag (keyed by the dev lock hash) is missing.
+- **Images are built only when their inputs changed** (``targets.image.ensure``): the
+  prod image's ``org.labship.context`` label records the digest of what it is made of
+  (Dockerfile, lock, files baked in, base, commit); the dev image's covers its lock,
+  Dockerfile, base and build user. A no-op BuildKit build would still cost ~0.5 s a run.
 """
 
 from __future__ import annotations
@@ -44,50 +43,42 @@ import signal
 import stat
 import subprocess
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from labship.errors import ProfileError, ToolError
-from labship.labstate import (
-    clear_state,
+from labship.runtimes import container
+from labship.runtimes.base import Environment, LabInfo
+from labship.runtimes.lab import (
+    clear_record,
     ensure_port_free,
     port_in_use,
-    read_state,
+    read_record,
     ready,
-    write_state,
+    write_record,
 )
-from labship.runtimes.base import LabInfo, Prepared
-from labship.tools.docker import container_exists, inspect_image
+from labship.tools.docker import container_exists
+from labship.tools.process import (
+    STOP_GRACE,
+    deferred_signals,
+    forward_signals,
+    signals_handled,
+    wait,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.images import Target
     from labship.lock import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
     from labship.tools.process import ToolResult
 
-APP_DIR = "/app"
-VENV_BIN = "/opt/venv/bin"
-MOUNTED = ("code", "data", "notebooks")
-LAB_COMMAND = (
-    "jupyter",
-    "lab",
-    "--ip=0.0.0.0",
-    "--port=8888",
-    "--no-browser",
-    f"--ServerApp.root_dir={APP_DIR}",
-)
 SHELL_COMMAND = ("sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi")
 LABEL = "org.labship"
 READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 10
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 # Variables the docker client reads for itself: a profile value for them must not steer it.
 _CLIENT_KEYS = frozenset(
@@ -107,6 +98,14 @@ _CLIENT_KEYS = frozenset(
         "SSL_CERT_DIR",
     }
 )
+
+
+@dataclass(frozen=True)
+class Image(Environment):
+    """An image made from the lock: its exact id (a tag could move under a running job)."""
+
+    image_id: str
+    tag: str
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ def container_environment(profile: Profile, extra: Mapping[str, str]) -> dict[st
     env = {k: v for k, v in env.items() if k not in BASE_VARIABLES or k in own}
     if "PATH" in env:
         # A profile's PATH must not hide the venv: the local runtime puts it first too.
-        env["PATH"] = f"{VENV_BIN}:{env['PATH']}"
+        env["PATH"] = f"{container.VENV_BIN}:{env['PATH']}"
     return env
 
 
@@ -191,13 +190,13 @@ def _mounts(project: Project) -> list[str]:
     """Bind mounts of code/ data/ notebooks/; missing folders are made so docker does not
     create them as root."""
     args: list[str] = []
-    for folder in MOUNTED:
+    for folder in container.MOUNTED:
         source = project.root / folder
         source.mkdir(exist_ok=True)
         buf = io.StringIO()
         # --mount is CSV: quoting keeps a comma in the path from splitting the field.
         csv.writer(buf, lineterminator="").writerow(
-            ["type=bind", f"source={source}", f"target={APP_DIR}/{folder}"]
+            ["type=bind", f"source={source}", f"target={container.APP_DIR}/{folder}"]
         )
         args += ["--mount", buf.getvalue()]
     return args
@@ -220,62 +219,10 @@ def _stdin_is_tty() -> bool:
 
 
 @contextlib.contextmanager
-def _signals_handled(
-    handler: Callable[[int, FrameType | None], object], signums: Iterable[int]
-) -> Iterator[None]:
-    """``handler`` for ``signums`` while the block runs (main thread only), then restored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in signums}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _forwarder(
-    proc: subprocess.Popen[bytes], received: list[int] | None = None
-) -> Callable[[int, FrameType | None], None]:
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        if received is not None:
-            received.append(signum)
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signum)
-
-    return forward
-
-
-@contextlib.contextmanager
-def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[list[int]]:
-    """Hand SIGINT/SIGTERM/SIGHUP to ``proc`` (the docker client) instead of dying."""
-    received: list[int] = []
-    with _signals_handled(_forwarder(proc, received), _FORWARDED):
-        yield received
-
-
-@contextlib.contextmanager
-def _deferred_signals() -> Iterator[list[int]]:
-    """Note SIGINT/SIGTERM/SIGHUP instead of dying while a container is being created, so
-    the ``finally`` that removes it still runs."""
-    received: list[int] = []
-    with _signals_handled(lambda signum, _frame: received.append(signum), _FORWARDED):
-        yield received
-
-
-@contextlib.contextmanager
 def _ignore_sigint() -> Iterator[None]:
     """While an interactive container owns the terminal, Ctrl-C is its business."""
-    if threading.current_thread() is not threading.main_thread():
+    with signals_handled(lambda _signum, _frame: None, (signal.SIGINT,)):
         yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class DockerRuntime:
@@ -287,54 +234,24 @@ class DockerRuntime:
         # Settable so tests (and rootless setups) can run the lab as another user.
         self.uid = os.getuid() if uid is None else uid
         self.gid = os.getgid() if gid is None else gid
-        # One build per (project, target, lock) per process: api calls prepare, then run.
-        self._prepared: dict[tuple[Path, str, str], tuple[Prepared, str]] = {}
 
     # ------------------------------------------------------------------ images
 
-    def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Prepared:
-        """The image for ``lock``; dev only when missing, prod always (code is baked in)."""
-        from labship import images
+    def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Image:
+        """The image for ``lock``: built only when what it is made of changed."""
+        from labship.targets import image as images
 
-        target: Target = "dev" if dev else "prod"
-        key = (project.root, target, lock.hash(dev=dev))
-        if key in self._prepared:
-            return self._prepared[key][0]
-        tag = images.tags(project, lock, target)[0]
-        uid, gid = (self.uid, self.gid) if dev else (None, None)
-        current = inspect_image(tag)
-        before = current["Id"] if current else None
-        # Dev has no code baked in: the lock alone names it. Prod is rebuilt only when
-        # what it is made of changed (a no-op BuildKit build still costs ~0.5 s a run).
-        fresh = current is not None and (
-            dev
-            or (current.get("Config") or {}).get("Labels", {}).get(images.CONTEXT_LABEL)
-            == images.context_digest(project, lock, target, uid=uid, gid=gid)
-        )
-        if fresh and before is not None:
-            prepared = Prepared(runtime=self.name, ref=tag, created=False)
-            image_id = before
-        else:
-            built = images.build(project, lock, target, console=console, uid=uid, gid=gid)
-            prepared = Prepared(
-                runtime=self.name, ref=built.tags[0], created=built.image_id != before
-            )
-            image_id = built.image_id
-        self._prepared[key] = (prepared, image_id)
-        return prepared
-
-    def image(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> str:
-        """The exact image id to run: a tag could move under us (a concurrent build)."""
-        self.prepare(project, lock, dev=dev, console=console)
-        return self._prepared[(project.root, "dev" if dev else "prod", lock.hash(dev=dev))][1]
+        target: images.Target = "dev" if dev else "prod"
+        built = images.ensure(project, lock, target, console=console, uid=self.uid, gid=self.gid)
+        tag = built.tags[0]
+        return Image(self.name, lock.hash(dev=dev), dev, built.created, built.image_id, tag)
 
     # ------------------------------------------------------------------ jobs
 
     def run(
-        self, project: Project, lock: Lock, job: Job, profile: Profile, *, console: Console
+        self, project: Project, env: Image, job: Job, profile: Profile, *, console: Console
     ) -> int:
         """The job in a fresh prod container; its exit code, its output unbuffered by us."""
-        image = self.image(project, lock, dev=False, console=console)
         values = container_environment(
             profile,
             {
@@ -343,18 +260,18 @@ class DockerRuntime:
                 "LABSHIP_JOB": job.name,
             },
         )
-        env = split_environment(values)
+        split = split_environment(values)
         name = container_name(project, job.name)
         stdin_data = _stdin_is_data()
         options = ["--rm", "--name", name, "--pull", "never"]
         options += _labels(project, kind="run", job=job.name, profile=profile.name)
         options += ["-i"] if stdin_data else []
         try:
-            with _deferred_signals() as early, _env_args(env) as env_args:
+            with deferred_signals() as early, _env_args(split) as env_args:
                 _docker(
-                    ["create", *options, *env_args, image, *job.argv],
+                    ["create", *options, *env_args, env.image_id, *job.argv],
                     console,
-                    env=env.client_env,
+                    env=split.client_env,
                 )
             if early:  # stopped before the job began: do not start it
                 return 128 + early[0]
@@ -369,37 +286,20 @@ class DockerRuntime:
             stdin=None if interactive else subprocess.DEVNULL,
             start_new_session=True,
         )
-        with _forward_signals(proc) as received:
-            return self._wait(proc, name, received, console)
+        with forward_signals(proc) as received:
+            return wait(proc, received, kill=self._killer(name, console))
 
-    def _wait(
-        self, proc: subprocess.Popen[bytes], name: str, received: list[int], console: Console
-    ) -> int:
-        """Wait for the docker client; once signalled, give the job STOP_TIMEOUT seconds
-        (as ``docker stop`` does), or none after a second signal, then kill it: a client
-        that dies does not stop its container, so labship must not leave before it."""
-        deadline: float | None = None
-        # A thread blocks in wait(): Popen.wait(timeout) polls with sleeps up to 50 ms,
-        # which every run would pay; the event wakes us the moment the client exits.
-        done = threading.Event()
+    def _killer(self, name: str, console: Console) -> Callable[[], None]:
+        """After the grace period (as ``docker stop``): a docker client that dies does not
+        stop its container, so labship kills the container itself before it leaves."""
 
-        def reap() -> None:
-            proc.wait()
-            done.set()
+        def kill() -> None:
+            console.warn(
+                f"the job did not stop within {STOP_GRACE:.0f} s; killing container {name}"
+            )
+            _docker(["kill", name], _quiet(console), check=False)
 
-        threading.Thread(target=reap, daemon=True).start()
-        while True:
-            if done.wait(timeout=0.2):
-                return proc.returncode
-            if not received:
-                continue
-            if deadline is None:
-                deadline = time.monotonic() + STOP_TIMEOUT
-            if len(received) > 1 or time.monotonic() > deadline:
-                console.warn(f"the job did not stop; killing container {name}")
-                _docker(["kill", name], _quiet(console), check=False)
-                received.clear()
-                deadline = None
+        return kill
 
     def _remove(self, name: str, console: Console) -> bool:
         """Remove ``name`` if it still exists; True if it did."""
@@ -414,7 +314,7 @@ class DockerRuntime:
     def lab(
         self,
         project: Project,
-        lock: Lock,
+        env: Image,
         profile: Profile,
         *,
         port: int,
@@ -424,40 +324,48 @@ class DockerRuntime:
     ) -> LabInfo:
         """JupyterLab in the dev image, the project's folders mounted, on 127.0.0.1 only."""
         ensure_port_free(port)
-        image = self.image(project, lock, dev=True, console=console)
         values = container_environment(
             profile,
             {"LABSHIP_RUNTIME": self.name, "LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token},
         )
-        # The host user may not exist in the image's /etc/passwd: give it a writable HOME.
-        values.setdefault("HOME", "/tmp")
-        env = split_environment(values)
         name = container_name(project, "lab")
-        url = f"http://127.0.0.1:{port}/lab"
-        options = ["--name", name, "--pull", "never"]
-        options += [*_labels(project, kind="lab", profile=profile.name)]
-        options += ["--user", f"{self.uid}:{self.gid}", "-w", APP_DIR]
-        options += ["-p", f"127.0.0.1:{port}:8888", *_mounts(project)]
+        options = [*self._interactive_options(project, "lab", profile, values)]
+        options += ["-p", f"127.0.0.1:{port}:{container.LAB_PORT}"]
         options += [] if detach else ["--rm"]
-        mask = _mask_with(console, token)
-        with _env_args(env) as env_args:
+        mask = console.with_secrets([token])
+        split = split_environment(values)
+        with _env_args(split) as env_args:
             # JupyterLab refuses uid 0 unless told; root on the host means root's files anyway.
-            command = [*LAB_COMMAND, *(["--allow-root"] if self.uid == 0 else [])]
-            _docker(["create", *options, *env_args, image, *command], mask, env=env.client_env)
-        info = LabInfo(runtime=self.name, url=url, port=port, container=name)
+            command = [*container.LAB_COMMAND, *(["--allow-root"] if self.uid == 0 else [])]
+            _docker(
+                ["create", "--name", name, *options, *env_args, env.image_id, *command],
+                mask,
+                env=split.client_env,
+            )
+        info = LabInfo(runtime=self.name, url=f"http://127.0.0.1:{port}/lab", port=port)
         ok = False
         try:
-            write_state(project, info)
+            write_record(project, info, {"container": name})
             if detach:
                 self._start_detached(name, port, token, mask)
             else:
-                self._lab_foreground(name, port, token, url, mask)
+                self._lab_foreground(name, info, token, mask)
             ok = detach
             return info
         finally:
             if not ok:  # foreground ended, or a detached start failed: leave nothing behind
                 self._remove(name, console)
-                clear_state(project)
+                clear_record(project)
+
+    def _interactive_options(
+        self, project: Project, kind: str, profile: Profile, values: dict[str, str]
+    ) -> list[str]:
+        """What lab and shell containers share: the host user, /app, the mounts."""
+        # The host user may not exist in the image's /etc/passwd: give it a writable HOME.
+        values.setdefault("HOME", "/tmp")
+        options = ["--pull", "never", *_labels(project, kind=kind, profile=profile.name)]
+        options += ["--user", f"{self.uid}:{self.gid}", "-w", container.APP_DIR]
+        return [*options, *_mounts(project)]
 
     def _start_detached(self, name: str, port: int, token: str, console: Console) -> None:
         try:
@@ -466,39 +374,38 @@ class DockerRuntime:
             if "already allocated" in str(exc) or "address already in use" in str(exc):
                 raise port_in_use(port) from None
             raise
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if ready(port, token):
-                return
-            if not self._running(name, console):
-                break
-            time.sleep(0.3)
-        else:
-            logs = self._logs(name, console)
-            raise ToolError(
-                console.mask(
-                    f"JupyterLab did not answer on 127.0.0.1:{port} within "
-                    f"{READY_TIMEOUT:.0f} s; container logs: {logs}"
-                )
-            )
+        up = wait_until(
+            lambda: ready(port, token),
+            alive=lambda: self._running(name, console),
+            timeout=READY_TIMEOUT,
+        )
+        if up:
+            return
         logs = self._logs(name, console)
-        raise ToolError(console.mask(f"JupyterLab exited before it was ready; its logs: {logs}"))
+        why = (
+            f"did not answer on 127.0.0.1:{port} within {READY_TIMEOUT:.0f} s"
+            if self._running(name, console)
+            else "exited before it was ready"
+        )
+        raise ToolError(console.mask(f"JupyterLab {why}; container logs: {logs}"))
 
-    def _lab_foreground(self, name: str, port: int, token: str, url: str, console: Console) -> None:
+    def _lab_foreground(self, name: str, info: LabInfo, token: str, console: Console) -> None:
         proc = subprocess.Popen(
             [_binary(), "start", "-a", name], stdin=subprocess.DEVNULL, start_new_session=True
         )
-        with _forward_signals(proc) as received:
-            deadline = time.monotonic() + READY_TIMEOUT
-            while proc.poll() is None and not received and time.monotonic() < deadline:
-                if ready(port, token):
-                    console.say(
-                        f"JupyterLab at {url} (token: JUPYTER_TOKEN in .env_dev; Ctrl-C stops it)"
-                    )
-                    break
-                time.sleep(0.3)
-            code = self._wait(proc, name, received, console)
-        if code not in (0, 130, 143) and not received:
+        with forward_signals(proc) as received:
+            up = wait_until(
+                lambda: ready(info.port, token),
+                alive=lambda: proc.poll() is None and not received,
+                timeout=READY_TIMEOUT,
+            )
+            if up:
+                console.say(
+                    f"JupyterLab at {info.url} (token: JUPYTER_TOKEN in .env_dev; Ctrl-C stops it)"
+                )
+            signalled = bool(received)
+            code = wait(proc, received, kill=self._killer(name, console))
+        if code not in (0, 130, 143) and not (signalled or received):
             raise ToolError(f"JupyterLab exited with code {code} (its output is above)")
 
     def _running(self, name: str, console: Console) -> bool:
@@ -512,15 +419,8 @@ class DockerRuntime:
         lines = [ln.strip() for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
         return " | ".join(lines[-30:]) or "(none)"
 
-    def stop(self, project: Project, *, console: Console) -> bool:
-        """Stop and remove the lab container(s) of this project; False if there were none."""
-        recorded = read_state(project)
-        if recorded and recorded.get("runtime") not in (None, self.name):
-            return False  # the local runtime's lab: not ours to stop
-        names: list[str] = []
-        container = recorded.get("container") if recorded else None
-        if isinstance(container, str):
-            names.append(container)
+    def _lab_containers(self, project: Project) -> list[str]:
+        """This project's lab containers, found by the labels labship gave them."""
         found = _docker(
             [
                 "ps",
@@ -532,38 +432,51 @@ class DockerRuntime:
                 "--format",
                 "{{.Names}}",
             ],
-            console,
+            _quiet_console(),
             check=False,
         )
-        names += [n for n in found.stdout.split() if n not in names]
+        return found.stdout.split()
+
+    def lab_running(self, project: Project) -> LabInfo | None:
+        record = read_record(project)
+        if record is None or record.info.runtime != self.name:
+            return None
+        name = record.handle.get("container")
+        if not isinstance(name, str) or name not in self._lab_containers(project):
+            return None  # not a container labship made for this project: not ours
+        return record.info
+
+    def stop(self, project: Project, *, console: Console) -> bool:
+        """Stop and remove the lab container(s) of this project; False if there were none.
+        Only containers labelled as this project's lab are touched, whatever the record says."""
+        record = read_record(project)
+        if record is not None and record.info.runtime != self.name:
+            return False  # another runtime's lab: not ours to stop
         stopped = False
-        for name in names:
-            _docker(["stop", "-t", str(STOP_TIMEOUT), name], console, check=False)
+        for name in self._lab_containers(project):
+            _docker(["stop", "-t", str(int(STOP_GRACE)), name], console, check=False)
             stopped = self._remove(name, console) or stopped
-        clear_state(project)
+        clear_record(project)
         return stopped
 
     # ------------------------------------------------------------------ shell
 
-    def shell(self, project: Project, lock: Lock, profile: Profile, *, console: Console) -> int:
+    def shell(self, project: Project, env: Image, profile: Profile, *, console: Console) -> int:
         """bash (or sh) in the dev image, the project's folders mounted, as the host user."""
-        image = self.image(project, lock, dev=True, console=console)
         values = container_environment(
             profile, {"LABSHIP_RUNTIME": self.name, "LABSHIP_PROFILE": profile.name}
         )
-        values.setdefault("HOME", "/tmp")
-        env = split_environment(values)
         name = container_name(project, "shell")
-        options = ["--rm", "-i", *(["-t"] if _stdin_is_tty() else [])]
-        options += ["--name", name, "--pull", "never"]
-        options += [*_labels(project, kind="shell", profile=profile.name)]
-        options += ["--user", f"{self.uid}:{self.gid}", "-w", APP_DIR, *_mounts(project)]
+        options = ["--rm", "-i", *(["-t"] if _stdin_is_tty() else []), "--name", name]
+        options += self._interactive_options(project, "shell", profile, values)
+        split = split_environment(values)
         try:
-            with _env_args(env) as env_args:
-                argv = [_binary(), "run", *options, *env_args, image, *SHELL_COMMAND]
+            with _env_args(split) as env_args:
+                argv = [_binary(), "run", *options, *env_args, env.image_id, *SHELL_COMMAND]
                 with _ignore_sigint():
-                    proc = subprocess.Popen(argv, env=dict(env.client_env))
-                    with _forward_signals_except_int(proc):
+                    proc = subprocess.Popen(argv, env=dict(split.client_env))
+                    # SIGTERM/SIGHUP to the interactive client; SIGINT stays the container's.
+                    with forward_signals(proc, (signal.SIGTERM, signal.SIGHUP)):
                         code = proc.wait()
             if code == 125:
                 raise ToolError("docker could not start the shell container (its message is above)")
@@ -572,21 +485,16 @@ class DockerRuntime:
             self._remove(name, console)
 
 
-@contextlib.contextmanager
-def _forward_signals_except_int(proc: subprocess.Popen[bytes]) -> Iterator[None]:
-    """SIGTERM/SIGHUP to the interactive docker client; SIGINT stays ignored."""
-    with _signals_handled(_forwarder(proc), (signal.SIGTERM, signal.SIGHUP)):
-        yield
-
-
-def _mask_with(console: Console, token: str) -> Console:
-    return console.with_secrets([token]) if token else console
-
-
 def _quiet(console: Console) -> Console:
     from labship.console import Console
 
     return Console(stream=console.stream, quiet=True, mask=console.mask)
+
+
+def _quiet_console() -> Console:
+    from labship.console import Console
+
+    return Console(quiet=True)
 
 
 def _binary() -> str:
@@ -609,6 +517,7 @@ def _docker(
 
 __all__ = [
     "DockerRuntime",
+    "Image",
     "container_environment",
     "container_name",
     "split_environment",

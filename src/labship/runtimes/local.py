@@ -7,16 +7,14 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labship.errors import UsageError
-from labship.labstate import clear_state, ensure_port_free, read_state, wait_ready, write_state
-from labship.profiles import job_environment
-from labship.runtimes.base import LabInfo, Prepared
+from labship.runtimes.base import Environment, LabInfo
 from labship.store import Store
+from labship.tools import procinfo
+from labship.tools.process import STOP_GRACE, run_foreground, wait_until
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -25,46 +23,57 @@ if TYPE_CHECKING:
     from labship.project import Job, Project
 
 
+@dataclass(frozen=True)
+class Venv(Environment):
+    path: Path
+
+
 class LocalRuntime:
     name = "local"
 
     def __init__(self, store: Store | None = None) -> None:
         self.store = store or Store()
-        # The API prepares, then runs (which must also work alone): do the work once.
-        self._prepared: dict[tuple[Path, str], Prepared] = {}
 
-    def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Prepared:
-        key = (project.root, lock.hash(dev=dev))
-        if key not in self._prepared:
-            env, created = self.store.ensure(lock, dev=dev, console=console)
-            self.store.register(project)
-            _warn_missing_system_packages(project, console)
-            self._prepared[key] = Prepared(runtime=self.name, ref=str(env), created=created)
-        return self._prepared[key]
+    def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Venv:
+        lock_hash = lock.hash(dev=dev)
+        # Registered before the build: a concurrent gc then keeps what is being made.
+        self.store.register(project.root, self.store.env_path(lock_hash))
+        path, created = self.store.ensure(lock, dev=dev, console=console)
+        _warn_missing_system_packages(project, console)
+        return Venv(self.name, lock_hash, dev, created, path)
 
-    def _environment(self, env: Path, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
+    def _environment(self, env: Venv, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
+        from labship.profiles import job_environment
+
         return job_environment(
             profile,
-            extra={"VIRTUAL_ENV": str(env), "LABSHIP_RUNTIME": self.name, **extra},
-            path_prefix=[str(env / "bin")],
+            extra={"VIRTUAL_ENV": str(env.path), "LABSHIP_RUNTIME": self.name, **extra},
+            path_prefix=[str(env.path / "bin")],
         )
 
     def run(
-        self, project: Project, lock: Lock, job: Job, profile: Profile, *, console: Console
+        self, project: Project, env: Venv, job: Job, profile: Profile, *, console: Console
     ) -> int:
-        env_dir = Path(self.prepare(project, lock, dev=False, console=console).ref)
-        env = self._environment(
-            env_dir, profile, {"LABSHIP_PROFILE": profile.name, "LABSHIP_JOB": job.name}
+        variables = self._environment(
+            env, profile, {"LABSHIP_PROFILE": profile.name, "LABSHIP_JOB": job.name}
         )
         argv = list(job.argv)
-        argv[0] = shutil.which(argv[0], path=env["PATH"]) or argv[0]
-        with self.store.in_use(env_dir):
-            return run_foreground(argv, env=env, cwd=project.root, what=f"job {job.name!r}")
+        argv[0] = shutil.which(argv[0], path=variables["PATH"]) or argv[0]
+        with self.store.in_use(env.path):
+            ended = run_foreground(
+                argv, env=variables, cwd=project.root, what=f"job {job.name!r}", grace=STOP_GRACE
+            )
+        if ended.killed:
+            console.warn(
+                f"job {job.name!r} did not stop within {STOP_GRACE:.0f} s of the signal; "
+                "it was killed (SIGKILL)"
+            )
+        return ended.exit_code
 
     def lab(
         self,
         project: Project,
-        lock: Lock,
+        env: Venv,
         profile: Profile,
         *,
         port: int,
@@ -72,13 +81,14 @@ class LocalRuntime:
         detach: bool,
         console: Console,
     ) -> LabInfo:
+        from labship.runtimes.lab import ensure_port_free
+
         ensure_port_free(port)
-        env_dir = Path(self.prepare(project, lock, dev=True, console=console).ref)
-        env = self._environment(
-            env_dir, profile, {"LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token}
+        variables = self._environment(
+            env, profile, {"LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token}
         )
         argv = [
-            str(env_dir / "bin" / "jupyter"),
+            str(env.path / "bin" / "jupyter"),
             "lab",
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
@@ -88,12 +98,20 @@ class LocalRuntime:
         ]
         if os.geteuid() == 0:  # containers and CI run as root; jupyter refuses without it
             argv.append("--allow-root")
-        url = f"http://127.0.0.1:{port}/lab"
+        info = LabInfo(self.name, f"http://127.0.0.1:{port}/lab", port)
         if not detach:
-            console.say(f"JupyterLab at {url} (token: JUPYTER_TOKEN in .env_{profile.name})")
-            with self.store.in_use(env_dir):
-                run_foreground(argv, env=env, cwd=project.root, what="JupyterLab")
-            return LabInfo(self.name, url, port)
+            console.say(f"JupyterLab at {info.url} (token: JUPYTER_TOKEN in .env_{profile.name})")
+            with self.store.in_use(env.path):
+                run_foreground(argv, env=variables, cwd=project.root, what="JupyterLab")
+            return info
+        self._start_detached(project, argv, variables, info, token)
+        return info
+
+    def _start_detached(
+        self, project: Project, argv: list[str], env: dict[str, str], info: LabInfo, token: str
+    ) -> None:
+        from labship.runtimes.lab import wait_ready, write_record
+
         project.state_dir.mkdir(exist_ok=True)
         log = project.state_dir / "lab.log"
         with open(log, "ab") as out:
@@ -107,83 +125,67 @@ class LocalRuntime:
                 start_new_session=True,
             )
         try:
-            wait_ready(port, token, alive=lambda: proc.poll() is None, log=log)
+            wait_ready(info.port, token, alive=lambda: proc.poll() is None, log=log)
+            write_record(project, info, {"pid": proc.pid, "start": procinfo.start_time(proc.pid)})
         except BaseException:  # not answering, or labship interrupted: leave no orphan
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
-        info = LabInfo(self.name, url, port, pid=proc.pid)
-        write_state(project, info)
-        return info
+
+    def _lab_pid(self, project: Project) -> tuple[LabInfo, int] | None:
+        """The recorded lab and its pid, only while that pid is still the process labship
+        started (same start time): a reused pid is never signalled."""
+        from labship.runtimes.lab import read_record
+
+        record = read_record(project)
+        if record is None or record.info.runtime != self.name:
+            return None
+        pid, start = record.handle.get("pid"), record.handle.get("start")
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
+            return None
+        if not isinstance(start, str) or procinfo.start_time(pid) != start:
+            return None
+        return record.info, pid
+
+    def lab_running(self, project: Project) -> LabInfo | None:
+        found = self._lab_pid(project)
+        return found[0] if found else None
 
     def stop(self, project: Project, *, console: Console) -> bool:
-        state = read_state(project)
-        if state is None or state.get("runtime") != self.name:
+        from labship.runtimes.lab import clear_record, read_record
+
+        found = self._lab_pid(project)
+        record = read_record(project)
+        if record is not None and record.info.runtime == self.name:
+            clear_record(project)
+        if found is None:
             return False
-        pid = int(state["pid"])
-        try:
+        pid = found[1]
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-            for _ in range(100):
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        clear_state(project)
+            if not wait_until(lambda: not procinfo.alive(pid), timeout=10, interval=0.1):
+                os.killpg(pid, signal.SIGKILL)
         return True
 
-    def shell(self, project: Project, lock: Lock, profile: Profile, *, console: Console) -> int:
-        env_dir = Path(self.prepare(project, lock, dev=True, console=console).ref)
-        env = self._environment(env_dir, profile, {"LABSHIP_PROFILE": profile.name})
+    def shell(self, project: Project, env: Venv, profile: Profile, *, console: Console) -> int:
+        variables = self._environment(env, profile, {"LABSHIP_PROFILE": profile.name})
         shell = shutil.which("bash") or "/bin/sh"
-        with self.store.in_use(env_dir):
-            return run_foreground([shell], env=env, cwd=project.root, what="shell")
-
-
-def run_foreground(argv: list[str], *, env: dict[str, str], cwd: Path, what: str) -> int:
-    """Run a child in the foreground, pass signals on, return its exit code.
-
-    SIGTERM is always passed on. SIGINT reaches the child from the terminal by itself
-    (same process group); it is passed on only when there is no terminal, e.g. when a
-    scheduler signals labship's pid alone.
-    """
-    try:
-        proc = subprocess.Popen(argv, env=env, cwd=cwd)
-    except FileNotFoundError:
-        raise UsageError(
-            f"{what}: command {argv[0]!r} not found in the environment",
-            hint="check the command in labship.toml",
-        ) from None
-    except PermissionError:
-        raise UsageError(f"{what}: {argv[0]!r} is not executable") from None
-    interactive = sys.stdin.isatty()
-
-    def forward(signum: int, _frame: object) -> None:
-        if signum == signal.SIGINT and interactive:
-            return
-        proc.send_signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        code = proc.wait()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    return 128 - code if code < 0 else code
+        with self.store.in_use(env.path):
+            return run_foreground([shell], env=variables, cwd=project.root, what="shell").exit_code
 
 
 def _warn_missing_system_packages(project: Project, console: Console) -> None:
     """Images get ``[docker] system_packages`` by apt; here labship only says what is missing."""
-    from labship import syspkgs
+    from labship.tools import dpkg
 
     wanted = project.settings.system_packages
-    missing = syspkgs.missing(wanted)
+    missing = dpkg.missing(wanted)
     if missing:
         console.warn(
             f"system packages missing on this machine: {', '.join(missing)} "
             f"(labship.toml [docker] system_packages); install them: "
-            f"{syspkgs.install_hint(missing)}"
+            f"{dpkg.install_hint(missing)}"
         )
     elif missing is None and wanted:
         console.warn(f"cannot check system packages here (no dpkg): {', '.join(wanted)}")

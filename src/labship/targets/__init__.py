@@ -1,1 +1,68 @@
-"""Targets: files other systems run (compose, cron, Airflow, Kubernetes) from the same inputs."""
+"""Targets: turn the project, its lock and a profile into files another system runs.
+
+A target is one module with one class: a ``name`` and ``plan(context)``, the files it
+would write (each with labship's header, see ``targets.generated``). ``export`` checks
+them all and writes them; ``eject`` hands them to the user. Adding a target (cron,
+Airflow, Kubernetes) is one module and one line in ``_REGISTRY``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from labship.errors import UsageError
+
+if TYPE_CHECKING:
+    from labship.console import Console
+    from labship.targets.base import Context, Target
+
+# name -> "module:class"; modules are imported only when their target is used.
+_REGISTRY = {
+    "image": "labship.targets.image:ImageTarget",
+    "compose": "labship.targets.compose:ComposeTarget",
+}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def get(name: str) -> Target:
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        raise UsageError(f"unknown target {name!r}", hint=f"use one of {', '.join(_REGISTRY)}")
+    module, _, cls = spec.partition(":")
+    target: Target = getattr(import_module(module), cls)()
+    return target
+
+
+def export(
+    context: Context, name: str, *, force: bool = False, console: Console | None = None
+) -> list[Path]:
+    """Write the target's files; a hand-edited or foreign file is a conflict (exit 73)
+    unless ``force``; a file the user took over and the target keeps is left alone."""
+    from labship.targets import generated
+
+    planned = get(name).plan(context)
+    before = generated.write_all(planned, force=force)
+    if console is not None:
+        for path, state in before.items():
+            if state == "user" and not force:
+                console.say(f"using your own {path.name} as is (labship does not touch it)")
+    return [p.path for p in planned]
+
+
+def render(context: Context, name: str) -> dict[str, str]:
+    """Path relative to the project -> full text, for callers that write the files
+    themselves (``labship new`` writes them with the rest of a new project)."""
+    root = context.project.root
+    return {str(p.path.relative_to(root)): p.text for p in get(name).plan(context)}
+
+
+def eject(context: Context, name: str) -> list[Path]:
+    """Hand the target's files to the user: labship stops generating them."""
+    from labship.targets import generated
+
+    return [generated.eject(p.path, p.text) for p in get(name).plan(context)]

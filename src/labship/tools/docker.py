@@ -109,9 +109,9 @@ def build_client() -> Client:
 
 
 def _memo_path() -> Path:
-    from labship.store import store_root
+    from labship.dirs import cache_root
 
-    return store_root() / "docker-client.json"
+    return cache_root() / "docker-client.json"
 
 
 def _probe(candidates: list[str]) -> Client:

@@ -1,14 +1,26 @@
-"""Run an external tool: stream its output through the console, fail with its own words."""
+"""Processes: run a tool and fail with its own words; run a child in the foreground and
+pass signals on; wait for a child (stopping it, then killing it, when labship is
+signalled); wait until something is ready.
+
+Every runtime runs its children through here, so a signal is handled the same way
+whether the child is a job in a venv or a docker client attached to a container.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from labship.console import Console
-from labship.errors import ToolError
+from labship.errors import ToolError, UsageError
 
 _TAIL = 20
 
@@ -53,8 +65,6 @@ def run_tool(
         proc.stdin.write(stdin)
         proc.stdin.close()
     # stdout may be large (docker save, uv export); read it on a thread while stderr streams.
-    import threading
-
     out_chunks: list[str] = []
     stdout, stderr = proc.stdout, proc.stderr
     assert stdout is not None and stderr is not None
@@ -87,3 +97,153 @@ def failure_message(
     tail = " | ".join(lines[-_TAIL:]) or f"exit code {result.returncode}"
     message = f"{tool} failed ({' '.join(argv[:3])} ...): {tail}"
     return console.mask(message) if console is not None else message
+
+
+# --------------------------------------------------------------------------- signals
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_GRACE = 10.0  # seconds a signalled child gets before it is killed (as docker stop)
+Handler = Callable[[int, FrameType | None], object]
+
+
+@contextlib.contextmanager
+def signals_handled(handler: Handler, signums: Iterable[int]) -> Iterator[None]:
+    """``handler`` for ``signums`` while the block runs (main thread only), then restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in signums}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def forward_signals(
+    proc: subprocess.Popen[bytes],
+    signums: Iterable[int] = FORWARDED,
+    *,
+    skip: Callable[[int], bool] = lambda _signum: False,
+) -> Iterator[list[int]]:
+    """Hand ``signums`` to ``proc`` instead of dying; yields the signals passed on.
+    ``skip(signum)`` is True for one the child gets by itself (Ctrl-C on a terminal)."""
+    received: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if skip(signum):
+            return
+        received.append(signum)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+
+    with signals_handled(forward, signums):
+        yield received
+
+
+@contextlib.contextmanager
+def deferred_signals(signums: Iterable[int] = FORWARDED) -> Iterator[list[int]]:
+    """Note signals instead of dying, so a step that must finish (creating a container
+    that a ``finally`` removes) is not cut in half."""
+    received: list[int] = []
+    with signals_handled(lambda signum, _frame: received.append(signum), signums):
+        yield received
+
+
+def wait(
+    proc: subprocess.Popen[bytes],
+    received: list[int],
+    *,
+    kill: Callable[[], None],
+    grace: float = STOP_GRACE,
+) -> int:
+    """Wait for ``proc``; once a signal was passed on, give it ``grace`` seconds (none
+    after a second signal), then ``kill()`` it. Returns its exit code, 128+N for a
+    signal N (as shells report it)."""
+    deadline: float | None = None
+    # A thread blocks in wait(): Popen.wait(timeout) polls with sleeps up to 50 ms, which
+    # every run would pay; the event wakes us the moment the child exits.
+    done = threading.Event()
+
+    def reap() -> None:
+        proc.wait()
+        done.set()
+
+    threading.Thread(target=reap, daemon=True).start()
+    while not done.wait(timeout=0.2):
+        if not received:
+            continue
+        if deadline is None:
+            deadline = time.monotonic() + grace
+        if len(received) > 1 or time.monotonic() > deadline:
+            kill()
+            received.clear()
+            deadline = None
+    code = proc.returncode
+    return 128 - code if code < 0 else code
+
+
+@dataclass(frozen=True)
+class Foreground:
+    """How a foreground child ended: its exit code, and whether labship had to kill it."""
+
+    exit_code: int
+    killed: bool
+
+
+def run_foreground(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    what: str,
+    grace: float = STOP_GRACE,
+) -> Foreground:
+    """Run a child in the foreground, pass signals on, return how it ended.
+
+    SIGTERM and SIGHUP are always passed on. SIGINT reaches the child from the terminal by
+    itself (same process group); it is passed on only when there is no terminal, e.g. when
+    a scheduler signals labship's pid alone. A child that ignores the signal is killed
+    after ``grace`` seconds: labship must not wait forever, nor leave it behind.
+    """
+    try:
+        proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd)
+    except FileNotFoundError:
+        raise UsageError(
+            f"{what}: command {argv[0]!r} not found in the environment",
+            hint="check the command in labship.toml",
+        ) from None
+    except PermissionError:
+        raise UsageError(f"{what}: {argv[0]!r} is not executable") from None
+    interactive = sys.stdin.isatty()
+    killed: list[bool] = []
+
+    def kill() -> None:
+        killed.append(True)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+    def from_terminal(signum: int) -> bool:
+        return signum == signal.SIGINT and interactive
+
+    with forward_signals(proc, skip=from_terminal) as received:
+        code = wait(proc, received, kill=kill, grace=grace)
+    return Foreground(code, killed=bool(killed))
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    alive: Callable[[], bool] = lambda: True,
+    timeout: float,
+    interval: float = 0.3,
+) -> bool:
+    """Poll ``ready`` until it is True (True), or ``alive`` is False or time is up (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        if ready():
+            return True
+        time.sleep(interval)
+    return False

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from labship.console import Console
-from labship.errors import ToolError
+from labship.errors import PythonNotFound, ToolError
 from labship.tools.process import ToolResult, run_tool
 
 
@@ -51,3 +51,20 @@ def uv(
 @cache
 def uv_version() -> str:
     return uv(["--version"]).stdout.split()[1]
+
+
+_NO_PYTHON = ("No interpreter found", "Failed to inspect Python interpreter")
+
+
+def missing_python(uv_stderr: str) -> bool:
+    """uv found no usable interpreter for the requested version (none, or a broken shim)."""
+    return any(text in uv_stderr for text in _NO_PYTHON)
+
+
+def python_not_found(version: str, why: str) -> PythonNotFound:
+    return PythonNotFound(
+        f"Python {version} is not installed on this machine ({why})",
+        hint=f"install it (apt-get install python{version}, pyenv install "
+        f"{version}, or uv python install {version}); labship never "
+        "downloads interpreters on its own",
+    )

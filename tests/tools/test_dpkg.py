@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from labship import syspkgs
+from labship.tools import dpkg as syspkgs
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="not a Debian system")
 

@@ -21,7 +21,7 @@ parser (``conda.models.match_spec``):
 * ``pkg[version='>=1.0']`` -- the bracket's ``version`` is used; other keys are ignored.
 * ``a|b`` -- PEP 440 has no "or": alternatives are accepted only when they translate to
   the same thing (or one is ``*``); otherwise a SpecError asks to pin one version.
-* Names are renamed or skipped following :mod:`labship.condanames`.
+* Names are renamed or skipped following :mod:`labship.spec.condanames`.
 """
 
 from __future__ import annotations
@@ -36,16 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from labship.condanames import (
+from labship.errors import SpecError
+from labship.spec.condanames import (
     CONDA_ONLY,
     CONDA_ONLY_PREFIXES,
     CONDA_ONLY_SUFFIXES,
     CONDA_TO_PYPI,
 )
-from labship.errors import SpecError
 
 if TYPE_CHECKING:
-    from yaml.nodes import Node
+    from yaml.nodes import MappingNode, Node
 
 __all__ = ["Spec", "read_spec", "translate_matchspec"]
 
@@ -92,7 +92,7 @@ def translate_matchspec(spec: str, *, where: str) -> str | None:
     """Translate one conda dependency to a PEP 508 requirement.
 
     Returns None when it is not a PyPI requirement: a conda-only package (see
-    :mod:`labship.condanames`), ``pip``, or ``python`` (which ``read_spec`` turns
+    :mod:`labship.spec.condanames`), ``pip``, or ``python`` (which ``read_spec`` turns
     into ``Spec.python`` instead). ``where`` (``file:line``) prefixes error messages.
     """
     kind, _name, requirement = _classify(spec, where)
@@ -264,10 +264,36 @@ def _translate_constraint(token: str) -> str:
 
 
 def _read_conda(path: Path) -> Spec:
+    shown = _display(path)
+    sections = _sections(_compose(_read_text(path, shown), shown), shown)
+    channels = tuple(
+        _scalar(item, shown, "a channel")
+        for item in _sequence(sections.get("channels"), shown, "channels")
+    )
+    deps = _Dependencies(path, shown)
+    for item in _sequence(sections.get("dependencies"), shown, "dependencies"):
+        deps.add(item)
+    python_spec = deps.python_spec or None
+    collector = deps.pip
+    return Spec(
+        path=path,
+        python=_python_minor(python_spec),
+        python_spec=python_spec,
+        requirements=(*deps.requirements, *collector.requirements),
+        index_url=collector.index_url,
+        extra_index_urls=tuple(collector.extra_index_urls),
+        find_links=tuple(collector.find_links),
+        variables=_variables(sections.get("variables"), shown),
+        skipped=tuple(deps.skipped),
+        name=_optional_scalar(sections.get("name"), shown, "'name'"),
+        channels=channels,
+    )
+
+
+def _compose(text: str, shown: str) -> MappingNode:
+    """The YAML document as nodes (which keep line numbers for errors)."""
     import yaml
 
-    shown = _display(path)
-    text = _read_text(path, shown)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
@@ -287,80 +313,82 @@ def _read_conda(path: Path) -> Spec:
             f"{_at(shown, root)}: the top level must be a mapping",
             hint="start with 'name:', 'channels:' and 'dependencies:' keys",
         )
+    return root
 
+
+def _sections(root: MappingNode, shown: str) -> dict[str, Node]:
     sections: dict[str, Node] = {}
     for key_node, value_node in root.value:
         key = _scalar(key_node, shown, "a key")
         if key in sections:
             raise SpecError(f"{_at(shown, key_node)}: '{key}' appears twice", hint="keep one")
         sections[key] = value_node
+    return sections
 
-    name = _optional_scalar(sections.get("name"), shown, "'name'")
-    channels = tuple(
-        _scalar(item, shown, "a channel")
-        for item in _sequence(sections.get("channels"), shown, "channels")
-    )
+
+def _variables(node: Node | None, shown: str) -> dict[str, str]:
+    import yaml
+
+    if node is None:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        raise SpecError(
+            f"{_at(shown, node)}: 'variables' must be a mapping",
+            hint="write 'variables:' followed by indented 'NAME: value' lines",
+        )
     variables: dict[str, str] = {}
-    if "variables" in sections:
-        node = sections["variables"]
-        if not isinstance(node, yaml.MappingNode):
-            raise SpecError(
-                f"{_at(shown, node)}: 'variables' must be a mapping",
-                hint="write 'variables:' followed by indented 'NAME: value' lines",
-            )
-        for key_node, value_node in node.value:
-            key = _scalar(key_node, shown, "a variable name")
-            variables[key] = _scalar(value_node, shown, f"the value of variable '{key}'")
+    for key_node, value_node in node.value:
+        key = _scalar(key_node, shown, "a variable name")
+        variables[key] = _scalar(value_node, shown, f"the value of variable '{key}'")
+    return variables
 
-    python_spec: str | None = None
-    python_where = ""
-    conda_requirements: list[str] = []
-    skipped: list[str] = []
-    collector = _Collector()
-    for item in _sequence(sections.get("dependencies"), shown, "dependencies"):
-        where = _at(shown, item)
+
+class _Dependencies:
+    """The ``dependencies:`` list: conda match-specs, the python entry, a ``pip:`` list."""
+
+    def __init__(self, path: Path, shown: str) -> None:
+        self.path, self.shown = path, shown
+        self.python_spec = ""
+        self.python_where = ""
+        self.requirements: list[str] = []
+        self.skipped: list[str] = []
+        self.pip = _Collector()
+
+    def add(self, item: Node) -> None:
+        import yaml
+
         if isinstance(item, yaml.MappingNode):
-            for key_node, value_node in item.value:
-                key = _scalar(key_node, shown, "a key")
-                if key != "pip":
-                    raise SpecError(
-                        f"{_at(shown, key_node)}: unknown dependency section '{key}:'",
-                        hint="only a 'pip:' list may appear under 'dependencies:'",
-                    )
-                for line_node in _sequence(value_node, shown, "pip", required=True):
-                    line = _scalar(line_node, shown, "a pip requirement")
-                    collector.line(line, _at(shown, line_node), path.parent, (path.resolve(),))
-            continue
-        spec_text = _scalar(item, shown, "a dependency")
+            self._pip_section(item)
+            return
+        where = _at(self.shown, item)
+        spec_text = _scalar(item, self.shown, "a dependency")
         kind, conda_name, translated = _classify(spec_text, where)
         if kind == "requirement":
-            conda_requirements.append(translated)
+            self.requirements.append(translated)
         elif kind == "conda-only":
-            if conda_name not in skipped:
-                skipped.append(conda_name)
+            if conda_name not in self.skipped:
+                self.skipped.append(conda_name)
         elif kind == "python" and translated:  # a bare 'python' adds nothing
-            if python_spec and _canonical_specifier(translated) != _canonical_specifier(
-                python_spec
-            ):
+            previous = _canonical_specifier(self.python_spec or None)
+            if self.python_spec and _canonical_specifier(translated) != previous:
                 raise SpecError(
-                    f"{where}: '{spec_text}' contradicts the python version at {python_where}",
+                    f"{where}: '{spec_text}' contradicts the python version at {self.python_where}",
                     hint="keep one python entry",
                 )
-            python_spec, python_where = translated, where
+            self.python_spec, self.python_where = translated, where
 
-    return Spec(
-        path=path,
-        python=_python_minor(python_spec or None),
-        python_spec=python_spec or None,
-        requirements=(*conda_requirements, *collector.requirements),
-        index_url=collector.index_url,
-        extra_index_urls=tuple(collector.extra_index_urls),
-        find_links=tuple(collector.find_links),
-        variables=variables,
-        skipped=tuple(skipped),
-        name=name,
-        channels=channels,
-    )
+    def _pip_section(self, item: MappingNode) -> None:
+        for key_node, value_node in item.value:
+            key = _scalar(key_node, self.shown, "a key")
+            if key != "pip":
+                raise SpecError(
+                    f"{_at(self.shown, key_node)}: unknown dependency section '{key}:'",
+                    hint="only a 'pip:' list may appear under 'dependencies:'",
+                )
+            for line_node in _sequence(value_node, self.shown, "pip", required=True):
+                line = _scalar(line_node, self.shown, "a pip requirement")
+                where = _at(self.shown, line_node)
+                self.pip.line(line, where, self.path.parent, (self.path.resolve(),))
 
 
 def _at(shown: str, node: Node) -> str:

@@ -143,7 +143,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
         (work / "pyproject.toml").write_text(_resolver_project(project, spec, python))
         result = uv(["lock", "--directory", tmp], console=console, check=False)
         if result.returncode != 0:
-            from labship.store import missing_python, python_not_found
+            from labship.tools.uv import missing_python, python_not_found
 
             if missing_python(result.stderr):
                 raise python_not_found(python, "the project asks for it")
@@ -234,7 +234,7 @@ def _check_wheels(dev_text: str, python: str, where: str) -> None:
     for pkg in data.get("packages", []):
         if pkg.get("wheels") or "sdist" not in pkg:
             continue
-        from labship.wheels import compatible_versions, index_files
+        from labship.lock.wheels import compatible_versions, index_files
 
         files = index_files(pkg.get("index", "https://pypi.org/simple"), pkg["name"])
         has_wheels = any(
@@ -277,7 +277,7 @@ def read_lock(project: Project, *, check: bool = True) -> Lock:
             f"{project.lock_path}: not written by labship (no [tool.labship] table)",
             hint="run 'labship lock'",
         )
-    meta = tomllib.loads(prod_tail)["tool"]["labship"]
+    meta = _meta(project.lock_path, prod_tail)
     result = Lock(
         root=project.root,
         python=meta["python"],
@@ -294,6 +294,23 @@ def read_lock(project: Project, *, check: bool = True) -> Lock:
                 f"{project.lock_path.name} is stale: {reason}", hint="run 'labship lock'"
             )
     return result
+
+
+def _meta(path: Path, table: str) -> dict[str, Any]:
+    """The [tool.labship] table, checked: a lock with a conflict marker or a missing key
+    is unusable, and says so in one line (never a traceback)."""
+    try:
+        meta = tomllib.loads(table)["tool"]["labship"]
+    except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+        why = "not valid TOML" if isinstance(exc, tomllib.TOMLDecodeError) else "no [tool.labship]"
+        raise StaleLockError(f"{path}: cannot be read ({why})", hint="run 'labship lock'") from None
+    for key in ("python", "inputs"):
+        if not isinstance(meta.get(key), str):
+            raise StaleLockError(
+                f"{path}: [tool.labship] {key} is missing or not a string",
+                hint="run 'labship lock'",
+            )
+    return dict(meta)
 
 
 def stale_reason(project: Project, lock: Lock) -> str | None:

@@ -1,4 +1,4 @@
-"""labship new / labship init: the files, their contents, and that nothing is lost."""
+"""labship new: the files, their contents and modes, all or nothing."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from scaffolding import HOST_PYTHON, env_values, files_under, spec_dependencies
 
-from labship.errors import ConfigError, ConflictError, LabshipError, UsageError
-from labship.project import read_settings
-from labship.scaffold import init_project, new_project
+from conftest import labship
+from labship import targets
+from labship.errors import ConflictError, FileWriteError, UsageError
+from labship.project import Project, read_settings
+from labship.project.scaffold import new_project
+from labship.targets.base import Context
 
-CLASSIC = Path(__file__).resolve().parent / "projects" / "classic"
-HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 NEW_FILES = {
     "labship.toml",
     "code/train.py",
@@ -34,36 +36,8 @@ NEW_FILES = {
     ".gitignore",
     ".dockerignore",
     "README.md",
-    "compose.yaml",
-    "compose.prod.yaml",
 }
-
-
-def files_under(root: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file below root: its bytes and permission bits."""
-    return {
-        p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def spec_dependencies(path: Path) -> list[object]:
-    deps = yaml.safe_load(path.read_text())["dependencies"]
-    assert isinstance(deps, list)
-    return deps
-
-
-def env_values(path: Path) -> dict[str, str]:
-    pairs = (
-        line.split("=", 1)
-        for line in path.read_text().splitlines()
-        if line and not line.startswith("#")
-    )
-    return {key: value for key, value in pairs}
-
-
-# ----------------------------------------------------------------------------- new
+COMPOSE_FILES = {"compose.yaml", "compose.prod.yaml"}
 
 
 def test_new_creates_every_file_and_a_valid_labship_toml(tmp_path: Path) -> None:
@@ -282,8 +256,10 @@ def test_a_failed_write_leaves_nothing_behind(
         return real_open(path, flags, mode)
 
     monkeypatch.setattr(os, "open", failing_open)
-    with pytest.raises(LabshipError, match="No space left on device"):
-        new_project(tmp_path / "churn")
+    with pytest.raises(FileWriteError, match="No space left on device") as caught:
+        new_project(tmp_path / "churn", extra_files=lambda p: {"extra.txt": "x"})
+    assert caught.value.exit_code == 74
+    assert "free some disk space" in str(caught.value)
     assert not (tmp_path / "churn").exists()
 
 
@@ -361,170 +337,84 @@ def test_the_example_job_trains_and_fails_clearly(tmp_path: Path) -> None:
     ]
 
 
-# ---------------------------------------------------------------------------- init
+# ------------------------------------------------------------------ extra files
 
 
-@pytest.fixture
-def classic(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(CLASSIC, tmp_path / "classic"))
+def test_extra_files_see_the_new_project_and_are_written_with_it(tmp_path: Path) -> None:
+    seen: list[Project] = []
+
+    def extra(project: Project) -> dict[str, str]:
+        seen.append(project)
+        return {"compose.yaml": f"name: {project.name}\n", "ops/notes.txt": "hi\n"}
+
+    result = new_project(tmp_path / "churn", extra_files=extra)
+
+    (project,) = seen
+    assert project.root == result.root == tmp_path / "churn"
+    assert project.settings == read_settings(result.root / "labship.toml")
+    assert set(files_under(result.root)) == NEW_FILES | {"compose.yaml", "ops/notes.txt"}
+    assert (result.root / "ops" / "notes.txt").read_text() == "hi\n"
 
 
-def test_init_takes_over_the_classic_layout_and_keeps_every_file(classic: Path) -> None:
-    before = files_under(classic)
-
-    result = init_project(classic)
-
-    after = files_under(classic)
-    assert {k: after[k] for k in before} == before
-    created = {p.relative_to(classic).as_posix() for p in result.created}
-    assert created == {"labship.toml", ".env.example", ".gitignore", ".dockerignore"}
-    assert set(after) == set(before) | created
-    settings = read_settings(classic / "labship.toml")
-    assert settings.name == "classic"
-    assert {name: job.argv for name, job in settings.jobs.items()} == {
-        "train": ("python", "code/main.py"),
-        "report": ("python", "code/report.py"),
-    }
-    assert settings.lab_port == 8890
-    assert settings.python == "3.11"
-    assert settings.spec == "docker/environment.yml"
-    assert settings.required == ("RANDOM_SEED", "DB_HOST", "DB_NAME", "DB_USER", "DB_PASSWORD")
-    assert settings.secret == ("DB_PASSWORD", "JUPYTER_TOKEN")
-    assert settings.image == "classic"
-    example = env_values(classic / ".env.example")
-    assert list(example) == [*settings.required, "JUPYTER_TOKEN"]
-    assert set(example.values()) == {""}
-    notes = "\n".join(result.notes)
-    for said in ("job 'train'", "job 'report'", "lab port 8890", "python 3.11", "JUPYTER_TOKEN"):
-        assert said in notes, said
-    assert "docker/Dockerfile-dev starts Jupyter with a fixed token" in notes
-
-
-def test_init_python_option_wins_and_a_disagreement_is_said(classic: Path) -> None:
-    result = init_project(classic, python="3.12", name="legacy")
-    settings = read_settings(classic / "labship.toml")
-    assert (settings.python, settings.name) == ("3.12", "legacy")
-    assert "python 3.12 given, but docker/environment.yml says 3.11" in result.notes
-
-
-def test_init_twice_is_a_conflict(classic: Path) -> None:
-    init_project(classic)
-    before = files_under(classic)
-    with pytest.raises(ConflictError, match="already a labship project") as caught:
-        init_project(classic)
-    assert caught.value.exit_code == 73
-    assert files_under(classic) == before
-
-
-def test_init_names_a_malformed_compose_file_and_writes_nothing(classic: Path) -> None:
-    (classic / "docker-compose.prod.yml").write_text(
-        "services:\n  train:\n    command: [python, code/main.py\n    image: x\n"
-    )
-    before = files_under(classic)
-
-    with pytest.raises(ConfigError) as caught:
-        init_project(classic)
-
-    message = str(caught.value)
-    assert re.search(r"docker-compose\.prod\.yml:\d+: malformed YAML", message), message
-    assert caught.value.exit_code == 78
-    assert files_under(classic) == before
-
-
-def test_init_rejects_a_compose_file_of_the_wrong_shape(classic: Path) -> None:
-    (classic / "docker-compose.prod.yml").write_text("services:\n  - train\n")
-    with pytest.raises(ConfigError, match=r"docker-compose\.prod\.yml: 'services' must be"):
-        init_project(classic)
-    assert not (classic / "labship.toml").exists()
-
-
-def test_init_leaves_existing_ignore_files_alone_and_says_what_they_lack(
-    classic: Path,
+@pytest.mark.parametrize("rel", ["labship.toml", "./.env_dev", "/tmp/x", "../x", "a/../../x"])
+def test_extra_files_stay_inside_and_never_replace_the_projects_own(
+    tmp_path: Path, rel: str
 ) -> None:
-    (classic / ".gitignore").write_text(".env_dev\n__pycache__\n")
-    (classic / ".env.example").write_text("# mine\nRANDOM_SEED=\n")
-
-    result = init_project(classic)
-
-    assert (classic / ".gitignore").read_text() == ".env_dev\n__pycache__\n"
-    assert (classic / ".env.example").read_text() == "# mine\nRANDOM_SEED=\n"
-    assert {classic / ".gitignore", classic / ".env.example"} <= set(result.kept)
-    assert classic / ".gitignore" not in result.created
-    advice = next(n for n in result.notes if n.startswith(".gitignore"))
-    assert ".env_*" in advice and "data/*" in advice and "__pycache__" not in advice
+    with pytest.raises(ValueError, match="extra_files"):
+        new_project(tmp_path / "churn", extra_files=lambda p: {rel: "x"})
+    assert not (tmp_path / "churn").exists()
 
 
-@pytest.mark.parametrize(
-    ("command", "argv"),
-    [
-        ("python -u code/x.py --fast", ["python", "-u", "code/x.py", "--fast"]),
-        ("['python', 'code/a b.py']", ["python", "code/a b.py"]),
-        ("\"python code/'quoted name'.py\"", ["python", "code/quoted name.py"]),
-    ],
-)
-def test_init_job_commands_keep_their_argv(tmp_path: Path, command: str, argv: list[str]) -> None:
-    (tmp_path / "docker-compose.prod.yml").write_text(
-        f"services:\n  job:\n    image: x\n    command: {command}\n  db:\n    image: postgres\n"
+def test_the_scaffold_does_not_import_the_targets(tmp_path: Path) -> None:
+    """The dependency points one way: api hands the compose files in, scaffold never asks."""
+    code = (
+        "import sys; from pathlib import Path; "
+        "from labship.project.scaffold import new_project, init_project; "
+        f"new_project(Path({str(tmp_path / 'a')!r})); init_project(Path({str(tmp_path)!r})); "
+        "print(sorted(m for m in sys.modules if m.startswith('labship.targets')))"
     )
-    init_project(tmp_path)
-    jobs = read_settings(tmp_path / "labship.toml").jobs
-    assert list(jobs) == ["job"]
-    assert list(jobs["job"].argv) == argv
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize(
-    ("ports", "port"),
-    [
-        ('["8888:8888"]', 8888),
-        ('["127.0.0.1:8890:8888"]', 8890),
-        ('["9000:9000", "8891:8888/tcp"]', 8891),
-        ("[{target: 8888, published: '8892'}]", 8892),
-        ('["8888"]', 8888),  # not published: the default stays
-    ],
-)
-def test_init_lab_port_is_the_host_side(tmp_path: Path, ports: str, port: int) -> None:
-    (tmp_path / "docker-compose.yml").write_text(
-        f"services:\n  lab:\n    command: jupyter lab\n    ports: {ports}\n"
-    )
-    init_project(tmp_path)
-    assert read_settings(tmp_path / "labship.toml").lab_port == port
+def test_new_files_follow_the_umask_but_profiles_are_private(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        root = new_project(tmp_path / "churn").root
+    finally:
+        os.umask(old)
+    modes = {rel: mode for rel, (_, mode) in files_under(root).items()}
+    assert {rel for rel, mode in modes.items() if mode == 0o600} == {".env_dev", ".env_prod"}
+    assert {mode for rel, mode in modes.items() if not rel.startswith(".env_")} == {0o640}
+    for folder in (root, root / "code", root / "docker", root / "data"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o750, folder
 
 
-def test_init_plain_folder_with_requirements(tmp_path: Path) -> None:
-    (tmp_path / "requirements.txt").write_text("pandas==2.2.3\n")
-    (tmp_path / "analysis.py").write_text("print('hi')\n")
-
-    result = init_project(tmp_path, name="plain", python="3.12")
-
-    settings = read_settings(tmp_path / "labship.toml")
-    assert (settings.name, settings.python, settings.spec) == ("plain", "3.12", "requirements.txt")
-    assert settings.jobs == {} and settings.required == () and settings.secret == ()
-    assert (tmp_path / "requirements.txt").read_text() == "pandas==2.2.3\n"
-    assert not (tmp_path / "docker").exists()
-    assert not (tmp_path / ".env.example").exists()
-    assert any("minimal labship.toml" in note for note in result.notes)
+# -------------------------------------------------------------------------- CLI
 
 
-def test_init_empty_folder_gets_a_python_only_spec(tmp_path: Path) -> None:
-    folder = tmp_path / "Sales Forecast"
-    folder.mkdir()
-
-    init_project(folder)
-
-    settings = read_settings(folder / "labship.toml")
-    assert settings.name == "sales-forecast" and settings.python == HOST_PYTHON
-    spec = folder / "docker" / "environment.yml"
-    assert spec_dependencies(spec) == [f"python={HOST_PYTHON}"]
-
-
-def test_new_writes_compose_files_that_export_compose_owns(tmp_path: Path) -> None:
-    """The compose files `new` writes are exactly what `export compose` would write."""
+def test_cli_new_writes_the_compose_files_export_compose_owns(tmp_path: Path) -> None:
+    """`labship new` is api.new: the project plus what `export compose` would write."""
     from labship.project import load_project
-    from labship.targets.compose import file_state, render_compose
+    from labship.targets.generated import state as file_state
 
-    root = new_project(tmp_path / "churn").root
-    rendered = render_compose(load_project(root))
+    proc = labship("new", "churn", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    root = tmp_path / "churn"
+    assert set(files_under(root)) == NEW_FILES | COMPOSE_FILES
+    rendered = targets.render(Context(load_project(root)), "compose")
+    assert set(rendered) == COMPOSE_FILES
     for name, text in rendered.items():
         assert (root / name).read_text() == text
         assert file_state(root / name) == "generated"
     assert "train" in rendered["compose.prod.yaml"]
+
+
+def test_cli_new_with_a_name_too_long_for_the_file_system_is_one_line(tmp_path: Path) -> None:
+    proc = labship("new", "a" * 300, cwd=tmp_path)
+    assert proc.returncode == 74, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("labship: error: cannot write ")
+    assert "File name too long" in line and "choose a shorter name" in line
+    assert list(tmp_path.iterdir()) == []

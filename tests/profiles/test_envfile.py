@@ -1,50 +1,22 @@
-"""Profiles: the env-file grammar, loading, a job's environment, masking and the report."""
+"""The env-file grammar: what labship, Compose 1.29 and Compose v2 read alike, and what not."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
 import shutil
+import string
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from profilefixtures import SECRET, write
 
-from labship.errors import ProfileError, UsageError
-from labship.profiles import (
-    BASE_VARIABLES,
-    EnvReport,
-    KeyDifference,
-    Masker,
-    Profile,
-    diff_profiles,
-    env_report,
-    job_environment,
-    list_profiles,
-    load_profile,
-    parse_env_file,
-    parse_env_text,
-    profile_path,
-    secret_values,
-)
-
-SECRET = "Sup3r-S3cret!pw"
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def profile(name: str, values: dict[str, str], secret: tuple[str, ...] = ()) -> Profile:
-    return Profile(
-        name=name, path=Path(f".env_{name}"), values=values, secret_keys=frozenset(secret)
-    )
-
-
-# --------------------------------------------------------------------------- grammar
+from labship.errors import ProfileError
+from labship.profiles.envfile import parse_env_file, parse_env_text
 
 GRAMMAR = [
     # (id, text, expected): constructs labship, Compose 1.29 and Compose v2 read alike.
@@ -338,329 +310,101 @@ def test_parse_env_file_missing_file(tmp_path: Path) -> None:
         parse_env_file(tmp_path / ".env_nope")
 
 
-# --------------------------------------------------------------------------- profiles
-
-
-def test_profile_path(tmp_path: Path) -> None:
-    assert profile_path(tmp_path, "prod") == tmp_path / ".env_prod"
-
-
-def test_list_profiles(tmp_path: Path) -> None:
-    for name in (".env_prod", ".env_dev", ".env_ci-2", ".env.example", ".env", ".env_"):
-        write(tmp_path / name, "A=1\n")
-    for backup in (".env_dev.bak", ".env_dev~", ".env_dev.swp", "env_x"):
-        write(tmp_path / backup, "A=1\n")
-    (tmp_path / ".env_adir").mkdir()
-    assert list_profiles(tmp_path) == ["ci-2", "dev", "prod"]
-    assert list_profiles(tmp_path / "missing") == []
-
-
-def test_load_profile(tmp_path: Path) -> None:
-    write(tmp_path / ".env_dev", f"DB=db\nDB_PASSWORD={SECRET}\n")
-    loaded = load_profile(tmp_path, "dev", required=["DB"], secret=["DB_PASSWORD", "API_KEY"])
-    assert loaded.name == "dev"
-    assert loaded.path == tmp_path / ".env_dev"
-    assert loaded.values == {"DB": "db", "DB_PASSWORD": SECRET}
-    assert loaded.secret_keys == frozenset({"DB_PASSWORD", "API_KEY"})
-
-
-def test_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
-    write(tmp_path / ".env_dev", "A=1\n")
-    write(tmp_path / ".env_prod", "A=1\n")
-    with pytest.raises(UsageError) as info:
-        load_profile(tmp_path, "staging")
-    message = str(info.value)
-    assert "'staging'" in message
-    assert str(tmp_path / ".env_staging") in message
-    assert "dev, prod" in message
-    assert info.value.exit_code == 64
-    assert "\n" not in message
-
-
-def test_unknown_profile_without_any_profile(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"create \.env_dev"):
-        load_profile(tmp_path, "dev")
-
-
-def test_profile_names_cannot_escape_the_root(tmp_path: Path) -> None:
-    root = tmp_path / "proj"
-    (root / ".env_x").mkdir(parents=True)
-    write(tmp_path / "outside", "A=1\n")
-    write(root / ".env_", "A=1\n")
-    assert (root / ".env_x/../../outside").is_file()  # so only the name check stops it
-    for name in ("x/../../outside", ""):
-        with pytest.raises(UsageError, match="unknown profile"):
-            load_profile(root, name)
-
-
-def test_missing_required_names_all_of_them(tmp_path: Path) -> None:
-    write(tmp_path / ".env_prod", f"A=1\nB=\nPASSWORD={SECRET}\n")
-    write(tmp_path / ".env.example", "A=\nB=\nC=\n")
-    with pytest.raises(ProfileError) as info:
-        load_profile(tmp_path, "prod", required=["A", "B", "C", "C"], secret=["PASSWORD"])
-    message = str(info.value)
-    assert str(tmp_path / ".env_prod") in message
-    assert "variables B, C " in message
-    assert "(see .env.example)" in message
-    assert "add them to .env_prod" in message
-    assert SECRET not in message
-    assert info.value.exit_code == 65
-
-
-def test_missing_one_required_without_example(tmp_path: Path) -> None:
-    write(tmp_path / ".env_dev", "A=1\n")
-    with pytest.raises(ProfileError) as info:
-        load_profile(tmp_path, "dev", required=["TOKEN"])
-    assert "variable TOKEN " in str(info.value)
-    assert str(info.value).endswith("; add it to .env_dev")
-
-
-def test_masked_hides_secrets_and_where_they_were_interpolated() -> None:
-    p = profile(
-        "prod",
-        {"USER_NAME": "svc", "PASSWORD": SECRET, "URL": f"pg://svc:{SECRET}@db", "EMPTY": ""},
-        secret=("PASSWORD", "EMPTY"),
-    )
-    assert p.masked() == {
-        "USER_NAME": "svc",
-        "PASSWORD": "****",
-        "URL": "pg://svc:****@db",
-        "EMPTY": "****",
-    }
-    assert SECRET not in repr(p)
-    assert "svc" in repr(p)
-
-
-# --------------------------------------------------------------------------- job environment
-
-CALLER = {
-    "PATH": "/caller/bin:/usr/bin",
-    "HOME": "/home/ann",
-    "USER": "ann",
-    "LANG": "en_US.UTF-8",
-    "TERM": "xterm",
-    "HTTPS_PROXY": "http://proxy:3128",
-    "https_proxy": "http://proxy:3128",
-    "SSL_CERT_FILE": "/etc/corp-ca.pem",
-    "AWS_SECRET_ACCESS_KEY": "caller-aws-secret",
-    "PYTHONPATH": "/caller/site",
-    "VIRTUAL_ENV": "/caller/venv",
-    "CONDA_PREFIX": "/opt/conda",
-    "PIP_CERT": "/etc/pip.pem",
-}
-
-
-def test_job_gets_exactly_base_profile_and_extra() -> None:
-    p = profile("dev", {"DB": "db", "TZ": "UTC"})
-    env = job_environment(p, extra={"LABSHIP_PROFILE": "dev"}, caller_env=CALLER)
-    assert env == {
-        "PATH": "/caller/bin:/usr/bin",
-        "HOME": "/home/ann",
-        "USER": "ann",
-        "LANG": "en_US.UTF-8",
-        "TERM": "xterm",
-        "HTTPS_PROXY": "http://proxy:3128",
-        "https_proxy": "http://proxy:3128",
-        "SSL_CERT_FILE": "/etc/corp-ca.pem",
-        "DB": "db",
-        "TZ": "UTC",
-        "LABSHIP_PROFILE": "dev",
-    }
-
-
-def test_every_base_variable_passes_through_and_nothing_else() -> None:
-    caller = {name: f"v-{name}" for name in BASE_VARIABLES} | {"OTHER": "x", "AWS_PROFILE": "y"}
-    env = job_environment(profile("dev", {}), caller_env=caller)
-    assert env == {name: f"v-{name}" for name in BASE_VARIABLES}
-
-
-@pytest.mark.parametrize("caller", [{}, {"PATH": ""}])
-def test_path_defaults_when_caller_has_none(caller: dict[str, str]) -> None:
-    assert job_environment(profile("dev", {}), caller_env=caller) == {
-        "PATH": "/usr/local/bin:/usr/bin:/bin"
-    }
-
-
-def test_precedence_base_then_profile_then_extra_then_path_prefix() -> None:
-    p = profile("dev", {"HOME": "/profile/home", "PATH": "/profile/bin", "X": "profile"})
-    env = job_environment(
-        p,
-        extra={"X": "extra", "VIRTUAL_ENV": "/p/.venv"},
-        caller_env=CALLER,
-        path_prefix=["/p/.venv/bin", "/p/bin"],
-    )
-    assert env["HOME"] == "/profile/home"
-    assert env["X"] == "extra"
-    assert env["VIRTUAL_ENV"] == "/p/.venv"
-    assert env["PATH"] == os.pathsep.join(["/p/.venv/bin", "/p/bin", "/profile/bin"])
-
-
-def test_defaults_to_os_environ_without_leaking(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-the-shell")
-    monkeypatch.setenv("PATH", "/from/os/environ")
-    env = job_environment(profile("dev", {"A": "1"}))
-    assert "AWS_SECRET_ACCESS_KEY" not in env
-    assert env["PATH"] == "/from/os/environ"
-    assert env["A"] == "1"
-
-
-# --------------------------------------------------------------------------- masking
-
-
-def test_masker_longest_first() -> None:
-    mask = Masker(["abc", "abcdef"])
-    assert mask("x abcdef y abc z") == "x **** y **** z"
-
-
-def test_masker_masks_short_secrets_and_ignores_empty() -> None:
-    assert Masker(["", "7"])("a7b77") == "a****b********"
-    assert Masker([""])("unchanged") == "unchanged"
-    assert Masker([])("unchanged") == "unchanged"
-
-
-def test_masker_treats_secrets_literally() -> None:
-    assert Masker(["a.b*(c"])("xa.b*(c axb*(c") == "x**** axb*(c"
-
-
-def test_masker_masks_each_line_of_a_multiline_secret() -> None:
-    key = "-----BEGIN KEY-----\nMIIEabc\n  \n-----END KEY-----"
-    mask = Masker([key])
-    assert mask(f"k={key}!") == "k=****!"
-    assert "MIIEabc" not in mask("line: MIIEabc")
-    assert mask("a  b\n") == "a  b\n"  # blank lines of the secret are not needles
-
-
-def test_masker_repr_hides_secrets() -> None:
-    assert SECRET not in repr(Masker([SECRET]))
-
-
-def test_secret_values() -> None:
-    p = profile(
-        "p", {"A": "abc", "B": "abcdef", "C": "abc", "D": "", "E": "shown"}, ("A", "B", "C", "D")
-    )
-    assert secret_values(p) == ["abcdef", "abc"]
-
-
-# --------------------------------------------------------------------------- diff and report
-
-
-def test_diff_profiles() -> None:
-    dev = profile("dev", {"A": "1", "B": "2", "S": "dev-pw", "T": "same"}, ("S", "T"))
-    prod = profile("prod", {"A": "1", "B": "3", "S": "prod-pw", "T": "same", "C": "4"}, ("S", "T"))
-    ci = profile("ci", {"A": "1", "B": "2", "S": "dev-pw", "T": "same"}, ("S", "T"))
-    assert diff_profiles([dev, prod, ci]) == [
-        KeyDifference("B", ("dev", "prod", "ci"), (), values_differ=True, secret=False),
-        KeyDifference("C", ("prod",), ("dev", "ci"), values_differ=False, secret=False),
-        KeyDifference("S", ("dev", "prod", "ci"), (), values_differ=True, secret=True),
-    ]
-    assert diff_profiles([dev]) == []
-    assert diff_profiles([]) == []
-
-
-def test_difference_never_holds_a_value() -> None:
-    diff = diff_profiles([profile("a", {"S": SECRET}, ("S",)), profile("b", {"S": "x"}, ("S",))])
-    assert SECRET not in repr(diff)
-    assert SECRET not in json.dumps([d.to_json() for d in diff])
-    assert diff[0].describe() == "S: values differ"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    write(tmp_path / ".env_dev", f"DB_HOST=localhost\nDB_PASSWORD=devpw-{SECRET}\nDEBUG=1\n")
-    write(
-        tmp_path / ".env_prod",
-        f"DB_HOST=db.prod\nDB_PASSWORD={SECRET}\nURL=pg://u:{SECRET}@db.prod\n",
-    )
-    write(tmp_path / ".env_broken", f"DB_HOST=x\nDB_PASSWORD={SECRET}\n{SECRET}\n")
-    return tmp_path
-
-
-def report(root: Path) -> EnvReport:
-    return env_report(root, required=["DB_HOST", "DB_PASSWORD", "DEBUG"], secret=["DB_PASSWORD"])
-
-
-def test_env_report_json(project: Path) -> None:
-    data = report(project).to_json()
-    json.dumps(data)  # serialisable as is
-    assert data["ok"] is False
-    by_name = {p["name"]: p for p in data["profiles"]}
-    assert list(by_name) == ["broken", "dev", "prod"]
-    dev, prod, broken = by_name["dev"], by_name["prod"], by_name["broken"]
-    assert dev["ok"] is True
-    assert dev["default"] is True
-    assert dev["values"] == {"DB_HOST": "localhost", "DB_PASSWORD": "****", "DEBUG": "1"}
-    assert dev["secret_keys"] == ["DB_PASSWORD"]
-    assert prod["missing"] == ["DEBUG"]
-    assert prod["values"]["URL"] == "pg://u:****@db.prod"
-    assert broken["error"].startswith(f"{project / '.env_broken'}:3: ")
-    assert broken["values"] == {}
-    diffs = {d["key"]: d for d in data["differences"]}
-    assert diffs["DB_HOST"]["values_differ"] is True
-    assert diffs["DEBUG"]["missing_from"] == ["prod"]
-    assert diffs["DB_PASSWORD"] == {
-        "key": "DB_PASSWORD",
-        "present_in": ["dev", "prod"],
-        "missing_from": [],
-        "values_differ": True,
-        "secret": True,
-    }
-
-
-def test_env_report_text(project: Path) -> None:
-    text = report(project).to_text()
-    lines = text.splitlines()
-    assert lines[0].split() == ["KEY", "broken", "dev", "(default)", "prod"]
-    row = {line.split()[0]: line.split()[1:] for line in lines[1:5]}
-    assert row["DB_HOST"] == ["?", "localhost", "db.prod"]
-    assert row["DB_PASSWORD"] == ["(secret)", "?", "****", "****"]
-    assert row["DEBUG"] == ["?", "1", "MISSING"]
-    assert "prod: missing required DEBUG" in text
-    assert "broken: error: " in text
-    assert "DEBUG: missing from prod" in text
-
-
-def test_secret_never_appears_in_any_report_output(project: Path) -> None:
-    r = report(project)
-    outputs = [r.to_text(), json.dumps(r.to_json()), repr(r)]
-    for out in outputs:
-        assert SECRET not in out
-        assert "devpw" not in out  # the whole dev secret, prefix included, is masked
-
-
-def test_a_prod_secret_is_masked_in_every_profile(tmp_path: Path) -> None:
-    write(tmp_path / ".env_prod", f"TOKEN={SECRET}\n")
-    write(tmp_path / ".env_dev", f"NOTE=copied {SECRET} here\n")
-    r = env_report(tmp_path, secret=["TOKEN"])
-    assert SECRET not in r.to_text()
-    assert r.to_json()["profiles"][0]["values"] == {"NOTE": "copied **** here"}
-
-
-def test_report_cells_are_one_line_and_short(tmp_path: Path) -> None:
-    write(tmp_path / ".env_dev", 'MULTI="a\nb"\nLONG=' + "x" * 100 + "\nEMPTY=\n")
-    text = env_report(tmp_path).to_text()
-    assert "a\\nb" in text
-    assert "x" * 31 + "…" in text
-    assert "x" * 32 not in text
-    assert '""' in text
-    assert len(text.splitlines()) == 4
-
-
-def test_report_without_profiles(tmp_path: Path) -> None:
-    r = env_report(tmp_path, required=["A"])
-    assert r.ok is False
-    assert "create .env_dev" in r.to_text()
-    assert r.to_json()["profiles"] == []
-
-
-# --------------------------------------------------------------------------- import cost
-
-
-def test_import_pulls_in_only_the_standard_library() -> None:
-    code = (
-        "import sys; before = set(sys.modules); import labship.profiles; "
-        "new = set(sys.modules) - before; "
-        "stdlib = sys.stdlib_module_names; "
-        "print(' '.join(sorted(m for m in new if m.split('.')[0] not in stdlib)))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert set(out.stdout.split()) <= {"labship", "labship.errors", "labship.profiles"}
+# --------------------------------------------------------------------------- properties
+
+# Fast and the same on every run: CI must not fail on an example a laptop never saw.
+PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, database=None)
+
+# Pieces the grammar gives a meaning to, so random text reaches the parser's deep branches.
+_PIECES = st.sampled_from(
+    [*"Ab_1= \t#\"'\\${}\n\r\u00a0\x0b\x00\ufeffé", "\r\n", "export ", "${A}"]
+)
+ENV_TEXT = st.one_of(st.text(), st.lists(_PIECES, max_size=40).map("".join))
+KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+@PROPERTY
+@given(ENV_TEXT)
+def test_any_text_parses_or_is_a_profile_error(text: str) -> None:
+    """Whatever a user saves, labship says which line is wrong; it never crashes."""
+    try:
+        values = parse_env_text(text, source="t.env")
+    except ProfileError as exc:
+        line = int(str(exc).split(":")[1])
+        assert 1 <= line <= text.count("\n") + 1
+    else:
+        assert all(KEY_RE.fullmatch(key) for key in values)
+
+
+@PROPERTY
+@given(st.binary(max_size=200))
+def test_any_file_reads_or_is_a_profile_error(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
+    path = tmp_path_factory.getbasetemp() / ".env_fuzz"
+    path.write_bytes(data)
+    with contextlib.suppress(ProfileError):
+        parse_env_file(path)
+
+
+# Not `export`: `export =x` is refused (the Composes read an `export` prefix, then no key);
+# GRAMMAR covers `export=1`.
+_KEY_START = string.ascii_letters + "_"
+KEYS = st.builds(
+    str.__add__,
+    st.sampled_from(_KEY_START),
+    st.text(_KEY_START + string.digits + ".-", max_size=12),
+).filter(lambda key: key != "export")
+_SPECIAL = st.sampled_from(list("\"'\\#$={} \t\n\rx\u00a0\x00\x0bé"))
+_ANY_CHAR = st.characters(exclude_categories=("Cs",))  # surrogates are not UTF-8
+# No `$` in double quotes, and no final backslash (Compose 1.29 reads `\"` as a quote).
+DOUBLE_VALUES = st.text(_ANY_CHAR | _SPECIAL, max_size=20).filter(
+    lambda v: "$" not in v and not v.endswith("\\")
+)
+# Single quotes are literal: no `'`, no CR, no `\\`, no `${`, no final backslash.
+SINGLE_VALUES = st.text(_ANY_CHAR | _SPECIAL, max_size=20).filter(
+    lambda v: not any(bad in v for bad in ("'", "\r", "\\\\", "${")) and not v.endswith("\\")
+)
+
+SINGLE_LINE_VALUES = SINGLE_VALUES.filter(lambda v: "\n" not in v)
+
+
+def double_quoted(value: str, literal_newlines: bool) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r")
+    if not literal_newlines:
+        escaped = escaped.replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+@st.composite
+def env_files(draw: st.DrawFn) -> tuple[dict[str, str], str]:
+    """Keys and values, and a file that spells each value in quotes, LF or CRLF."""
+    crlf = draw(st.booleans())
+    values: dict[str, str] = {}
+    lines = []
+    for key in draw(st.lists(KEYS, unique=True, max_size=5)):
+        if draw(st.booleans()):
+            value = draw(DOUBLE_VALUES)
+            written = double_quoted(value, literal_newlines=not crlf and draw(st.booleans()))
+        else:
+            # A quoted value may span lines, but not CRLF ones.
+            value = draw(SINGLE_LINE_VALUES if crlf else SINGLE_VALUES)
+            written = f"'{value}'"
+        prefix = draw(st.sampled_from(["", "export ", "  ", "\t"]))
+        blank = draw(st.sampled_from(["", " ", "\t"]))
+        comment = draw(st.sampled_from(["", " # note", "\t# note", "#glued"]))
+        lines.append(f"{prefix}{key}{blank}={blank}{written}{comment}")
+        values[key] = value
+    eol = "\r\n" if crlf else "\n"
+    return values, "".join(line + eol for line in lines)
+
+
+@settings(PROPERTY, max_examples=150)
+@given(env_files())
+def test_quoted_values_read_back_unchanged(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[dict[str, str], str]
+) -> None:
+    values, text = case
+    path = tmp_path_factory.getbasetemp() / ".env_roundtrip"
+    path.write_bytes(text.encode("utf-8"))
+    assert parse_env_file(path) == values

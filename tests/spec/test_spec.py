@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from labship.condanames import CONDA_ONLY, CONDA_TO_PYPI
 from labship.errors import SpecError
 from labship.spec import Spec, read_spec, translate_matchspec
+from labship.spec.condanames import CONDA_ONLY, CONDA_TO_PYPI
 
-DATA = Path(__file__).parent / "data" / "spec"
+DATA = Path(__file__).parent.parent / "data" / "spec"
 
 
 def write(path: Path, text: str) -> Path:

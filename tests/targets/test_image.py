@@ -22,11 +22,13 @@ from pathlib import Path
 import pytest
 
 from dockerfixtures import LOCAL_BASE, docker_skip_reason, make_lock, write_project
-from labship import images
+from labship import api
 from labship.console import Console
 from labship.errors import ConfigError, ConflictError, RuntimeUnavailable, ToolError
 from labship.lock import TOOL_TABLE, Lock
 from labship.project import Project, load_project
+from labship.targets import image as images
+from labship.targets.generated import state as file_state
 from labship.tools import docker as dockertool
 
 HASH_A = "a" * 64
@@ -55,9 +57,9 @@ def project(tmp_path: Path) -> Project:
 
 def test_render_has_header_checksum_and_no_syntax_line(project: Project) -> None:
     text = images.render_dockerfile(project)
-    assert text.startswith(images.GENERATED_HEADER)
-    assert "do not edit" in images.GENERATED_HEADER.lower()
-    assert "labship eject" in images.GENERATED_HEADER
+    assert text.startswith(images.HEADER.text)
+    assert "do not edit" in images.HEADER.text.lower()
+    assert "labship eject" in images.HEADER.text
     assert re.search(r"^# labship-checksum: sha256=[0-9a-f]{64}$", text, re.M)
     assert "# syntax" not in text and "syntax=" not in text
     assert "ARG BASE_IMAGE=python:3.11-slim" in text
@@ -137,12 +139,12 @@ def test_system_packages_rendered_and_validated(tmp_path: Path) -> None:
 
 def test_write_is_idempotent_and_detects_hand_edit(project: Project) -> None:
     path = images.write_dockerfile(project)
-    assert images.dockerfile_state(path) == "generated"
+    assert file_state(path) == "generated"
     before = path.stat().st_mtime_ns
     images.write_dockerfile(project)
     assert path.stat().st_mtime_ns == before
     path.write_text(path.read_text() + "RUN echo mine\n")
-    assert images.dockerfile_state(path) == "edited"
+    assert file_state(path) == "edited"
     with pytest.raises(ConflictError) as info:
         images.write_dockerfile(project)
     assert info.value.exit_code == 73
@@ -156,22 +158,22 @@ def test_write_is_idempotent_and_detects_hand_edit(project: Project) -> None:
 def test_eject_keeps_edits_and_is_then_left_alone(project: Project) -> None:
     path = images.write_dockerfile(project)
     path.write_text(path.read_text() + "RUN echo mine\n")
-    assert images.eject(project) == path
+    assert api.eject(project)[0] == path
     text = path.read_text()
     assert not text.startswith("# Generated") and "labship-checksum" not in text
     assert "RUN echo mine" in text
-    assert images.dockerfile_state(path) == "ejected"
+    assert file_state(path) == "user"
     out = io.StringIO()
     images.write_dockerfile(project, console=Console(stream=out))
     assert path.read_text() == text
     assert "as is" in out.getvalue()
-    assert images.eject(project) == path  # idempotent
+    assert api.eject(project)[0] == path  # idempotent
 
 
 def test_eject_without_a_dockerfile_writes_one(project: Project) -> None:
-    path = images.eject(project)
+    path = api.eject(project)[0]
     assert "AS prod" in path.read_text()
-    assert images.dockerfile_state(path) == "ejected"
+    assert file_state(path) == "user"
 
 
 # ---------------------------------------------------------------- tags, labels
@@ -560,7 +562,7 @@ def test_sigint_during_build_leaves_nothing_behind(built: Built, tmp_path: Path)
     root = tmp_path / "slow"
     shutil.copytree(built.project.root, root, ignore=shutil.ignore_patterns(".labship", ".git"))
     project = load_project(root)
-    path = images.eject(project)
+    path = api.eject(project)[0]
     marker = f"labship-sleep-{secrets.token_hex(4)}"
     text = path.read_text().replace(
         "COPY --chown=10001:10001 code/ /app/code/",
@@ -572,7 +574,7 @@ def test_sigint_during_build_leaves_nothing_behind(built: Built, tmp_path: Path)
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from labship import images\nfrom labship.console import Console\n"
+        "from labship.targets import image as images\nfrom labship.console import Console\n"
         "from labship.errors import LabshipError\nfrom labship.project import load_project\n"
         "from labship.lock import Lock\n"
         "p = load_project(Path(sys.argv[1]))\n"
@@ -587,6 +589,8 @@ def test_sigint_during_build_leaves_nothing_behind(built: Built, tmp_path: Path)
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A shell's background job starts with SIGINT ignored; Ctrl-C is what is tested.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env={**os.environ, "LABSHIP_BASE_IMAGE": LOCAL_BASE},
     )
     assert proc.stderr is not None

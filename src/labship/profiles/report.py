@@ -1,0 +1,220 @@
+"""``labship env``: every profile of a project side by side, masked, and how they differ.
+
+Only ``labship env`` needs this, so ``labship.profiles`` imports it on first use, not when
+``labship run`` loads a profile. The report holds no secret value: values are masked
+before they reach it, and differences say only that values differ, never what they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labship.errors import ProfileError
+from labship.masking import Masker, mask_values
+from labship.profiles import (
+    DEFAULT_PROFILE,
+    Profile,
+    list_profiles,
+    missing_required,
+    parse_env_file,
+    profile_path,
+    secret_values,
+)
+
+
+@dataclass(frozen=True)
+class KeyDifference:
+    """One key that is not the same everywhere. Never holds a value."""
+
+    key: str
+    present_in: tuple[str, ...]
+    missing_from: tuple[str, ...]
+    values_differ: bool
+    secret: bool
+
+    def describe(self) -> str:
+        parts = []
+        if self.missing_from:
+            parts.append(f"missing from {', '.join(self.missing_from)}")
+        if self.values_differ:
+            parts.append("values differ")
+        return f"{self.key}: {'; '.join(parts)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "present_in": list(self.present_in),
+            "missing_from": list(self.missing_from),
+            "values_differ": self.values_differ,
+            "secret": self.secret,
+        }
+
+
+def diff_profiles(profiles: Sequence[Profile]) -> list[KeyDifference]:
+    """Keys set in some profiles but not all, and keys whose values differ, sorted by key.
+
+    Secret values are compared (prod sharing dev's password is worth knowing) but only the
+    fact that they differ is reported.
+    """
+    names = [p.name for p in profiles]
+    keys = sorted({key for p in profiles for key in p.values})
+    differences = []
+    for key in keys:
+        present = tuple(p.name for p in profiles if key in p.values)
+        missing = tuple(name for name in names if name not in present)
+        distinct = {p.values[key] for p in profiles if key in p.values}
+        if missing or len(distinct) > 1:
+            differences.append(
+                KeyDifference(
+                    key=key,
+                    present_in=present,
+                    missing_from=missing,
+                    values_differ=len(distinct) > 1,
+                    secret=any(key in p.secret_keys for p in profiles),
+                )
+            )
+    return differences
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    """One profile as ``labship env`` shows it; ``values`` are already masked."""
+
+    name: str
+    path: Path
+    values: dict[str, str]
+    secret_keys: tuple[str, ...]
+    missing: tuple[str, ...]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.missing
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "default": self.name == DEFAULT_PROFILE,
+            "ok": self.ok,
+            "error": self.error,
+            "missing": list(self.missing),
+            "values": dict(self.values),
+            "secret_keys": list(self.secret_keys),
+        }
+
+
+@dataclass(frozen=True)
+class EnvReport:
+    """Every profile of a project, masked, plus how they differ. Holds no secret value."""
+
+    root: Path
+    required: tuple[str, ...]
+    secret: tuple[str, ...]
+    profiles: tuple[ProfileReport, ...]
+    differences: tuple[KeyDifference, ...]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.profiles) and all(p.ok for p in self.profiles)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "default_profile": DEFAULT_PROFILE,
+            "ok": self.ok,
+            "required": list(self.required),
+            "secret": list(self.secret),
+            "profiles": [p.to_json() for p in self.profiles],
+            "differences": [d.to_json() for d in self.differences],
+        }
+
+    def to_text(self) -> str:
+        if not self.profiles:
+            return f"no profiles in {self.root}: create .env_{DEFAULT_PROFILE} (see .env.example)"
+        names = [p.name for p in self.profiles]
+        keys = sorted({k for p in self.profiles for k in p.values} | set(self.required))
+        header = ["KEY", *(f"{n} (default)" if n == DEFAULT_PROFILE else n for n in names)]
+        rows = [header]
+        for key in keys:
+            row = [key + (" (secret)" if key in self.secret else "")]
+            for p in self.profiles:
+                if p.error is not None:
+                    row.append("?")
+                elif key in p.values and key not in p.missing:
+                    row.append(_cell(p.values[key]))
+                else:
+                    row.append("MISSING" if key in p.missing else "-")
+            rows.append(row)
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        ]
+        for p in self.profiles:
+            if p.error is not None:
+                lines.append(f"{p.name}: error: {p.error}")
+            elif p.missing:
+                lines.append(f"{p.name}: missing required {', '.join(p.missing)}")
+        if self.differences:
+            lines.append("differences:")
+            lines.extend(f"  {d.describe()}" for d in self.differences)
+        return "\n".join(lines)
+
+
+_CELL_WIDTH = 32
+
+
+def _cell(value: str) -> str:
+    """One table cell: control characters made visible, long values shortened."""
+    if value == "":
+        return '""'
+    shown = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    shown = shown.replace("\t", "\\t")
+    return shown if len(shown) <= _CELL_WIDTH else shown[: _CELL_WIDTH - 1] + "…"
+
+
+def env_report(
+    root: Path,
+    *,
+    required: Sequence[str] = (),
+    secret: Sequence[str] = (),
+) -> EnvReport:
+    """Look at every profile without failing on the first bad one: report, don't raise."""
+    secret_keys = frozenset(secret)
+    loaded: list[Profile] = []
+    errors: dict[str, str] = {}
+    for name in list_profiles(root):
+        path = profile_path(root, name)
+        try:
+            values = parse_env_file(path)
+        except ProfileError as exc:
+            errors[name] = str(exc)
+            values = {}
+        loaded.append(Profile(name=name, path=path, values=values, secret_keys=secret_keys))
+    # A value secret in any profile is masked in every profile.
+    masker = Masker(v for p in loaded for v in secret_values(p))
+    reports = [
+        ProfileReport(
+            name=p.name,
+            path=p.path,
+            values=mask_values(p.values, secret_keys, masker),
+            secret_keys=tuple(sorted(secret_keys & p.values.keys())),
+            missing=() if p.name in errors else tuple(missing_required(p.values, required)),
+            error=errors.get(p.name),
+        )
+        for p in loaded
+    ]
+    parsed = [p for p in loaded if p.name not in errors]
+    return EnvReport(
+        root=root,
+        required=tuple(dict.fromkeys(required)),
+        secret=tuple(dict.fromkeys(secret)),
+        profiles=tuple(reports),
+        differences=tuple(diff_profiles(parsed)),
+    )
+
+
+__all__ = ["EnvReport", "KeyDifference", "ProfileReport", "diff_profiles", "env_report"]

@@ -1,0 +1,287 @@
+"""labship.toml: the one rule set, read by every command and written by new and init.
+
+Settings are a frozen dataclass validated by hand (no pydantic): ``labship run`` loads
+them on every call and must start as quickly as ``python`` does. Rendering needs Jinja,
+so it is imported only when a file is written.
+
+```toml
+[project]
+name = "churn"
+version = "0.1.0"
+python = "3.11"                     # defaults to the spec's python=, then the host's
+spec = "docker/environment.yml"     # or requirements.txt
+runtime = "auto"                    # auto | local | docker
+
+[jobs.train]
+command = "python code/train.py"    # or a list: ["python", "code/train.py"]
+description = "fit the model"
+
+[lab]
+port = 8888
+packages = ["jupyterlab"]           # the dev set, locked constrained to the prod set
+
+[env]
+required = ["RANDOM_SEED"]
+secret = ["DB_PASSWORD", "JUPYTER_TOKEN"]
+
+[docker]
+image = "churn"
+base_image = "python:3.11-slim"     # LABSHIP_BASE_IMAGE overrides
+system_packages = ["unixodbc"]
+ca_bundle = ""                      # else SSL_CERT_FILE, PIP_CERT, REQUESTS_CA_BUNDLE
+```
+
+``render_settings`` is the inverse of ``parse_settings``: for valid settings ``s``,
+``parse_settings(tomllib.loads(render_settings(s)), source=...) == s``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from labship.errors import ConfigError
+
+CONFIG_NAME = "labship.toml"
+STATE_DIR = ".labship"
+LOCK_NAME = "pylock.toml"
+DEV_LOCK_NAME = "pylock.dev.toml"
+
+DEFAULT_VERSION = "0.1.0"
+DEFAULT_SPEC = "docker/environment.yml"
+DEFAULT_RUNTIME = "auto"
+DEFAULT_LAB_PORT = 8888  # JupyterLab's own default, so classic compose files map it
+DEFAULT_DEV_PACKAGES = ("jupyterlab",)
+
+NAME_HINT = "use lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+PYTHON_HINT = 'write it as major.minor, e.g. "3.11"'
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_PYTHON = re.compile(r"3\.[0-9]+")
+
+
+def valid_name(name: str) -> bool:
+    """A project name: also the image name and the conda env name, so kept plain."""
+    return _NAME.fullmatch(name) is not None
+
+
+def name_from(text: str) -> str | None:
+    """``text`` made a valid name ('My Churn Model' -> 'my-churn-model'), if anything is left."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
+    return name if valid_name(name) else None
+
+
+def valid_python(python: str) -> bool:
+    """major.minor only: the lock pins the interpreter, the patch level is the host's."""
+    return _PYTHON.fullmatch(python) is not None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    argv: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    version: str = DEFAULT_VERSION
+    python: str | None = None
+    spec: str = DEFAULT_SPEC
+    runtime: str = DEFAULT_RUNTIME
+    jobs: Mapping[str, Job] = field(default_factory=dict)
+    lab_port: int = DEFAULT_LAB_PORT
+    dev_packages: tuple[str, ...] = DEFAULT_DEV_PACKAGES
+    required: tuple[str, ...] = ()
+    secret: tuple[str, ...] = ()
+    image: str = ""
+    base_image: str | None = None
+    system_packages: tuple[str, ...] = ()
+    ca_bundle: str | None = None
+
+
+# -------------------------------------------------------------------------- read
+
+
+def read_settings(path: Path) -> Settings:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}", hint="fix the syntax") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not UTF-8 text", hint="save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_settings(data, source=str(path))
+
+
+def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
+    reader = _Reader(source)
+    reader.only(data, "", {"project", "jobs", "lab", "env", "docker"})
+    project = _project_table(reader, reader.table(data, "project"))
+    jobs = {name: _job(reader, name, body) for name, body in reader.table(data, "jobs").items()}
+    lab = reader.table(data, "lab")
+    reader.only(lab, "lab", {"port", "packages"})
+    port = lab.get("port", DEFAULT_LAB_PORT)
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ConfigError(f"{source}: [lab] port must be a whole number from 1 to 65535")
+    env = reader.table(data, "env")
+    reader.only(env, "env", {"required", "secret"})
+    docker = reader.table(data, "docker")
+    reader.only(docker, "docker", {"image", "base_image", "system_packages", "ca_bundle"})
+    return replace(
+        project,
+        jobs=jobs,
+        lab_port=port,
+        dev_packages=reader.strings(lab, "lab", "packages", default=DEFAULT_DEV_PACKAGES),
+        required=reader.strings(env, "env", "required"),
+        secret=reader.strings(env, "env", "secret"),
+        image=reader.string(docker, "docker", "image"),
+        base_image=reader.string(docker, "docker", "base_image") or None,
+        system_packages=reader.strings(docker, "docker", "system_packages"),
+        ca_bundle=reader.string(docker, "docker", "ca_bundle") or None,
+    )
+
+
+def _project_table(reader: _Reader, table: Mapping[str, Any]) -> Settings:
+    """Settings from [project] alone; the other tables are filled in by the caller."""
+    source = reader.source
+    reader.only(table, "project", {"name", "version", "python", "spec", "runtime"})
+    name = reader.string(table, "project", "name", required=True)
+    if not valid_name(name):
+        raise ConfigError(f"{source}: [project] name {name!r} is not a valid name", hint=NAME_HINT)
+    python = reader.string(table, "project", "python") or None
+    if python is not None and not valid_python(python):
+        raise ConfigError(
+            f"{source}: [project] python = {python!r} is not a Python version",
+            hint=PYTHON_HINT,
+        )
+    runtime = reader.string(table, "project", "runtime") or DEFAULT_RUNTIME
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", runtime):
+        # Which names exist is the runtime registry's to say (labship.runtimes.select).
+        raise ConfigError(
+            f"{source}: [project] runtime = {runtime!r} is not a runtime name",
+            hint='e.g. runtime = "local"',
+        )
+    return Settings(
+        name=name,
+        version=reader.string(table, "project", "version") or DEFAULT_VERSION,
+        python=python,
+        spec=reader.string(table, "project", "spec") or DEFAULT_SPEC,
+        runtime=runtime,
+    )
+
+
+def _job(reader: _Reader, name: str, body: object) -> Job:
+    """One [jobs.NAME] table, or the short form ``NAME = "command"``."""
+    where = f"jobs.{name}"
+    if isinstance(body, str):
+        body = {"command": body}
+    if not isinstance(body, Mapping):
+        raise ConfigError(f"{reader.source}: [{where}] must be a table with a command")
+    reader.only(body, where, {"command", "description"})
+    command = body.get("command")
+    if isinstance(command, str):
+        try:
+            argv = tuple(shlex.split(command))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{reader.source}: [{where}] command cannot be split: {exc}",
+                hint="close the quote, or write the command as a list of strings",
+            ) from None
+    elif isinstance(command, list) and all(isinstance(a, str) for a in command):
+        argv = tuple(command)
+    elif command is not None:
+        raise ConfigError(
+            f"{reader.source}: [{where}] command must be a string or a list of strings",
+            hint='e.g. command = "python code/train.py"',
+        )
+    else:
+        argv = ()
+    if not argv:
+        raise ConfigError(
+            f"{reader.source}: [{where}] command is missing or empty",
+            hint='e.g. command = "python code/train.py"',
+        )
+    return Job(name, argv, reader.string(body, where, "description"))
+
+
+class _Reader:
+    """Typed access to the parsed TOML, each failure naming the file and the key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def only(self, table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            place = f"[{where}] " if where else ""
+            raise ConfigError(
+                f"{self.source}: {place}unknown key {unknown[0]!r}",
+                hint=f"known keys: {', '.join(sorted(allowed))}",
+            )
+
+    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{self.source}: [{key}] must be a table")
+        return value
+
+    def string(
+        self, table: Mapping[str, Any], where: str, key: str, *, required: bool = False
+    ) -> str:
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise ConfigError(f"{self.source}: [{where}] {key} is missing")
+            return ""
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.source}: [{where}] {key} must be a string")
+        return value
+
+    def strings(
+        self, table: Mapping[str, Any], where: str, key: str, default: tuple[str, ...] = ()
+    ) -> tuple[str, ...]:
+        value = table.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.source}: [{where}] {key} must be a list of strings")
+        return tuple(value)
+
+
+# ------------------------------------------------------------------------- write
+
+
+def render_settings(settings: Settings) -> str:
+    """labship.toml text that parses back to ``settings``, with comments for people."""
+    from labship.templates import render
+
+    jobs = [
+        {
+            "name": name,
+            "command": _command_value(job.argv),
+            "description": job.description,
+            "hint": _run_hint(name),
+        }
+        for name, job in settings.jobs.items()
+    ]
+    runtime = None if settings.runtime == DEFAULT_RUNTIME else settings.runtime
+    return render("project/labship.toml.j2", s=settings, runtime=runtime, jobs=jobs)
+
+
+def _command_value(argv: tuple[str, ...]) -> str | list[str]:
+    """A plain string when it splits back to ``argv`` as written, else the exact list."""
+    text = " ".join(argv)
+    return text if shlex.join(argv) == text else list(argv)
+
+
+def _run_hint(name: str) -> str:
+    """The command that runs the job, for a comment; none where a comment can't hold it."""
+    word = shlex.quote(name)
+    return f"labship run {word}" if word.isprintable() else ""

@@ -1,0 +1,19 @@
+"""Facts about labship's containers, in one place: the image (Dockerfile), the docker
+runtime and the compose files all read them from here."""
+
+from __future__ import annotations
+
+APP_DIR = "/app"  # code/, notebooks/ baked in (prod) or mounted (dev)
+VENV = "/opt/venv"  # the locked environment
+VENV_BIN = f"{VENV}/bin"
+APP_UID = 10001  # the prod image's own non-root user
+LAB_PORT = 8888  # JupyterLab inside the container; the host port is the user's choice
+MOUNTED = ("code", "data", "notebooks")  # bind-mounted into dev containers
+LAB_COMMAND = (
+    "jupyter",
+    "lab",
+    "--ip=0.0.0.0",
+    f"--port={LAB_PORT}",
+    "--no-browser",
+    f"--ServerApp.root_dir={APP_DIR}",
+)

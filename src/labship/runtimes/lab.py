@@ -1,0 +1,125 @@
+"""What every runtime's JupyterLab shares: the port check, the readiness probe, and the
+record of a detached lab (``.labship/lab.json``) that ``labship stop`` reads.
+
+The record names the runtime that started the lab and holds that runtime's own handle
+(a process identity, a container name); only that runtime interprets it. A record that
+cannot be read, or does not have the expected shape, means "no lab running": labship
+never acts on state it cannot trust."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labship.atomicfile import write_text_atomic
+from labship.errors import FileWriteError, PortInUse, ToolError
+from labship.runtimes.base import LabInfo
+from labship.tools.process import wait_until
+
+if TYPE_CHECKING:
+    from labship.project import Project
+
+LAB_STATE = "lab.json"
+
+
+def port_in_use(port: int) -> PortInUse:
+    return PortInUse(
+        f"port {port} on 127.0.0.1 is already in use",
+        hint="stop what uses it, or pick another: labship lab --port N "
+        "(or [lab] port in labship.toml)",
+    )
+
+
+def ensure_port_free(port: int) -> None:
+    """Fail before the server does, with a message that says what to change."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise port_in_use(port) from None
+            raise PortInUse(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+
+
+def ready(port: int, token: str) -> bool:
+    """True when the server answers ``/api/status`` with 200 for this token."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+def wait_ready(
+    port: int,
+    token: str,
+    *,
+    alive: Callable[[], bool] = lambda: True,
+    log: Path | None = None,
+    timeout: float = 90,
+) -> None:
+    """Until JupyterLab answers its REST API with our token, or it died, or time is up."""
+    if wait_until(lambda: ready(port, token), alive=alive, timeout=timeout):
+        return
+    where = f"; see {log}" if log else ""
+    raise ToolError(f"JupyterLab did not answer on 127.0.0.1:{port}{where}")
+
+
+@dataclass(frozen=True)
+class LabRecord:
+    info: LabInfo
+    handle: Mapping[str, Any]
+
+
+def state_path(project: Project) -> Path:
+    return project.state_dir / LAB_STATE
+
+
+def write_record(project: Project, info: LabInfo, handle: Mapping[str, Any]) -> None:
+    record = {"runtime": info.runtime, "url": info.url, "port": info.port, "handle": handle}
+    try:
+        write_text_atomic(state_path(project), json.dumps(record, indent=2) + "\n")
+    except OSError as exc:
+        raise FileWriteError(
+            f"cannot record the lab in {state_path(project)}: {exc.strerror}",
+            hint="make the project folder writable",
+        ) from None
+
+
+def read_record(project: Project) -> LabRecord | None:
+    """The detached lab's record; None when there is none or it is malformed."""
+    try:
+        data = json.loads(state_path(project).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    runtime, url, port, handle = (data.get(k) for k in ("runtime", "url", "port", "handle"))
+    if not (
+        isinstance(runtime, str)
+        and isinstance(url, str)
+        and isinstance(port, int)
+        and not isinstance(port, bool)
+        and 1 <= port <= 65535
+        and isinstance(handle, dict)
+    ):
+        return None
+    return LabRecord(LabInfo(runtime, url, port), handle)
+
+
+def clear_record(project: Project) -> None:
+    with contextlib.suppress(OSError):
+        state_path(project).unlink(missing_ok=True)

@@ -1,0 +1,119 @@
+"""``labship env``: every profile side by side, masked, and how they differ."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from profilefixtures import SECRET, profile, write
+
+from labship.profiles.report import EnvReport, KeyDifference, diff_profiles, env_report
+
+
+def test_diff_profiles() -> None:
+    dev = profile("dev", {"A": "1", "B": "2", "S": "dev-pw", "T": "same"}, ("S", "T"))
+    prod = profile("prod", {"A": "1", "B": "3", "S": "prod-pw", "T": "same", "C": "4"}, ("S", "T"))
+    ci = profile("ci", {"A": "1", "B": "2", "S": "dev-pw", "T": "same"}, ("S", "T"))
+    assert diff_profiles([dev, prod, ci]) == [
+        KeyDifference("B", ("dev", "prod", "ci"), (), values_differ=True, secret=False),
+        KeyDifference("C", ("prod",), ("dev", "ci"), values_differ=False, secret=False),
+        KeyDifference("S", ("dev", "prod", "ci"), (), values_differ=True, secret=True),
+    ]
+    assert diff_profiles([dev]) == []
+    assert diff_profiles([]) == []
+
+
+def test_difference_never_holds_a_value() -> None:
+    diff = diff_profiles([profile("a", {"S": SECRET}, ("S",)), profile("b", {"S": "x"}, ("S",))])
+    assert SECRET not in repr(diff)
+    assert SECRET not in json.dumps([d.to_json() for d in diff])
+    assert diff[0].describe() == "S: values differ"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    write(tmp_path / ".env_dev", f"DB_HOST=localhost\nDB_PASSWORD=devpw-{SECRET}\nDEBUG=1\n")
+    write(
+        tmp_path / ".env_prod",
+        f"DB_HOST=db.prod\nDB_PASSWORD={SECRET}\nURL=pg://u:{SECRET}@db.prod\n",
+    )
+    write(tmp_path / ".env_broken", f"DB_HOST=x\nDB_PASSWORD={SECRET}\n{SECRET}\n")
+    return tmp_path
+
+
+def report(root: Path) -> EnvReport:
+    return env_report(root, required=["DB_HOST", "DB_PASSWORD", "DEBUG"], secret=["DB_PASSWORD"])
+
+
+def test_env_report_json(project: Path) -> None:
+    data = report(project).to_json()
+    json.dumps(data)  # serialisable as is
+    assert data["ok"] is False
+    by_name = {p["name"]: p for p in data["profiles"]}
+    assert list(by_name) == ["broken", "dev", "prod"]
+    dev, prod, broken = by_name["dev"], by_name["prod"], by_name["broken"]
+    assert dev["ok"] is True
+    assert dev["default"] is True
+    assert dev["values"] == {"DB_HOST": "localhost", "DB_PASSWORD": "****", "DEBUG": "1"}
+    assert dev["secret_keys"] == ["DB_PASSWORD"]
+    assert prod["missing"] == ["DEBUG"]
+    assert prod["values"]["URL"] == "pg://u:****@db.prod"
+    assert broken["error"].startswith(f"{project / '.env_broken'}:3: ")
+    assert broken["values"] == {}
+    diffs = {d["key"]: d for d in data["differences"]}
+    assert diffs["DB_HOST"]["values_differ"] is True
+    assert diffs["DEBUG"]["missing_from"] == ["prod"]
+    assert diffs["DB_PASSWORD"] == {
+        "key": "DB_PASSWORD",
+        "present_in": ["dev", "prod"],
+        "missing_from": [],
+        "values_differ": True,
+        "secret": True,
+    }
+
+
+def test_env_report_text(project: Path) -> None:
+    text = report(project).to_text()
+    lines = text.splitlines()
+    assert lines[0].split() == ["KEY", "broken", "dev", "(default)", "prod"]
+    row = {line.split()[0]: line.split()[1:] for line in lines[1:5]}
+    assert row["DB_HOST"] == ["?", "localhost", "db.prod"]
+    assert row["DB_PASSWORD"] == ["(secret)", "?", "****", "****"]
+    assert row["DEBUG"] == ["?", "1", "MISSING"]
+    assert "prod: missing required DEBUG" in text
+    assert "broken: error: " in text
+    assert "DEBUG: missing from prod" in text
+
+
+def test_secret_never_appears_in_any_report_output(project: Path) -> None:
+    r = report(project)
+    outputs = [r.to_text(), json.dumps(r.to_json()), repr(r)]
+    for out in outputs:
+        assert SECRET not in out
+        assert "devpw" not in out  # the whole dev secret, prefix included, is masked
+
+
+def test_a_prod_secret_is_masked_in_every_profile(tmp_path: Path) -> None:
+    write(tmp_path / ".env_prod", f"TOKEN={SECRET}\n")
+    write(tmp_path / ".env_dev", f"NOTE=copied {SECRET} here\n")
+    r = env_report(tmp_path, secret=["TOKEN"])
+    assert SECRET not in r.to_text()
+    assert r.to_json()["profiles"][0]["values"] == {"NOTE": "copied **** here"}
+
+
+def test_report_cells_are_one_line_and_short(tmp_path: Path) -> None:
+    write(tmp_path / ".env_dev", 'MULTI="a\nb"\nLONG=' + "x" * 100 + "\nEMPTY=\n")
+    text = env_report(tmp_path).to_text()
+    assert "a\\nb" in text
+    assert "x" * 31 + "…" in text
+    assert "x" * 32 not in text
+    assert '""' in text
+    assert len(text.splitlines()) == 4
+
+
+def test_report_without_profiles(tmp_path: Path) -> None:
+    r = env_report(tmp_path, required=["A"])
+    assert r.ok is False
+    assert "create .env_dev" in r.to_text()
+    assert r.to_json()["profiles"] == []

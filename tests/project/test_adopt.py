@@ -1,0 +1,233 @@
+"""labship init: what it takes over from a folder, and that it never changes a file."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from scaffolding import HOST_PYTHON, env_values, files_under, spec_dependencies
+
+from conftest import labship
+from labship.errors import ConfigError, ConflictError, UsageError
+from labship.project import read_settings
+from labship.project.scaffold import init_project
+
+CLASSIC = Path(__file__).resolve().parent.parent / "projects" / "classic"
+
+
+@pytest.fixture
+def classic(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(CLASSIC, tmp_path / "classic"))
+
+
+def test_init_takes_over_the_classic_layout_and_keeps_every_file(classic: Path) -> None:
+    before = files_under(classic)
+
+    result = init_project(classic)
+
+    after = files_under(classic)
+    assert {k: after[k] for k in before} == before
+    created = {p.relative_to(classic).as_posix() for p in result.created}
+    assert created == {"labship.toml", ".env.example", ".gitignore", ".dockerignore"}
+    assert set(after) == set(before) | created
+    settings = read_settings(classic / "labship.toml")
+    assert settings.name == "classic"
+    assert {name: job.argv for name, job in settings.jobs.items()} == {
+        "train": ("python", "code/main.py"),
+        "report": ("python", "code/report.py"),
+    }
+    assert settings.lab_port == 8890
+    assert settings.python == "3.11"
+    assert settings.spec == "docker/environment.yml"
+    assert settings.required == ("RANDOM_SEED", "DB_HOST", "DB_NAME", "DB_USER", "DB_PASSWORD")
+    assert settings.secret == ("DB_PASSWORD", "JUPYTER_TOKEN")
+    assert settings.image == "classic"
+    example = env_values(classic / ".env.example")
+    assert list(example) == [*settings.required, "JUPYTER_TOKEN"]
+    assert set(example.values()) == {""}
+    notes = "\n".join(result.notes)
+    for said in ("job 'train'", "job 'report'", "lab port 8890", "python 3.11", "JUPYTER_TOKEN"):
+        assert said in notes, said
+    assert "docker/Dockerfile-dev starts Jupyter with a fixed token" in notes
+
+
+def test_init_python_option_wins_and_a_disagreement_is_said(classic: Path) -> None:
+    result = init_project(classic, python="3.12", name="legacy")
+    settings = read_settings(classic / "labship.toml")
+    assert (settings.python, settings.name) == ("3.12", "legacy")
+    assert "python 3.12 given, but docker/environment.yml says 3.11" in result.notes
+
+
+def test_init_twice_is_a_conflict(classic: Path) -> None:
+    init_project(classic)
+    before = files_under(classic)
+    with pytest.raises(ConflictError, match="already a labship project") as caught:
+        init_project(classic)
+    assert caught.value.exit_code == 73
+    assert files_under(classic) == before
+
+
+def test_init_names_a_malformed_compose_file_and_writes_nothing(classic: Path) -> None:
+    (classic / "docker-compose.prod.yml").write_text(
+        "services:\n  train:\n    command: [python, code/main.py\n    image: x\n"
+    )
+    before = files_under(classic)
+
+    with pytest.raises(ConfigError) as caught:
+        init_project(classic)
+
+    message = str(caught.value)
+    assert re.search(r"docker-compose\.prod\.yml:\d+: malformed YAML", message), message
+    assert caught.value.exit_code == 78
+    assert files_under(classic) == before
+
+
+def test_init_rejects_a_compose_file_of_the_wrong_shape(classic: Path) -> None:
+    (classic / "docker-compose.prod.yml").write_text("services:\n  - train\n")
+    with pytest.raises(ConfigError, match=r"docker-compose\.prod\.yml: 'services' must be"):
+        init_project(classic)
+    assert not (classic / "labship.toml").exists()
+
+
+def test_init_leaves_existing_ignore_files_alone_and_says_what_they_lack(
+    classic: Path,
+) -> None:
+    (classic / ".gitignore").write_text(".env_dev\n__pycache__\n")
+    (classic / ".env.example").write_text("# mine\nRANDOM_SEED=\n")
+
+    result = init_project(classic)
+
+    assert (classic / ".gitignore").read_text() == ".env_dev\n__pycache__\n"
+    assert (classic / ".env.example").read_text() == "# mine\nRANDOM_SEED=\n"
+    assert {classic / ".gitignore", classic / ".env.example"} <= set(result.kept)
+    assert classic / ".gitignore" not in result.created
+    advice = next(n for n in result.notes if n.startswith(".gitignore"))
+    assert ".env_*" in advice and "data/*" in advice and "__pycache__" not in advice
+
+
+@pytest.mark.parametrize(
+    ("command", "argv"),
+    [
+        ("python -u code/x.py --fast", ["python", "-u", "code/x.py", "--fast"]),
+        ("['python', 'code/a b.py']", ["python", "code/a b.py"]),
+        ("\"python code/'quoted name'.py\"", ["python", "code/quoted name.py"]),
+    ],
+)
+def test_init_job_commands_keep_their_argv(tmp_path: Path, command: str, argv: list[str]) -> None:
+    (tmp_path / "docker-compose.prod.yml").write_text(
+        f"services:\n  job:\n    image: x\n    command: {command}\n  db:\n    image: postgres\n"
+    )
+    init_project(tmp_path)
+    jobs = read_settings(tmp_path / "labship.toml").jobs
+    assert list(jobs) == ["job"]
+    assert list(jobs["job"].argv) == argv
+
+
+@pytest.mark.parametrize(
+    ("ports", "port"),
+    [
+        ('["8888:8888"]', 8888),
+        ('["127.0.0.1:8890:8888"]', 8890),
+        ('["9000:9000", "8891:8888/tcp"]', 8891),
+        ("[{target: 8888, published: '8892'}]", 8892),
+        ('["8888"]', 8888),  # not published: the default stays
+    ],
+)
+def test_init_lab_port_is_the_host_side(tmp_path: Path, ports: str, port: int) -> None:
+    (tmp_path / "docker-compose.yml").write_text(
+        f"services:\n  lab:\n    command: jupyter lab\n    ports: {ports}\n"
+    )
+    init_project(tmp_path)
+    assert read_settings(tmp_path / "labship.toml").lab_port == port
+
+
+def test_init_plain_folder_with_requirements(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("pandas==2.2.3\n")
+    (tmp_path / "analysis.py").write_text("print('hi')\n")
+
+    result = init_project(tmp_path, name="plain", python="3.12")
+
+    settings = read_settings(tmp_path / "labship.toml")
+    assert (settings.name, settings.python, settings.spec) == ("plain", "3.12", "requirements.txt")
+    assert settings.jobs == {} and settings.required == () and settings.secret == ()
+    assert (tmp_path / "requirements.txt").read_text() == "pandas==2.2.3\n"
+    assert not (tmp_path / "docker").exists()
+    assert not (tmp_path / ".env.example").exists()
+    assert any("minimal labship.toml" in note for note in result.notes)
+
+
+def test_init_empty_folder_gets_a_python_only_spec(tmp_path: Path) -> None:
+    folder = tmp_path / "Sales Forecast"
+    folder.mkdir()
+
+    init_project(folder)
+
+    settings = read_settings(folder / "labship.toml")
+    assert settings.name == "sales-forecast" and settings.python == HOST_PYTHON
+    spec = folder / "docker" / "environment.yml"
+    assert spec_dependencies(spec) == [f"python={HOST_PYTHON}"]
+
+
+def test_init_takes_the_keys_of_a_profile_the_portable_grammar_refuses(classic: Path) -> None:
+    """Compose expands ${...}; labship refuses it. init still adopts, and says where."""
+    prod = classic / ".env_prod"
+    prod.write_text(prod.read_text() + "DB_URL=postgres://${DB_USER}@${DB_HOST}/x\n")
+    before = files_under(classic)
+
+    result = init_project(classic)
+
+    settings = read_settings(classic / "labship.toml")
+    assert "DB_URL" in env_values(classic / ".env.example")
+    assert "DB_URL" not in settings.required  # .env_dev lacks it
+    problem = next(n for n in result.notes if n.startswith(f"{prod}:7: "))
+    assert "keys taken line by line" in problem and "postgres" not in problem
+    after = files_under(classic)
+    assert {k: after[k] for k in before} == before
+
+
+def test_init_survives_a_profile_that_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / ".env_dev").write_bytes("NAME=caf\u00e9\nTOKEN=x\n".encode("latin-1"))
+
+    result = init_project(tmp_path, name="plain")
+
+    settings = read_settings(tmp_path / "labship.toml")
+    assert settings.required == ("NAME", "TOKEN") and settings.secret == ("TOKEN",)
+    assert any("is not UTF-8 text" in note for note in result.notes)
+
+
+def test_init_names_the_project_after_the_conda_environment_when_the_folder_cannot(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "___"
+    (folder / "docker").mkdir(parents=True)
+    (folder / "docker" / "environment.yml").write_text(
+        "name: churn\ndependencies:\n  - python=3.12\n"
+    )
+
+    result = init_project(folder)
+
+    assert read_settings(folder / "labship.toml").name == "churn"
+    assert "name 'churn' from docker/environment.yml" in result.notes
+    assert not any("folder name" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("name", ["missing", "a" * 300])
+def test_init_needs_an_existing_folder(tmp_path: Path, name: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        init_project(tmp_path / name)
+    assert caught.value.exit_code == 64
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_init_is_api_init(classic: Path, tmp_path: Path) -> None:
+    proc = labship("init", str(classic), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{classic}: added 4 files, left 0 untouched" in proc.stderr
+    assert read_settings(classic / "labship.toml").lab_port == 8890
+
+    proc = labship("init", "a" * 300, cwd=tmp_path)
+    assert proc.returncode == 64
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("labship: error: ") and "File name too long" in line

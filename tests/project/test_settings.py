@@ -1,0 +1,280 @@
+"""labship.project.settings: reading labship.toml, and writing it back unchanged."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
+
+from labship import runtimes
+from labship.errors import ConfigError
+from labship.project.settings import (
+    Job,
+    Settings,
+    name_from,
+    parse_settings,
+    read_settings,
+    render_settings,
+    valid_name,
+    valid_python,
+)
+
+
+def _settings(**tables: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"project": {"name": "demo"}}
+    for key, value in tables.items():
+        if key == "project":
+            data["project"] = {"name": "demo", **value}
+        else:
+            data[key] = value
+    return data
+
+
+def _error(data: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(data, source="labship.toml")
+    assert info.value.exit_code == 78
+    return str(info.value)
+
+
+def test_minimal_defaults() -> None:
+    s = parse_settings({"project": {"name": "demo"}}, source="x")
+    assert s.name == "demo"
+    assert s.python is None
+    assert s.spec == "docker/environment.yml"
+    assert s.runtime == "auto"
+    assert s.lab_port == 8888
+    assert s.dev_packages == ("jupyterlab",)
+    assert dict(s.jobs) == {}
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"project": {"name": "demo"}, "projcet": {}}, "projcet"),
+        (_settings(project={"pyhton": "3.11"}), "pyhton"),
+        (_settings(lab={"prot": 8888}), "prot"),
+        (_settings(env={"secrets": ["X"]}), "secrets"),
+        (_settings(jobs={"train": {"command": "python t.py", "cmd": "x"}}), "cmd"),
+        (_settings(docker={"imag": "x"}), "imag"),
+    ],
+)
+def test_unknown_key_is_named(data: dict[str, Any], key: str) -> None:
+    message = _error(data)
+    assert repr(key) in message
+    assert "labship.toml" in message
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536, "8888", 8888.0, True])
+def test_bad_port(port: object) -> None:
+    assert "port" in _error(_settings(lab={"port": port}))
+
+
+@pytest.mark.parametrize("port", [1, 8888, 65535])
+def test_good_port(port: int) -> None:
+    assert parse_settings(_settings(lab={"port": port}), source="x").lab_port == port
+
+
+@pytest.mark.parametrize("python", ["3", "3.11.4", "python3.11", "3.x", "2.7.18", " 3.11"])
+def test_bad_python(python: str) -> None:
+    assert "python" in _error(_settings(project={"python": python}))
+
+
+def test_python_must_be_a_string() -> None:
+    assert "python" in _error(_settings(project={"python": 3.11}))
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.12", "3.9"])
+def test_good_python(python: str) -> None:
+    assert parse_settings(_settings(project={"python": python}), source="x").python == python
+
+
+@pytest.mark.parametrize("name", ["demo\n", "Demo", "-demo", ".demo", "a b", "", "dém"])
+def test_bad_names(name: str) -> None:
+    assert not valid_name(name)
+    assert "name" in _error({"project": {"name": name}})
+
+
+@pytest.mark.parametrize("python", ["3.11\n", "3.\u0661\u0661", "3.", "4.0"])
+def test_python_is_major_dot_minor_in_ascii(python: str) -> None:
+    assert not valid_python(python)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("My Churn Model", "my-churn-model"), ("churn.v2", "churn.v2"), ("__x__", "x"), ("!!", None)],
+)
+def test_name_from(text: str, name: str | None) -> None:
+    assert name_from(text) == name
+
+
+def test_bad_name_and_runtime() -> None:
+    assert "name" in _error({"project": {"name": "My Project"}})
+    assert "name" in _error({"project": {}})
+    assert "runtime" in _error(_settings(project={"runtime": "no such!"}))
+    assert "runtime" in _error(_settings(project={"runtime": 3}))
+
+
+def test_job_command_forms() -> None:
+    s = parse_settings(
+        _settings(
+            jobs={
+                "listed": {"command": ["python", "code/train.py", "--name", "a b"]},
+                "string": {"command": "python code/train.py --name 'a b'", "description": "d"},
+                "bare": "python code/bare.py",
+            }
+        ),
+        source="x",
+    )
+    assert s.jobs["listed"].argv == ("python", "code/train.py", "--name", "a b")
+    assert s.jobs["string"].argv == ("python", "code/train.py", "--name", "a b")
+    assert s.jobs["string"].description == "d"
+    assert s.jobs["bare"].argv == ("python", "code/bare.py")
+
+
+@pytest.mark.parametrize("command", [[], "", "   ", None])
+def test_job_command_missing_or_empty(command: object) -> None:
+    body = {} if command is None else {"command": command}
+    assert "[jobs.train] command is missing or empty" in _error(_settings(jobs={"train": body}))
+
+
+@pytest.mark.parametrize("command", [42, 1.5, True, ["python", 3], {"argv": "x"}])
+def test_job_command_of_the_wrong_type_says_so(command: object) -> None:
+    message = _error(_settings(jobs={"train": {"command": command}}))
+    assert "[jobs.train] command must be a string or a list of strings" in message
+    assert "missing" not in message
+
+
+def test_job_command_with_an_open_quote_names_the_job() -> None:
+    message = _error(_settings(jobs={"train": {"command": "python 'code/train.py"}}))
+    assert "[jobs.train] command cannot be split" in message
+    assert "quotation" in message  # shlex's own words: what is wrong
+    assert "\n" not in message
+
+
+def test_job_schedule_is_refused_until_it_means_something() -> None:
+    message = _error(_settings(jobs={"train": {"command": "python t.py", "schedule": "@daily"}}))
+    assert "[jobs.train] unknown key 'schedule'" in message
+
+
+def test_lists_of_strings() -> None:
+    assert "packages" in _error(_settings(lab={"packages": "jupyterlab"}))
+    assert "required" in _error(_settings(env={"required": ["A", 1]}))
+    s = parse_settings(_settings(env={"required": ["A"], "secret": ["B"]}), source="x")
+    assert s.required == ("A",) and s.secret == ("B",)
+
+
+def test_read_settings_malformed_toml(tmp_path: Path) -> None:
+    path = tmp_path / "labship.toml"
+    path.write_text("[project\n")
+    with pytest.raises(ConfigError) as info:
+        read_settings(path)
+    assert str(path) in str(info.value) and "TOML" in str(info.value)
+
+
+def test_a_labship_toml_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "labship.toml"
+    path.write_bytes('[project]\nname = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        read_settings(path)
+    assert str(info.value) == f"{path}: is not UTF-8 text; save it as UTF-8"
+    proc = subprocess.run(
+        [sys.executable, "-m", "labship", "-C", str(tmp_path), "runs"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 78
+    assert proc.stderr.strip().splitlines() == [f"labship: error: {info.value}"]
+
+
+# ------------------------------------------------------------------ render
+
+
+def _round_trip(settings: Settings) -> Settings:
+    return parse_settings(tomllib.loads(render_settings(settings)), source="rendered")
+
+
+def test_render_defaults_round_trip_and_say_only_what_is_set() -> None:
+    settings = Settings(name="demo")
+    text = render_settings(settings)
+    assert _round_trip(settings) == settings
+    for absent in ("python =", "runtime =", "[jobs", "base_image", "ca_bundle", "description"):
+        assert absent not in text, absent
+
+
+def test_render_every_field_round_trips() -> None:
+    jobs = {
+        "train": Job("train", ("python", "code/train.py"), "fit the model"),
+        "odd name": Job("odd name", ("python", "-c", "print('a b')", "")),
+    }
+    settings = Settings(
+        name="churn.v2",
+        version="2.0.0rc1",
+        python="3.12",
+        spec="requirements.txt",
+        runtime="docker",
+        jobs=jobs,
+        lab_port=8890,
+        dev_packages=(),
+        required=("RANDOM_SEED",),
+        secret=("DB_PASSWORD",),
+        image="registry.example/churn",
+        base_image="python:3.12-slim",
+        system_packages=("unixodbc",),
+        ca_bundle="certs/corp.pem",
+    )
+    assert _round_trip(settings) == settings
+    text = render_settings(settings)
+    assert 'command = "python code/train.py"' in text  # as a person would write it
+    assert "`labship run 'odd name'`" in text
+    assert '[jobs."odd name"]' in text
+
+
+def test_a_job_name_no_comment_can_hold_gets_none() -> None:
+    settings = Settings(name="demo", jobs={"a\nb = 1": Job("a\nb = 1", ("true",))})
+    assert _round_trip(settings) == settings
+    assert "labship run" not in render_settings(settings)
+
+
+_TEXT = st.text(max_size=12)
+_SOME_TEXT = st.text(min_size=1, max_size=12)  # "" means the default: not a value of its own
+_TUPLES = st.lists(_TEXT, max_size=3).map(tuple)
+
+
+@st.composite
+def _jobs(draw: st.DrawFn) -> dict[str, Job]:
+    names = draw(st.lists(_TEXT, max_size=3, unique=True))
+    argvs = st.lists(_TEXT, min_size=1, max_size=4).map(tuple)
+    return {name: Job(name, draw(argvs), draw(_TEXT)) for name in names}
+
+
+_SETTINGS = st.builds(
+    Settings,
+    name=st.from_regex(r"[a-z0-9][a-z0-9._-]{0,15}", fullmatch=True),
+    version=_SOME_TEXT,
+    python=st.none() | st.from_regex(r"3\.[0-9]{1,2}", fullmatch=True),
+    spec=_SOME_TEXT,
+    runtime=st.sampled_from(runtimes.choices()),
+    jobs=_jobs(),
+    lab_port=st.integers(1, 65535),
+    dev_packages=_TUPLES,
+    required=_TUPLES,
+    secret=_TUPLES,
+    image=_TEXT,
+    base_image=st.none() | _SOME_TEXT,
+    system_packages=_TUPLES,
+    ca_bundle=st.none() | _SOME_TEXT,
+)
+
+
+@examples(max_examples=300, deadline=None, database=None)
+@given(_SETTINGS)
+def test_render_then_parse_is_the_identity(settings: Settings) -> None:
+    assert _round_trip(settings) == settings

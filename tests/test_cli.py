@@ -74,6 +74,31 @@ def test_unknown_job_names_known_jobs(make_project: MakeProject) -> None:
     assert "nope" in err and "train" in err and "report" in err
 
 
+def test_a_job_name_typo_gets_did_you_mean(make_project: MakeProject) -> None:
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    err = _assert_usage(labship("run", "trian", cwd=root), 64)
+    assert "unknown job 'trian'" in err and "did you mean 'train'?" in err
+    assert "jobs defined: report, train" in err
+
+
+def test_a_missing_prod_profile_says_how_to_make_it(make_project: MakeProject) -> None:
+    root = make_project(env_prod=None, required=("GREETING", "DB_PASSWORD"))
+    (root / ".env.example").write_text("GREETING=\nDB_PASSWORD=\n")
+    err = _assert_usage(labship("run", "--profile", "prod", cwd=root), 64)
+    assert err.endswith(
+        "make it from .env.example: cp .env.example .env_prod && chmod 600 .env_prod, "
+        "then set GREETING, DB_PASSWORD in it (profiles here: dev)"
+    ), err
+    err = _assert_usage(labship("run", "--profile", "prdo", cwd=root), 64)
+    assert "did you mean 'prod'? make it from .env.example: cp .env.example .env_prod" in err
+    (root / ".env.example").unlink()
+    err = _assert_usage(labship("run", "--profile", "prod", cwd=root), 64)
+    assert "create .env_prod with mode 600 (touch .env_prod && chmod 600 .env_prod)" in err
+    (root / ".env_prod").write_text("GREETING=x\nDB_PASSWORD=y\n")
+    err = _assert_usage(labship("run", "--profile", "prdo", cwd=root), 64)
+    assert err.endswith("did you mean 'prod'? profiles here: dev, prod"), err
+
+
 def test_several_jobs_none_named(make_project: MakeProject) -> None:
     root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
     err = _assert_usage(labship("run", cwd=root), 64)

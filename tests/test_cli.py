@@ -257,6 +257,27 @@ def test_env_reports_missing_required(make_project: MakeProject) -> None:
     _no_secret(proc)
 
 
+def test_env_names_missing_profiles_and_open_secrets_without_failing(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(env_prod=None)
+    (root / ".env_dev").chmod(0o644)
+    proc = labship("env", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    _no_secret(proc)
+    tail = proc.stdout.splitlines()[-2:]
+    assert tail == [
+        "warning: .env_dev holds secrets and other users may read it (mode 0644): "
+        "chmod 600 .env_dev",
+        "missing profile prod (labship run --profile prod): create .env_prod with mode 600 "
+        "(touch .env_prod && chmod 600 .env_prod), then set GREETING in it",
+    ]
+    (root / ".env_dev").chmod(0o600)
+    data = json.loads(labship("env", "--json", cwd=root, check=True).stdout)
+    assert data["profiles"][0]["open_to_others"] is False
+    assert [m["name"] for m in data["missing_profiles"]] == ["prod"]
+
+
 def test_closed_pipe_is_not_a_traceback(make_project: MakeProject) -> None:
     """``labship env --json | head -1``: the reader leaves early; no traceback."""
     root = make_project()

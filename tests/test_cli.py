@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from conftest import MakeProject, labship
 from labship.lock import read_lock
+from labship.profiles import parse_env_file
 from labship.project import load_project
 
 DEV_SECRET = "dev-secret-value-123"
@@ -276,6 +278,21 @@ def test_env_names_missing_profiles_and_open_secrets_without_failing(
     data = json.loads(labship("env", "--json", cwd=root, check=True).stdout)
     assert data["profiles"][0]["open_to_others"] is False
     assert [m["name"] for m in data["missing_profiles"]] == ["prod"]
+
+
+def test_a_missing_lab_token_gets_a_fresh_line_the_env_file_accepts(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(env_dev=f"GREETING=hello\nDB_PASSWORD={DEV_SECRET}")  # no final newline
+    lines = [_assert_usage(labship("lab", cwd=root), 65) for _ in range(2)]
+    _no_secret(labship("lab", cwd=root))
+    said = "put this line, a new random token, in .env_dev: JUPYTER_TOKEN="
+    tokens = [line.split(said, 1)[1] for line in lines]
+    assert all(re.fullmatch(r"[0-9a-f]{48}", t) for t in tokens), lines
+    assert tokens[0] != tokens[1]  # made fresh each time, never one in use
+    with (root / ".env_dev").open("a") as env:
+        env.write(f"\nJUPYTER_TOKEN={tokens[0]}\n")  # the line, pasted on a line of its own
+    assert parse_env_file(root / ".env_dev")["JUPYTER_TOKEN"] == tokens[0]
 
 
 def test_closed_pipe_is_not_a_traceback(make_project: MakeProject) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from conftest import MakeProject, labship
 from labship.lock import read_lock
@@ -408,3 +412,100 @@ def test_unknown_runtime_in_labship_toml_is_a_config_error(make_project: MakePro
     assert "k8s" in _one_line(proc)
     proc = labship("run", "--runtime", "k8s", cwd=root)
     assert proc.returncode == 64
+
+
+# ----------------------------------------------------------------- completion
+
+
+def _labship_on_path(tmp_path: Path) -> dict[str, str]:
+    """A ``labship`` command on PATH that is this checkout's, as the script calls it."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    shim = folder / "labship"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m labship "$@"\n')
+    shim.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+# zsh's completion system is not loaded in a plain ``zsh -f``: stand-ins print what the
+# script offers (compadd filters by prefix itself, so the tests complete empty words).
+_ZSH_STUBS = """
+compdef() { : }
+compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@" }
+_files() { print -r -- '<folders>' }
+"""
+
+
+def _complete(shell: str, words: list[str], cwd: Path, env: dict[str, str]) -> list[str]:
+    """What the script offers for the last word, run by the real shell."""
+    script = labship("completion", shell, cwd=cwd, env=env, check=True).stdout
+    quoted = " ".join(shlex.quote(w) for w in words)
+    if shell == "bash":
+        driver = f"{script}\nCOMP_WORDS=({quoted})\nCOMP_CWORD={len(words) - 1}\n_labship\n"
+        driver += 'printf "%s\\n" "${COMPREPLY[@]}"\n'
+        argv = ["bash", "--norc", "--noprofile", "-c", driver]
+    else:
+        driver = f"{_ZSH_STUBS}{script}\nwords=({quoted})\nCURRENT={len(words)}\n_labship\n"
+        argv = ["zsh", "-f", "-c", driver]
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "", (words, proc.stderr)
+    return [line for line in proc.stdout.splitlines() if line]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completion_knows_commands_jobs_and_profiles(
+    shell: str, make_project: MakeProject, tmp_path: Path
+) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    env = _labship_on_path(tmp_path)
+    commands = _complete(shell, ["labship", ""], root, env)
+    assert {"new", "init", "run", "lab", "env", "build", "completion"} <= set(commands)
+    assert _complete(shell, ["labship", "run", ""], root, env) == ["report", "train"]
+    assert _complete(shell, ["labship", "-v", "run", "-p", ""], root, env) == ["dev", "prod"]
+    elsewhere = ["labship", "-C", str(root), "run", "--profile", "prod", ""]
+    assert _complete(shell, elsewhere, tmp_path, env) == ["report", "train"]
+    assert _complete(shell, ["labship", "build", ""], root, env) == ["dev", "prod", "all"]
+    assert set(_complete(shell, ["labship", "run", "--runtime", ""], root, env)) == {
+        "auto",
+        "local",
+        "docker",
+    }
+    assert "--profile" in _complete(shell, ["labship", "shell", "-"], root, env)
+    assert _complete(shell, ["labship", "run", ""], tmp_path, env) == []  # no project here
+    (root / "labship.toml").write_text("[jobs\n")
+    assert _complete(shell, ["labship", "run", ""], root, env) == []  # broken: nothing
+
+
+def test_bash_completion_filters_by_prefix_and_completes_folders(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    env = _labship_on_path(tmp_path)
+    assert _complete("bash", ["labship", "ru"], root, env) == ["run", "runs"]
+    assert _complete("bash", ["labship", "run", "t"], root, env) == ["train"]
+    assert _complete("bash", ["labship", "init", "co"], root, env) == ["code"]
+    assert _complete("bash", ["labship", "-C", "co"], root, env) == ["code"]
+
+
+def test_completion_list_is_quick_and_never_fails(make_project: MakeProject) -> None:
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    assert labship("completion", "--list", "jobs", cwd=root).stdout == "report\ntrain\n"
+    assert labship("completion", "--list", "profiles", cwd=root).stdout == "dev\nprod\n"
+    outside = labship("completion", "--list", "jobs", cwd=root.parent)
+    assert (outside.returncode, outside.stdout, outside.stderr) == (0, "", "")
+    # It reads labship.toml with tomllib alone: no YAML, Jinja, lock, runtime or target.
+    heavy = ["yaml", "jinja2", "labship.api", "labship.lock", "labship.runtimes.local"]
+    heavy += ["labship.runtimes.docker", "labship.targets.image"]
+    probe = (
+        "import sys\nfrom labship.cli import main\ncode = main(['completion', '--list', 'jobs'])\n"
+        f"heavy = set({heavy!r}) & set(sys.modules)\nassert not heavy, heavy\nsys.exit(code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (0, "report\ntrain\n"), proc.stderr
+    (root / "labship.toml").write_bytes(b"\xff\xfe")
+    broken = labship("completion", "--list", "jobs", cwd=root)
+    assert (broken.returncode, broken.stdout, broken.stderr) == (0, "", "")
+    err = _assert_usage(labship("completion", cwd=root), 64)
+    assert "bash or zsh" in err

@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
 
     targets.register(add)
+    from labship.cli import completion
+
+    completion.register(add, parser)
     return parser
 
 

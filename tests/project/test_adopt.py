@@ -271,3 +271,24 @@ def test_env_files_init_writes_end_with_a_newline_when_the_profile_did_not(
         out.write("EXTRA=1\n")
     values = parse_env_file(prod)
     assert values["EXTRA"] == "1" and values["JUPYTER_TOKEN"] == ""
+
+
+def test_cli_init_locks_so_unusable_pins_show_while_adopting(tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "requirements.txt").write_text("six==1.16.0\n")
+    proc = labship("init", "--python", HOST_PYTHON, str(good), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "updated: pylock.toml (1 packages)" in proc.stderr
+    assert (good / "pylock.toml").is_file() and (good / "pylock.dev.toml").is_file()
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "requirements.txt").write_text("no-such-package-labship-test==1.0\n")
+    proc = labship("init", "--python", HOST_PYTHON, str(bad), cwd=tmp_path)
+    assert proc.returncode == 76, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[-2] == f"labship: {bad} is a labship project now, but its spec does not lock yet:"
+    assert lines[-1].startswith("labship: error: requirements.txt: ")
+    assert "no-such-package-labship-test" in lines[-1]
+    assert (bad / "labship.toml").is_file() and not (bad / "pylock.toml").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -292,3 +293,39 @@ def test_cli_init_locks_so_unusable_pins_show_while_adopting(tmp_path: Path) -> 
     assert lines[-1].startswith("labship: error: requirements.txt: ")
     assert "no-such-package-labship-test" in lines[-1]
     assert (bad / "labship.toml").is_file() and not (bad / "pylock.toml").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_an_adopted_job_runs_the_same_on_both_runtimes(tmp_path: Path) -> None:
+    """``python /code/example.py`` (./code:/code) becomes ``python code/example.py``: the
+    project root locally, /app in labship's image, where code/ is /app/code."""
+    root = tmp_path / "legacy"
+    (root / "code").mkdir(parents=True)
+    (root / "code" / "example.py").write_text(
+        "import os, six\n"
+        "print(os.path.relpath(__file__), six.__version__, os.environ['GREETING'])\n"
+    )
+    (root / "requirements.txt").write_text("six==1.16.0\n")
+    (root / "docker-compose.prod.yml").write_text(
+        "services:\n  example:\n    image: legacy\n    env_file: [.env_prod]\n"
+        "    volumes: ['./code:/code']\n    working_dir: /code\n"
+        "    command: python /code/example.py\n"
+    )
+    (root / ".env_dev").write_text("GREETING=dev\n")
+    (root / ".env_prod").write_text("GREETING=prod\n")
+    labship("init", "--python", "3.11", cwd=root, check=True)
+    assert read_settings(root / "labship.toml").jobs["example"].argv == (
+        "python",
+        "code/example.py",
+    )
+    env = {"LABSHIP_BASE_IMAGE": os.environ.get("LABSHIP_BASE_IMAGE", "local/python:3.11-slim")}
+
+    outputs = {
+        runtime: labship("run", "--profile", "prod", "--runtime", runtime, cwd=root, env=env)
+        for runtime in ("local", "docker")
+    }
+
+    for runtime, proc in outputs.items():
+        assert proc.returncode == 0, (runtime, proc.stderr)
+        assert proc.stdout == "code/example.py 1.16.0 prod\n", runtime

@@ -130,20 +130,15 @@ def test_container_paths_become_project_paths(
             "/code/main.py",
             id="another-stage-copied-it",
         ),
-        pytest.param(
-            {**MAIN, **prod("volumes: ['code:/code']\ncommand: python /code/main.py\n")},
-            "/code/main.py",
-            id="named-volume",
-        ),
-        pytest.param(
-            {**MAIN, **prod("volumes: ['../shared:/code']\ncommand: python /code/main.py\n")},
-            "/code/main.py",
-            id="outside-the-project",
-        ),
-        pytest.param(
-            {**MAIN, **prod("volumes: ['./code:/code']\ncommand: python /code/$JOB.py\n")},
-            "/code/$JOB.py",
-            id="a-variable",
+        *(
+            pytest.param(
+                {**MAIN, **prod(f"volumes: ['{volume}']\ncommand: python {left}\n")}, left, id=name
+            )
+            for volume, left, name in (
+                ("code:/code", "/code/main.py", "named-volume"),
+                ("../shared:/code", "/code/main.py", "outside-the-project"),
+                ("./code:/code", "/code/$JOB.py", "a-variable"),
+            )
         ),
     ],
 )

@@ -153,6 +153,7 @@ def test_paths_the_project_does_not_explain_are_left_and_named(
 
 def test_a_relative_word_is_mapped_only_when_the_file_is_there(tmp_path: Path) -> None:
     files = prod("working_dir: /code\nvolumes: [./code:/code]\ncommand: python main.py gone.py\n")
+    files["main.py"] = "print('not the job: it ran in /code')\n"
     argv, notes = adopt(tmp_path, {**MAIN, **files})
     assert argv == ("python", "code/main.py", "gone.py")
     assert "job 'job' ran in /code (code/ here); labship runs jobs from the project root" in notes

@@ -2,8 +2,9 @@
 
 It recognises the classic Docker + Conda template (docker-compose.yml for the lab,
 docker-compose.prod.yml for the jobs, docker/environment.yml, .env_dev and .env_prod)
-and takes its settings over, saying each one aloud in ``notes``. It reads those files
-but never changes them.
+and takes its settings over, saying each one aloud in ``notes``; a job command's
+container paths become the project paths they show (``containerpaths``). It reads
+those files but never changes them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from labship.errors import ConfigError, ConflictError, ProfileError, UsageError
-from labship.profiles import creation_hint, parse_env_file, profile_path
+from labship.profiles import DEFAULT_PROFILE, creation_hint, parse_env_file, profile_path
 from labship.project.scaffold._shared import (
     File,
     ScaffoldResult,
@@ -418,7 +419,10 @@ def _missing_profiles(root: Path, required: Sequence[str]) -> list[str]:
     """How to make the two profiles every project needs, where they are missing."""
     return [
         f"no {profile_path(root, name).name} for {use}: {creation_hint(root, name, required)}"
-        for name, use in (("dev", "labship run and lab"), ("prod", "labship run --profile prod"))
+        for name, use in (
+            (DEFAULT_PROFILE, "labship run and lab"),
+            ("prod", "labship run --profile prod"),
+        )
         if not profile_path(root, name).is_file()
     ]
 

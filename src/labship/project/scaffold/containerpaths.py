@@ -181,8 +181,8 @@ def _map_word(
             return "python", "the image's interpreter: labship runs the environment's python"
     elif here is not None and not program and not word.startswith("-") and "$" not in word:
         folder, said_by = here
-        candidate = folder / word
-        if _exists(root / candidate) and not _exists(root / word):
+        candidate = folder / word  # relative to the folder it ran in, as in the container
+        if _exists(root / candidate):
             return candidate.as_posix(), said_by
     return word, ""
 

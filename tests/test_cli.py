@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from conftest import MakeProject, labship
 from labship.lock import read_lock
+from labship.profiles import parse_env_file
 from labship.project import load_project
 
 DEV_SECRET = "dev-secret-value-123"
@@ -72,6 +78,31 @@ def test_unknown_job_names_known_jobs(make_project: MakeProject) -> None:
     root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
     err = _assert_usage(labship("run", "nope", cwd=root), 64)
     assert "nope" in err and "train" in err and "report" in err
+
+
+def test_a_job_name_typo_gets_did_you_mean(make_project: MakeProject) -> None:
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    err = _assert_usage(labship("run", "trian", cwd=root), 64)
+    assert "unknown job 'trian'" in err and "did you mean 'train'?" in err
+    assert "jobs defined: report, train" in err
+
+
+def test_a_missing_prod_profile_says_how_to_make_it(make_project: MakeProject) -> None:
+    root = make_project(env_prod=None, required=("GREETING", "DB_PASSWORD"))
+    (root / ".env.example").write_text("GREETING=\nDB_PASSWORD=\n")
+    err = _assert_usage(labship("run", "--profile", "prod", cwd=root), 64)
+    assert err.endswith(
+        "make it from .env.example: cp .env.example .env_prod && chmod 600 .env_prod, "
+        "then set GREETING, DB_PASSWORD in it (profiles here: dev)"
+    ), err
+    err = _assert_usage(labship("run", "--profile", "prdo", cwd=root), 64)
+    assert "did you mean 'prod'? make it from .env.example: cp .env.example .env_prod" in err
+    (root / ".env.example").unlink()
+    err = _assert_usage(labship("run", "--profile", "prod", cwd=root), 64)
+    assert "create .env_prod with mode 600 (touch .env_prod && chmod 600 .env_prod)" in err
+    (root / ".env_prod").write_text("GREETING=x\nDB_PASSWORD=y\n")
+    err = _assert_usage(labship("run", "--profile", "prdo", cwd=root), 64)
+    assert err.endswith("did you mean 'prod'? profiles here: dev, prod"), err
 
 
 def test_several_jobs_none_named(make_project: MakeProject) -> None:
@@ -232,6 +263,42 @@ def test_env_reports_missing_required(make_project: MakeProject) -> None:
     _no_secret(proc)
 
 
+def test_env_names_missing_profiles_and_open_secrets_without_failing(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(env_prod=None)
+    (root / ".env_dev").chmod(0o644)
+    proc = labship("env", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    _no_secret(proc)
+    tail = proc.stdout.splitlines()[-2:]
+    assert tail == [
+        "warning: .env_dev holds secrets and other users may read it (mode 0644): "
+        "chmod 600 .env_dev",
+        "missing profile prod (labship run --profile prod): create .env_prod with mode 600 "
+        "(touch .env_prod && chmod 600 .env_prod), then set GREETING in it",
+    ]
+    (root / ".env_dev").chmod(0o600)
+    data = json.loads(labship("env", "--json", cwd=root, check=True).stdout)
+    assert data["profiles"][0]["open_to_others"] is False
+    assert [m["name"] for m in data["missing_profiles"]] == ["prod"]
+
+
+def test_a_missing_lab_token_gets_a_fresh_line_the_env_file_accepts(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(env_dev=f"GREETING=hello\nDB_PASSWORD={DEV_SECRET}")  # no final newline
+    lines = [_assert_usage(labship("lab", cwd=root), 65) for _ in range(2)]
+    _no_secret(labship("lab", cwd=root))
+    said = "put this line, a new random token, in .env_dev: JUPYTER_TOKEN="
+    tokens = [line.split(said, 1)[1] for line in lines]
+    assert all(re.fullmatch(r"[0-9a-f]{48}", t) for t in tokens), lines
+    assert tokens[0] != tokens[1]  # made fresh each time, never one in use
+    with (root / ".env_dev").open("a") as env:
+        env.write(f"\nJUPYTER_TOKEN={tokens[0]}\n")  # the line, pasted on a line of its own
+    assert parse_env_file(root / ".env_dev")["JUPYTER_TOKEN"] == tokens[0]
+
+
 def test_closed_pipe_is_not_a_traceback(make_project: MakeProject) -> None:
     """``labship env --json | head -1``: the reader leaves early; no traceback."""
     root = make_project()
@@ -345,3 +412,100 @@ def test_unknown_runtime_in_labship_toml_is_a_config_error(make_project: MakePro
     assert "k8s" in _one_line(proc)
     proc = labship("run", "--runtime", "k8s", cwd=root)
     assert proc.returncode == 64
+
+
+# ----------------------------------------------------------------- completion
+
+
+def _labship_on_path(tmp_path: Path) -> dict[str, str]:
+    """A ``labship`` command on PATH that is this checkout's, as the script calls it."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    shim = folder / "labship"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m labship "$@"\n')
+    shim.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+# zsh's completion system is not loaded in a plain ``zsh -f``: stand-ins print what the
+# script offers (compadd filters by prefix itself, so the tests complete empty words).
+_ZSH_STUBS = """
+compdef() { : }
+compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@" }
+_files() { print -r -- '<folders>' }
+"""
+
+
+def _complete(shell: str, words: list[str], cwd: Path, env: dict[str, str]) -> list[str]:
+    """What the script offers for the last word, run by the real shell."""
+    script = labship("completion", shell, cwd=cwd, env=env, check=True).stdout
+    quoted = " ".join(shlex.quote(w) for w in words)
+    if shell == "bash":
+        driver = f"{script}\nCOMP_WORDS=({quoted})\nCOMP_CWORD={len(words) - 1}\n_labship\n"
+        driver += 'printf "%s\\n" "${COMPREPLY[@]}"\n'
+        argv = ["bash", "--norc", "--noprofile", "-c", driver]
+    else:
+        driver = f"{_ZSH_STUBS}{script}\nwords=({quoted})\nCURRENT={len(words)}\n_labship\n"
+        argv = ["zsh", "-f", "-c", driver]
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "", (words, proc.stderr)
+    return [line for line in proc.stdout.splitlines() if line]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completion_knows_commands_jobs_and_profiles(
+    shell: str, make_project: MakeProject, tmp_path: Path
+) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    env = _labship_on_path(tmp_path)
+    commands = _complete(shell, ["labship", ""], root, env)
+    assert {"new", "init", "run", "lab", "env", "build", "completion"} <= set(commands)
+    assert _complete(shell, ["labship", "run", ""], root, env) == ["report", "train"]
+    assert _complete(shell, ["labship", "-v", "run", "-p", ""], root, env) == ["dev", "prod"]
+    elsewhere = ["labship", "-C", str(root), "run", "--profile", "prod", ""]
+    assert _complete(shell, elsewhere, tmp_path, env) == ["report", "train"]
+    assert _complete(shell, ["labship", "build", ""], root, env) == ["dev", "prod", "all"]
+    assert set(_complete(shell, ["labship", "run", "--runtime", ""], root, env)) == {
+        "auto",
+        "local",
+        "docker",
+    }
+    assert "--profile" in _complete(shell, ["labship", "shell", "-"], root, env)
+    assert _complete(shell, ["labship", "run", ""], tmp_path, env) == []  # no project here
+    (root / "labship.toml").write_text("[jobs\n")
+    assert _complete(shell, ["labship", "run", ""], root, env) == []  # broken: nothing
+
+
+def test_bash_completion_filters_by_prefix_and_completes_folders(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    env = _labship_on_path(tmp_path)
+    assert _complete("bash", ["labship", "ru"], root, env) == ["run", "runs"]
+    assert _complete("bash", ["labship", "run", "t"], root, env) == ["train"]
+    assert _complete("bash", ["labship", "init", "co"], root, env) == ["code"]
+    assert _complete("bash", ["labship", "-C", "co"], root, env) == ["code"]
+
+
+def test_completion_list_is_quick_and_never_fails(make_project: MakeProject) -> None:
+    root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
+    assert labship("completion", "--list", "jobs", cwd=root).stdout == "report\ntrain\n"
+    assert labship("completion", "--list", "profiles", cwd=root).stdout == "dev\nprod\n"
+    outside = labship("completion", "--list", "jobs", cwd=root.parent)
+    assert (outside.returncode, outside.stdout, outside.stderr) == (0, "", "")
+    # It reads labship.toml with tomllib alone: no YAML, Jinja, lock, runtime or target.
+    heavy = ["yaml", "jinja2", "labship.api", "labship.lock", "labship.runtimes.local"]
+    heavy += ["labship.runtimes.docker", "labship.targets.image"]
+    probe = (
+        "import sys\nfrom labship.cli import main\ncode = main(['completion', '--list', 'jobs'])\n"
+        f"heavy = set({heavy!r}) & set(sys.modules)\nassert not heavy, heavy\nsys.exit(code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (0, "report\ntrain\n"), proc.stderr
+    (root / "labship.toml").write_bytes(b"\xff\xfe")
+    broken = labship("completion", "--list", "jobs", cwd=root)
+    assert (broken.returncode, broken.stdout, broken.stderr) == (0, "", "")
+    err = _assert_usage(labship("completion", cwd=root), 64)
+    assert "bash or zsh" in err

@@ -140,10 +140,12 @@ def lab(
     prof = profile(project, DEFAULT_PROFILE)
     token = prof.values.get(LAB_TOKEN, "")
     if not token:
+        import secrets  # a fresh token for the user to paste: never one that is in use
+
         raise ProfileError(
             f"{prof.path}: no {LAB_TOKEN} for JupyterLab",
-            hint=f"add a random one: {LAB_TOKEN}=$(python3 -c 'import secrets; "
-            "print(secrets.token_hex(24))')",
+            hint=f"put this line, a new random token, in {prof.path.name}: "
+            f"{LAB_TOKEN}={secrets.token_hex(24)}",
         )
     prof = replace(prof, secret_keys=prof.secret_keys | {LAB_TOKEN})
     console = console.with_secrets(secret_values(prof))

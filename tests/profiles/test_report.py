@@ -109,7 +109,10 @@ def test_report_cells_are_one_line_and_short(tmp_path: Path) -> None:
     assert "x" * 31 + "…" in text
     assert "x" * 32 not in text
     assert '""' in text
-    assert len(text.splitlines()) == 4
+    assert text.splitlines()[4:] == [  # one line per key, then what is missing
+        "missing profile prod (labship run --profile prod): create .env_prod with mode 600 "
+        "(touch .env_prod && chmod 600 .env_prod)"
+    ]
 
 
 def test_report_without_profiles(tmp_path: Path) -> None:
@@ -117,3 +120,70 @@ def test_report_without_profiles(tmp_path: Path) -> None:
     assert r.ok is False
     assert "create .env_dev" in r.to_text()
     assert r.to_json()["profiles"] == []
+
+
+def test_missing_profiles_are_named_with_who_needs_them_and_how_to_make_them(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / ".env_dev", "A=1\nB=2\n")
+    write(tmp_path / ".env.example", "A=\nB=\n")
+    write(tmp_path / "docker-compose.yml", "services:\n  x:\n    env_file: [.env_dev, .env_ci]\n")
+    write(tmp_path / "compose.prod.yaml", "services:\n  y:\n    env_file: .env_prod\n")
+    write(tmp_path / "notes.yml", "env_file: .env_other\n")  # not a compose file
+
+    r = env_report(tmp_path, required=["A", "B"])
+
+    missing = {m.name: m for m in r.missing_profiles}
+    assert list(missing) == ["prod", "ci"]
+    assert missing["prod"].named_by == ("labship run --profile prod", "compose.prod.yaml")
+    assert missing["ci"].named_by == ("docker-compose.yml",)
+    hint = "make it from .env.example: cp .env.example .env_ci && chmod 600 .env_ci"
+    assert missing["ci"].hint == f"{hint}, then set A, B in it"
+    text = r.to_text()
+    assert f"missing profile ci (docker-compose.yml): {hint}" in text
+    assert "missing profile prod (labship run --profile prod, compose.prod.yaml)" in text
+    assert r.ok is True  # said, not a failure: prod secrets need not be on every machine
+    assert r.to_json()["missing_profiles"][1] == {
+        "name": "ci",
+        "named_by": ["docker-compose.yml"],
+        "hint": f"{hint}, then set A, B in it",
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "text", "warned"),
+    [
+        (0o644, "DB_PASSWORD=pw\n", True),
+        (0o640, "DB_PASSWORD=pw\n", True),
+        (0o604, "DB_PASSWORD=pw\n", True),
+        (0o600, "DB_PASSWORD=pw\n", False),
+        (0o644, "DB_PASSWORD=\n", False),  # a secret key, but nothing in it
+        (0o644, "HOST=h\n", False),  # nothing secret at all
+    ],
+)
+def test_a_profile_holding_secrets_that_others_may_read_is_warned_about(
+    tmp_path: Path, mode: int, text: str, warned: bool
+) -> None:
+    path = write(tmp_path / ".env_prod", text)
+    path.chmod(mode)
+
+    r = env_report(tmp_path, secret=["DB_PASSWORD"])
+
+    (prod,) = r.profiles
+    assert prod.open_to_others is warned
+    assert prod.to_json()["mode"] == f"{mode:04o}"
+    warning = f"warning: .env_prod holds secrets and other users may read it (mode {mode:04o})"
+    assert (warning in r.to_text()) is warned
+    assert ("chmod 600 .env_prod" in r.to_text()) is warned
+    assert "pw" not in r.to_text()
+
+
+def test_a_profile_without_a_final_newline_is_noted(tmp_path: Path) -> None:
+    write(tmp_path / ".env_dev", "A=1\nB=2")
+    write(tmp_path / ".env_prod", "")
+    r = env_report(tmp_path)
+    dev, prod = r.profiles
+    assert (dev.ends_with_newline, prod.ends_with_newline) == (False, True)
+    assert "note: .env_dev does not end with a newline" in r.to_text()
+    assert ".env_prod does not end" not in r.to_text()
+    assert dev.values == {"A": "1", "B": "2"}

@@ -12,13 +12,17 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from labship import __version__
 from labship.cli import targets
 from labship.cli.args import lock_flags, lock_mode, project_of
 from labship.console import Console
 from labship.errors import Interrupted, LabshipError, UsageError
+
+if TYPE_CHECKING:
+    from labship.lock import LockResult
+    from labship.project import Project
 
 Handler = Callable[[argparse.Namespace, Console], int]
 
@@ -43,6 +47,18 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
     console.say(
         f"{result.root}: added {len(result.created)} files, left {len(result.kept)} untouched"
     )
+    if args.no_lock:
+        return 0
+    # Locking now finds every pin the project cannot use while the user is still
+    # adopting it, rather than at its first run.
+    from labship.project import load_project
+
+    project = load_project(result.root)
+    try:
+        _say_locked(project, api.lock(project, console=console), console)
+    except LabshipError:
+        console.say(f"{project.root} is a labship project now, but its spec does not lock yet:")
+        raise
     return 0
 
 
@@ -60,14 +76,17 @@ def cmd_lock(args: argparse.Namespace, console: Console) -> int:
             return exc.exit_code
         console.say(f"{project.lock_path.name} and {project.dev_lock_path.name} are up to date")
         return 0
-    result = api.lock(project, console=console)
+    _say_locked(project, api.lock(project, console=console), console)
+    return 0
+
+
+def _say_locked(project: Project, result: LockResult, console: Console) -> None:
     lock = result.lock
     verb = "updated" if result.changed else "unchanged"
     console.say(
         f"{verb}: {project.lock_path.name} ({len(lock.prod)} packages), "
         f"{project.dev_lock_path.name} ({len(lock.dev)} packages) for Python {lock.python}"
     )
-    return 0
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -216,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default=".")
     p.add_argument("--name")
     p.add_argument("--python")
+    p.add_argument("--no-lock", action="store_true", help="do not lock the spec yet")
 
     p = add("lock", cmd_lock, "resolve the environment into pylock.toml + pylock.dev.toml")
     p.add_argument("--check", action="store_true", help="exit 77 if the lock is stale")
@@ -247,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
 
     targets.register(add)
+    from labship.cli import completion
+
+    completion.register(add, parser)
     return parser
 
 

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     )
 
 DEFAULT_PROFILE = "dev"
+EXAMPLE_NAME = ".env.example"  # every key, no values: committed, copied to make a profile
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 BASE_VARIABLES: tuple[str, ...] = (
@@ -142,23 +143,46 @@ def load_profile(
     """Load ``.env_<name>``; fail early, naming every missing variable at once."""
     path = profile_path(root, name)
     if not _PROFILE_NAME_RE.fullmatch(name) or not path.is_file():
-        existing = list_profiles(root)
-        hint = (
-            f"profiles here: {', '.join(existing)}"
-            if existing
-            else f"no .env_<name> files in {root}; create {path.name}"
+        raise UsageError(
+            f"unknown profile {name!r}: {path} does not exist",
+            hint=_missing_hint(root, name, required),
         )
-        raise UsageError(f"unknown profile {name!r}: {path} does not exist", hint=hint)
     values = parse_env_file(path)
     missing = missing_required(values, required)
     if missing:
-        see = " (see .env.example)" if (root / ".env.example").is_file() else ""
+        see = f" (see {EXAMPLE_NAME})" if (root / EXAMPLE_NAME).is_file() else ""
         raise ProfileError(
             f"{path}: missing required variable{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (profile {name!r})",
             hint=f"add {'them' if len(missing) > 1 else 'it'} to {path.name}{see}",
         )
     return Profile(name=name, path=path, values=values, secret_keys=frozenset(secret))
+
+
+def _missing_hint(root: Path, name: str, required: Sequence[str]) -> str:
+    """A typo gets "did you mean"; a profile not made yet, how to make it."""
+    import difflib
+
+    existing = list_profiles(root)
+    here = f"profiles here: {', '.join(existing)}" if existing else f"no profiles in {root}"
+    usual = [n for n in (DEFAULT_PROFILE, "prod") if n not in existing]
+    close = difflib.get_close_matches(name, [*existing, *usual], n=1)
+    if close and close[0] in existing:
+        return f"did you mean {close[0]!r}? {here}"
+    if close:  # a typo of a profile not made yet: how to make that one
+        return f"did you mean {close[0]!r}? {creation_hint(root, close[0], required)} ({here})"
+    if not _PROFILE_NAME_RE.fullmatch(name):
+        return here
+    return f"{creation_hint(root, name, required)} ({here})"
+
+
+def creation_hint(root: Path, name: str, keys: Sequence[str]) -> str:
+    """How to make profile ``name``: from .env.example where there is one, private."""
+    env = profile_path(root, name).name
+    fill = f", then set {', '.join(dict.fromkeys(keys))} in it" if keys else ""
+    if (root / EXAMPLE_NAME).is_file():
+        return f"make it from {EXAMPLE_NAME}: cp {EXAMPLE_NAME} {env} && chmod 600 {env}{fill}"
+    return f"create {env} with mode 600 (touch {env} && chmod 600 {env}){fill}"
 
 
 def missing_required(values: Mapping[str, str], required: Sequence[str]) -> list[str]:
@@ -213,12 +237,14 @@ __all__ = [
     "BASE_VARIABLES",
     "DEFAULT_PATH",
     "DEFAULT_PROFILE",
+    "EXAMPLE_NAME",
     "MASK",
     "EnvReport",
     "KeyDifference",
     "Masker",
     "Profile",
     "ProfileReport",
+    "creation_hint",
     "diff_profiles",
     "env_report",
     "job_environment",

@@ -7,6 +7,8 @@ before they reach it, and differences say only that values differ, never what th
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from labship.masking import Masker, mask_values
 from labship.profiles import (
     DEFAULT_PROFILE,
     Profile,
+    creation_hint,
     list_profiles,
     missing_required,
     parse_env_file,
@@ -80,6 +83,21 @@ def diff_profiles(profiles: Sequence[Profile]) -> list[KeyDifference]:
 
 
 @dataclass(frozen=True)
+class MissingProfile:
+    """A profile every project needs, or one a compose file names, that has no file."""
+
+    name: str
+    named_by: tuple[str, ...]  # "the default", "labship run --profile prod", "compose.yaml"
+    hint: str  # how to make it
+
+    def describe(self) -> str:
+        return f"missing profile {self.name} ({', '.join(self.named_by)}): {self.hint}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "named_by": list(self.named_by), "hint": self.hint}
+
+
+@dataclass(frozen=True)
 class ProfileReport:
     """One profile as ``labship env`` shows it; ``values`` are already masked."""
 
@@ -89,10 +107,32 @@ class ProfileReport:
     secret_keys: tuple[str, ...]
     missing: tuple[str, ...]
     error: str | None = None
+    holds_secrets: bool = False  # a secret key with a value
+    mode: int | None = None  # permission bits; None when they cannot be read
+    ends_with_newline: bool = True
 
     @property
     def ok(self) -> bool:
         return self.error is None and not self.missing
+
+    @property
+    def open_to_others(self) -> bool:
+        """It holds a secret, and users other than its owner may read or write it."""
+        return self.holds_secrets and self.mode is not None and bool(self.mode & 0o077)
+
+    def warnings(self) -> list[str]:
+        said = []
+        if self.open_to_others:
+            said.append(
+                f"warning: {self.path.name} holds secrets and other users may read it "
+                f"(mode {self.mode:04o}): chmod 600 {self.path.name}"
+            )
+        if not self.ends_with_newline:
+            said.append(
+                f"note: {self.path.name} does not end with a newline: a line added with "
+                f"'echo ... >> {self.path.name}' would join its last line"
+            )
+        return said
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +144,9 @@ class ProfileReport:
             "missing": list(self.missing),
             "values": dict(self.values),
             "secret_keys": list(self.secret_keys),
+            "mode": None if self.mode is None else f"{self.mode:04o}",
+            "open_to_others": self.open_to_others,
+            "ends_with_newline": self.ends_with_newline,
         }
 
 
@@ -116,6 +159,8 @@ class EnvReport:
     secret: tuple[str, ...]
     profiles: tuple[ProfileReport, ...]
     differences: tuple[KeyDifference, ...]
+    # Said, but not failures: prod secrets need not be on every machine.
+    missing_profiles: tuple[MissingProfile, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -130,11 +175,17 @@ class EnvReport:
             "secret": list(self.secret),
             "profiles": [p.to_json() for p in self.profiles],
             "differences": [d.to_json() for d in self.differences],
+            "missing_profiles": [m.to_json() for m in self.missing_profiles],
         }
 
     def to_text(self) -> str:
-        if not self.profiles:
-            return f"no profiles in {self.root}: create .env_{DEFAULT_PROFILE} (see .env.example)"
+        lines = self._table() if self.profiles else [f"no profiles in {self.root}"]
+        for p in self.profiles:
+            lines.extend(p.warnings())
+        lines.extend(m.describe() for m in self.missing_profiles)
+        return "\n".join(lines)
+
+    def _table(self) -> list[str]:
         names = [p.name for p in self.profiles]
         keys = sorted({k for p in self.profiles for k in p.values} | set(self.required))
         header = ["KEY", *(f"{n} (default)" if n == DEFAULT_PROFILE else n for n in names)]
@@ -161,7 +212,7 @@ class EnvReport:
         if self.differences:
             lines.append("differences:")
             lines.extend(f"  {d.describe()}" for d in self.differences)
-        return "\n".join(lines)
+        return lines
 
 
 _CELL_WIDTH = 32
@@ -204,6 +255,8 @@ def env_report(
             secret_keys=tuple(sorted(secret_keys & p.values.keys())),
             missing=() if p.name in errors else tuple(missing_required(p.values, required)),
             error=errors.get(p.name),
+            holds_secrets=bool(secret_values(p)),
+            **_file_facts(p.path),
         )
         for p in loaded
     ]
@@ -214,7 +267,59 @@ def env_report(
         secret=tuple(dict.fromkeys(secret)),
         profiles=tuple(reports),
         differences=tuple(diff_profiles(parsed)),
+        missing_profiles=tuple(missing_profiles(root, required)),
     )
 
 
-__all__ = ["EnvReport", "KeyDifference", "ProfileReport", "diff_profiles", "env_report"]
+def _file_facts(path: Path) -> dict[str, Any]:
+    """Its permission bits and whether it ends with a newline; unknown ones are let be."""
+    try:
+        with path.open("rb") as stream:
+            info = os.fstat(stream.fileno())
+            last = b"\n"  # an empty file has no last line to join
+            if info.st_size:
+                stream.seek(-1, os.SEEK_END)
+                last = stream.read(1)
+    except OSError:
+        return {}
+    return {"mode": info.st_mode & 0o777, "ends_with_newline": last == b"\n"}
+
+
+# A profile named in a compose file: ``env_file: .env_staging``.
+_NAMED = re.compile(r"(?<![\w.])\.env_([A-Za-z0-9][A-Za-z0-9_-]*)(?![\w.-])")
+
+
+def missing_profiles(root: Path, required: Sequence[str] = ()) -> list[MissingProfile]:
+    """dev and prod, and every profile a compose file at the root names, without a file.
+
+    Compose files are read as text: a name is all that is needed, and a malformed one
+    still names its profiles.
+    """
+    named: dict[str, list[str]] = {
+        DEFAULT_PROFILE: ["the default profile"],
+        "prod": ["labship run --profile prod"],
+    }
+    for compose in sorted(root.glob("*compose*.y*ml")):
+        try:
+            text = compose.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for name in dict.fromkeys(_NAMED.findall(text)):
+            named.setdefault(name, []).append(compose.name)
+    existing = set(list_profiles(root))
+    return [
+        MissingProfile(name, tuple(by), creation_hint(root, name, required))
+        for name, by in named.items()
+        if name not in existing
+    ]
+
+
+__all__ = [
+    "EnvReport",
+    "KeyDifference",
+    "MissingProfile",
+    "ProfileReport",
+    "diff_profiles",
+    "env_report",
+    "missing_profiles",
+]

@@ -6,6 +6,7 @@ its names are re-exported here so ``from labship.project import Settings`` keeps
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,12 +86,19 @@ class Project:
                 hint="say which: labship run JOB",
             )
         if name not in jobs:
-            known = ", ".join(sorted(jobs)) or "none"
             raise UsageError(
-                f"unknown job {name!r} in {self.config_path}",
-                hint=f"jobs defined: {known}",
+                f"unknown job {name!r} in {self.config_path}", hint=_job_hint(name, jobs)
             )
         return jobs[name]
+
+
+def _job_hint(name: str, jobs: Mapping[str, Job]) -> str:
+    """A typo gets "did you mean"; every other unknown name, the list of jobs."""
+    import difflib
+
+    known = f"jobs defined: {', '.join(sorted(jobs)) or 'none'}"
+    close = difflib.get_close_matches(name, list(jobs), n=1)
+    return f"did you mean {close[0]!r}? {known}" if close else known
 
 
 def find_root(start: Path | None = None) -> Path:

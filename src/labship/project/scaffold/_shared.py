@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labship.errors import ConflictError, FileWriteError, UsageError
+from labship.errors import ConfigError, ConflictError, FileWriteError, UsageError
 from labship.project.settings import (
     DEFAULT_SPEC,
     NAME_HINT,
@@ -96,6 +96,14 @@ def ignore_files() -> list[File]:
         File(".gitignore", render("project/gitignore.j2")),
         File(".dockerignore", render("project/dockerignore.j2")),
     ]
+
+
+def read_loosely(path: Path) -> str:
+    """A file init only looks into: odd bytes are replaced, an unreadable file is named."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def write_error(exc: OSError, path: Path) -> FileWriteError:

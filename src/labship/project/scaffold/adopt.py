@@ -2,8 +2,9 @@
 
 It recognises the classic Docker + Conda template (docker-compose.yml for the lab,
 docker-compose.prod.yml for the jobs, docker/environment.yml, .env_dev and .env_prod)
-and takes its settings over, saying each one aloud in ``notes``. It reads those files
-but never changes them.
+and takes its settings over, saying each one aloud in ``notes``; a job command's
+container paths become the project paths they show (``containerpaths``). It reads
+those files but never changes them.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labship.errors import ConfigError, ConflictError, ProfileError, UsageError
-from labship.profiles import parse_env_file
+from labship.profiles import DEFAULT_PROFILE, creation_hint, parse_env_file, profile_path
 from labship.project.scaffold._shared import (
     File,
     ScaffoldResult,
@@ -27,8 +28,17 @@ from labship.project.scaffold._shared import (
     host_python,
     ignore_files,
     no_name,
+    read_loosely,
     spec_file,
     write_all,
+)
+from labship.project.scaffold.containerpaths import (
+    PROD_DOCKERFILES,
+    Mapped,
+    Mount,
+    map_command,
+    service_view,
+    volume_mounts,
 )
 from labship.project.settings import (
     CONFIG_NAME,
@@ -40,6 +50,7 @@ from labship.project.settings import (
     render_settings,
 )
 
+_LAB_TOKEN = "JUPYTER_TOKEN"  # the lab's (api.LAB_TOKEN), never a job's
 _SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 # Only for a profile the portable grammar refuses: its keys, taken line by line.
 _LOOSE_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
@@ -75,7 +86,7 @@ class _Spec:
         rel = path.relative_to(root).as_posix()
         if path.suffix not in (".yml", ".yaml"):
             return cls(rel)
-        text = _text(path)
+        text = read_loosely(path)
         return cls(rel, _match(_SPEC_PYTHON, text), _match(_SPEC_NAME, text))
 
 
@@ -103,7 +114,7 @@ def init_project(
         notes.append(f"spec {DEFAULT_SPEC} created with python only: add your packages")
     else:
         notes.append(f"spec {spec.rel}")
-    jobs = _jobs_from_compose(prod_compose, notes) if prod_compose else {}
+    jobs = _jobs_from_compose(root, prod_compose, dev_compose, notes) if prod_compose else {}
     port = _lab_port(dev_compose, notes) if dev_compose else DEFAULT_LAB_PORT
     keys, required = _profile_keys(root, notes)
     settings = Settings(
@@ -124,7 +135,9 @@ def init_project(
             f"{token} starts Jupyter with a fixed token; labship lab uses JUPYTER_TOKEN from "
             "the profile instead"
         )
-    return ScaffoldResult(root, write_all(root, files), tuple(kept), tuple(notes))
+    created = write_all(root, files)
+    notes += _missing_profiles(root, settings.required)  # after .env.example is written
+    return ScaffoldResult(root, created, tuple(kept), tuple(notes))
 
 
 def _adoptable(folder: Path) -> Path:
@@ -209,20 +222,65 @@ def _companions(
 # ---------------------------------------------------------------------- compose
 
 
-def _jobs_from_compose(path: Path, notes: list[str]) -> dict[str, Job]:
-    """One job per service with a command; the job takes the service's name."""
+def _jobs_from_compose(
+    root: Path, path: Path, dev_compose: Path | None, notes: list[str]
+) -> dict[str, Job]:
+    """One job per service with a command; the job takes the service's name, and its
+    container paths become the project paths they show."""
     jobs: dict[str, Job] = {}
+    dockerfile = _first(root, PROD_DOCKERFILES)
+    elsewhere = _volumes_of(root, dev_compose) if dev_compose else []
+    mapped = False
     for service, body in _compose_services(path).items():
         command = body.get("command")
         if command is None:
             continue
         argv = _compose_argv(path, service, command)
-        if argv:
-            jobs[service] = Job(service, argv)
-            notes.append(f"job {service!r} from {path.name} service {service}: {shlex.join(argv)}")
+        if not argv:
+            continue
+        found = map_command(argv, service_view(root, path, body, dockerfile, elsewhere), root)
+        jobs[service] = Job(service, found.argv)
+        notes.append(
+            f"job {service!r} from {path.name} service {service}: {shlex.join(found.argv)}"
+        )
+        notes.extend(_mapping_notes(service, found))
+        mapped = mapped or bool(found.mapped)
     if not jobs:
         notes.append(f"no service in {path.name} has a command: no jobs taken over")
+    if mapped:
+        notes.append(
+            f"{path.name} is unchanged; labship.toml has the project paths, which run the same "
+            "locally and in labship's image"
+        )
     return jobs
+
+
+def _volumes_of(root: Path, compose: Path) -> list[Mount]:
+    """Every service's bind mounts: where the project's folders sit in its containers."""
+    return [
+        m
+        for body in _compose_services(compose).values()
+        for m in volume_mounts(root, compose, body)
+    ]
+
+
+def _mapping_notes(job: str, found: Mapped) -> list[str]:
+    """What init changed in a job's command, and what it could not explain."""
+    notes = []
+    if found.mapped:
+        notes.append(f"job {job!r}: container paths mapped: {'; '.join(found.mapped)}")
+    if found.workdir is not None:
+        there, here = found.workdir
+        notes.append(
+            f"job {job!r} ran in {there} ({here}/ here); labship runs jobs from the project "
+            f"root, so a file the job opens by a relative path may need {here}/ in front"
+        )
+    if found.left:
+        notes.append(
+            f"job {job!r}: {', '.join(found.left)}: no volume or COPY puts it in the project, "
+            "left as it is; change it in labship.toml if the job needs it"
+        )
+    return notes
 
 
 def _compose_argv(path: Path, service: str, command: object) -> tuple[str, ...]:
@@ -326,8 +384,8 @@ def _compose_services(path: Path) -> dict[str, Mapping[str, Any]]:
 def _profile_keys(root: Path, notes: list[str]) -> tuple[list[str], list[str]]:
     """All keys of the .env_<profile> files, and those every profile sets (required).
 
-    A key only some profiles set (JUPYTER_TOKEN, set for the lab only) is not
-    required: requiring it would make every other profile invalid.
+    A key only some profiles set is not required: requiring it would make every other
+    profile invalid. Nor is JUPYTER_TOKEN, the lab's, even where .env_dev is the only one.
     """
     profiles = sorted(
         (p for p in root.glob(".env_*") if p.is_file()),
@@ -343,16 +401,30 @@ def _profile_keys(root: Path, notes: list[str]) -> tuple[list[str], list[str]]:
         found = _env_keys(profile, notes)
         sets.append(set(found))
         keys += [k for k in found if k not in keys]
-    required = [k for k in keys if all(k in s for s in sets)]
+    required = [k for k in keys if k != _LAB_TOKEN and all(k in s for s in sets)]
     names = ", ".join(p.name for p in profiles)
     notes.append(f"required variables from {names}: {', '.join(required) or 'none'}")
-    partial = [k for k in keys if k not in required]
+    partial = [k for k in keys if k not in required and k != _LAB_TOKEN]
     if partial:
         notes.append(f"set in some profiles only, so not required: {', '.join(partial)}")
+    if _LAB_TOKEN in keys:
+        notes.append(f"{_LAB_TOKEN} is for labship lab only, so not required of every profile")
     secret = [k for k in keys if _SECRET_KEY.search(k)]
     if secret:
         notes.append(f"secret variables (masked): {', '.join(secret)}")
     return keys, required
+
+
+def _missing_profiles(root: Path, required: Sequence[str]) -> list[str]:
+    """How to make the two profiles every project needs, where they are missing."""
+    return [
+        f"no {profile_path(root, name).name} for {use}: {creation_hint(root, name, required)}"
+        for name, use in (
+            (DEFAULT_PROFILE, "labship run and lab"),
+            ("prod", "labship run --profile prod"),
+        )
+        if not profile_path(root, name).is_file()
+    ]
 
 
 def _env_keys(path: Path, notes: list[str]) -> list[str]:
@@ -367,7 +439,7 @@ def _env_keys(path: Path, notes: list[str]) -> list[str]:
     except ProfileError as exc:
         notes.append(f"{exc.message}: keys taken line by line; fix it before `labship run`")
     keys: list[str] = []
-    for line in _text(path).splitlines():
+    for line in read_loosely(path).splitlines():
         found = _LOOSE_KEY.match(line)
         if found and found.group(1) not in keys:
             keys.append(found.group(1))
@@ -378,7 +450,7 @@ def _env_keys(path: Path, notes: list[str]) -> list[str]:
 
 
 def _missing_lines(path: Path, recommended: str) -> list[str]:
-    have = {line.strip() for line in _text(path).splitlines()}
+    have = {line.strip() for line in read_loosely(path).splitlines()}
     return [
         line
         for line in (raw.strip() for raw in recommended.splitlines())
@@ -391,18 +463,10 @@ def _fixed_token(root: Path) -> str | None:
     for rel in ("docker/Dockerfile-dev", "docker/Dockerfile", "Dockerfile", *_DEV_COMPOSE):
         path = root / rel
         if path.is_file():
-            match = _FIXED_TOKEN.search(_text(path))
+            match = _FIXED_TOKEN.search(read_loosely(path))
             if match and match.group(1) not in ("", "''", '""'):
                 return rel
     return None
-
-
-def _text(path: Path) -> str:
-    """A file init only looks into: odd bytes are replaced, an unreadable file is named."""
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def _first(root: Path, candidates: Iterable[str]) -> Path | None:

@@ -6,7 +6,6 @@ import ast
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -300,9 +299,9 @@ def test_the_example_job_reads_its_settings_and_never_prints_the_password(
 @pytest.mark.slow
 def test_the_example_job_trains_and_fails_clearly(tmp_path: Path) -> None:
     """The real job with the pinned pandas and scikit-learn (installed by uv)."""
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is not on PATH")
+    from labship.tools.uv import uv_bin
+
+    uv = uv_bin()  # labship's own uv (a dependency): never skipped
     root = new_project(tmp_path / "churn").root
     venv = tmp_path / "venv"
     subprocess.run([uv, "venv", "-q", "--python", HOST_PYTHON, str(venv)], check=True)

@@ -1,4 +1,10 @@
-"""The run log: one JSON line per run in ``.labship/runs.jsonl``, appended, never rewritten."""
+"""The run log: one JSON line per run in ``.labship/runs.jsonl``, appended, never rewritten.
+
+``outcome`` is empty for a run that ran (its exit code says how it went); a scheduled run
+that did not run or was stopped says why: ``skipped`` (the previous run still held the
+job's lock) or ``timeout`` (stopped after the job's timeout). The wrapper ``labship
+schedule`` installs writes those; ``labship run`` writes the others.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +25,13 @@ class RunRecord:
     exit_code: int
     lock_hash: str
     git_commit: str | None
+    outcome: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.outcome:
+            del data["outcome"]  # the lines of ordinary runs stay as they were
+        return data
 
 
 def append(state_dir: Path, record: RunRecord) -> None:
@@ -55,7 +65,7 @@ def table(records: list[RunRecord]) -> str:
             r.profile,
             r.runtime,
             f"{r.duration_s:.1f}s",
-            str(r.exit_code),
+            f"{r.exit_code} {r.outcome}".rstrip(),
             r.lock_hash[:12],
             (r.git_commit or "-")[:12],
         )

@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from labship.console import columns
+
 LOG_NAME = "runs.jsonl"
 
 
@@ -71,8 +73,4 @@ def table(records: list[RunRecord]) -> str:
         )
         for r in records
     ]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
-    return "\n".join(
-        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in (head, *rows)
-    )
+    return columns([head, *rows])

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from labship.cli.args import project_of
-from labship.console import Console
+from labship.console import Console, columns
 from labship.errors import UsageError
 
 if TYPE_CHECKING:
@@ -143,11 +143,7 @@ def _table(rows: list[Listed]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(cell) for cell in col) for col in zip(head, *body, strict=True)]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in (head, *body)
-    )
+    return columns([head, *body])
 
 
 def register(add: Add) -> None:

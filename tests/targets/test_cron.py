@@ -227,11 +227,20 @@ def test_a_schedule_cron_cannot_follow_is_refused_with_the_reason(
     make_project: MakeProject, fake_crontab: Path
 ) -> None:
     project = _project(make_project)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(UsageError) as info:
         _schedule(project, "hello", cron="0 22 * * *", timezone="America/New_York")
-    assert "cannot run in cron: America/New_York is -5h from" in str(info.value)
+    assert str(info.value).startswith(
+        "--cron '0 22 * * *' --timezone America/New_York cannot run in cron: "
+        "America/New_York is -5h from"
+    )
     assert "one crontab line cannot follow both clocks" in str(info.value)
     assert "schedule" not in (project.root / "labship.toml").read_text()
+    toml = project.root / "labship.toml"
+    toml.write_text(toml.read_text().replace("[lab]", 'timezone = "Asia/Tokyo"\n\n[lab]'))
+    toml.write_text(toml.read_text().replace("timezone", 'schedule = "0 8,10 * * mon"\ntimezone'))
+    with pytest.raises(ConfigError) as info:
+        _schedule(load_project(project.root))
+    assert str(info.value).startswith(f"{toml}: [jobs.other] cannot run in cron: ")
 
 
 def test_cron_not_installed(make_project: MakeProject, tmp_path: Path) -> None:

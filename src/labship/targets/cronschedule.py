@@ -63,8 +63,11 @@ class Listed:
     last: RunRecord | None
 
 
-def cron_schedule(project: Project, job: Job, system: Zone, now: datetime) -> str:
-    """The job's schedule as a crontab line in ``system``'s zone, or ConfigError why not."""
+def cron_schedule(
+    project: Project, job: Job, system: Zone, now: datetime, *, where: str = ""
+) -> str:
+    """The job's schedule as a crontab line in ``system``'s zone, or ConfigError why not
+    (naming ``where`` the schedule came from, by default labship.toml)."""
     from labship.project.cronexpr import parse
 
     expr = parse(job.schedule)  # valid: labship.toml was checked when read
@@ -74,7 +77,7 @@ def cron_schedule(project: Project, job: Job, system: Zone, now: datetime) -> st
         return in_system_zone(expr, _zone(job.timezone), system, now)
     except NotExpressible as exc:
         raise ConfigError(
-            f"{project.config_path}: [jobs.{job.name}] cannot run in cron: {exc}",
+            f"{where or f'{project.config_path}: [jobs.{job.name}]'} cannot run in cron: {exc}",
             hint=f'write the schedule in {system.name} (timezone = "{system.name}"), '
             f"or set the machine's zone to {job.timezone} (/etc/timezone)",
         ) from None
@@ -154,7 +157,11 @@ def _with_schedule(project: Project, name: str, cron: str | None, tz: str | None
     )
     if not new.schedule:
         raise UsageError(f"job {name!r} has no schedule to set a time zone for", hint="add --cron")
-    cron_schedule(project, new, system_zone(), datetime.now(UTC))
+    try:
+        where = f"--cron {new.schedule!r} --timezone {new.timezone}" if new.timezone else ""
+        cron_schedule(project, new, system_zone(), datetime.now(UTC), where=where)
+    except ConfigError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
     crontab.read()  # cron missing: stop before labship.toml changes
     settings = set_schedule(project.config_path, name, schedule=cron, timezone=tz)
     return Loaded(project.root, settings)

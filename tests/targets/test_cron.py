@@ -291,3 +291,13 @@ def test_a_percent_or_a_blank_in_the_path_is_escaped_for_cron(make_project: Make
     odd = Project(Path("/srv/50% off/demo"), project.settings)
     entry = _entry(odd, project.job("hello"), "0 1 * * *")
     assert entry.line == "0 1 * * * /bin/sh '/srv/50\\% off/demo/.labship/cron/hello.sh'"
+
+
+def test_a_missing_profile_is_said_before_anything_is_written(
+    make_project: MakeProject, fake_crontab: Path
+) -> None:
+    root = make_project(env_prod=None)
+    before = (root / "labship.toml").read_text()
+    code, err = _cli(root, "hello", "--cron", "0 1 * * *")
+    assert code == 65 and len(err) == 1 and ".env_prod" in err[0]
+    assert (root / "labship.toml").read_text() == before and not fake_crontab.exists()

@@ -124,10 +124,11 @@ def schedule(
                 "--cron and --timezone set the schedule of one job",
                 hint="labship schedule JOB --cron '0 22 * * *'",
             )
-        project = _with_schedule(project, name, cron, timezone)
+        project = _with_schedule(project, name, cron, timezone, console)
     names = None if name is None else [name]
-    for job in scheduled_jobs(project, names):
-        _check_runnable(project, job, console)
+    if cron is None and timezone is None:
+        for job in scheduled_jobs(project, names):
+            _check_runnable(project, job, console)
     installed = install(project, names, force=force)
     if crontab.daemon_running() is False:
         console.warn(
@@ -136,7 +137,9 @@ def schedule(
     return installed
 
 
-def _with_schedule(project: Project, name: str, cron: str | None, tz: str | None) -> Project:
+def _with_schedule(
+    project: Project, name: str, cron: str | None, tz: str | None, console: Console
+) -> Project:
     """The project after writing the job's new schedule, every check passed first."""
     from labship.project import Project as Loaded
     from labship.project.settings import check_schedule, check_timezone
@@ -162,6 +165,7 @@ def _with_schedule(project: Project, name: str, cron: str | None, tz: str | None
         cron_schedule(project, new, system_zone(), datetime.now(UTC), where=where)
     except ConfigError as exc:
         raise UsageError(exc.message, hint=exc.hint) from None
+    _check_runnable(project, new, console)
     crontab.read()  # cron missing: stop before labship.toml changes
     settings = set_schedule(project.config_path, name, schedule=cron, timezone=tz)
     return Loaded(project.root, settings)

@@ -299,5 +299,5 @@ def test_a_missing_profile_is_said_before_anything_is_written(
     root = make_project(env_prod=None)
     before = (root / "labship.toml").read_text()
     code, err = _cli(root, "hello", "--cron", "0 1 * * *")
-    assert code == 65 and len(err) == 1 and ".env_prod" in err[0]
+    assert code == 64 and len(err) == 1 and "'prod'" in err[0], err
     assert (root / "labship.toml").read_text() == before and not fake_crontab.exists()

@@ -165,8 +165,8 @@ def _with_schedule(
         cron_schedule(project, new, system_zone(), datetime.now(UTC), where=where)
     except ConfigError as exc:
         raise UsageError(exc.message, hint=exc.hint) from None
-    _check_runnable(project, new, console)
     crontab.read()  # cron missing: stop before labship.toml changes
+    _check_runnable(project, new, console)
     settings = set_schedule(project.config_path, name, schedule=cron, timezone=tz)
     return Loaded(project.root, settings)
 

@@ -279,10 +279,21 @@ def test_log_retention_keeps_the_last_runs(project: Path) -> None:
     _schedule_all(project, "@yearly")
     logs = project / ".labship" / "cron" / "logs" / "hello"
     logs.mkdir(parents=True)
-    for i in range(KEEP_LOGS + 5):
-        (logs / f"2020010{i // 10}T0000{i % 10}0Z-1.log").write_text("old\n")
+    old = [f"2020-{i:03d}.log" for i in range(KEEP_LOGS + 5)]  # sort before any real name
+    for name in old:
+        (logs / name).write_text("old\n")
     assert _run(project, "hello") == 0
     kept = sorted(p.name for p in logs.iterdir())
-    assert len(kept) == KEEP_LOGS
-    assert "old" not in (logs / kept[-1]).read_text()  # the newest is this run's
-    assert "2020010000000Z-1.log" not in kept  # the oldest went
+    assert kept[:-1] == old[6:]  # the 6 oldest went: 30 kept, this run's included
+    assert "greeting prod-hello" in (logs / kept[-1]).read_text()
+
+
+def test_a_run_that_never_reached_the_job_gets_a_record(project: Path) -> None:
+    _schedule_all(project, "@yearly")
+    (project / "requirements.txt").write_text("six==1.16.0\niniconfig==2.0.0\n")  # lock stale
+    proc = _wrapper(project, "hello")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 77, err  # --locked: cron never resolves
+    [record] = [r for r in _records(project, "hello") if r.get("outcome")]
+    assert (record["exit_code"], record["outcome"]) == (77, "error")
+    assert "labship lock" in _logs(project, "hello")[0].read_text()

@@ -18,12 +18,13 @@ missing=()
 [ -x /usr/sbin/dockerd ] && [ -x "$DOCKER" ] || missing+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+[ -x /usr/sbin/cron ] && [ -x /usr/bin/crontab ] || missing+=(cron)   # the schedule tests' daemon
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  say "docker.io, docker-compose, debootstrap already installed"
+  say "docker.io, docker-compose, debootstrap, cron already installed"
 fi
 
 # 2. daemon

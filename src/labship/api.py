@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from labship.runlog import RunRecord
     from labship.runtimes.base import Interactive, LabInfo, Runtime
     from labship.store import GcResult
+    from labship.targets.cronhook import Event
+    from labship.targets.cronschedule import Installed, Listed
     from labship.targets.image import BuiltImage
 
 LAB_TOKEN = "JUPYTER_TOKEN"
@@ -310,3 +312,59 @@ def eject(project: Project, target: str = "image") -> list[Path]:
     from labship.targets.base import Context
 
     return targets.eject(Context(project), target)
+
+
+def schedule(
+    project: Project,
+    job_name: str | None = None,
+    *,
+    cron: str | None = None,
+    timezone: str | None = None,
+    force: bool = False,
+    console: Console,
+) -> list[Installed]:
+    """Put the project's scheduled jobs (or one) in the user's crontab; ``cron`` and
+    ``timezone`` set the job's schedule in labship.toml first."""
+    from labship.targets import cronschedule
+
+    return cronschedule.schedule(
+        project, job_name, cron=cron, timezone=timezone, force=force, console=console
+    )
+
+
+def schedule_list(project: Project) -> list[Listed]:
+    """Each scheduled job: installed or not, its next three runs, its last run."""
+    from labship.targets import cronschedule
+
+    return cronschedule.listing(project)
+
+
+def unschedule(project: Project, job_name: str | None = None) -> list[str]:
+    """Take the project's entries (or one job's) out of the user's crontab."""
+    from labship.targets import cronschedule
+
+    return cronschedule.remove(project, None if job_name is None else [job_name])
+
+
+def schedule_event(
+    project: Project,
+    job_name: str,
+    event: Event,
+    *,
+    started: int,
+    exit_code: int = 0,
+    timed_out: bool = False,
+    console: Console,
+) -> None:
+    """What the cron wrapper reports around a run: records and pings."""
+    from labship.targets import cronhook
+
+    cronhook.event(
+        project,
+        job_name,
+        event,
+        started=started,
+        exit_code=exit_code,
+        timed_out=timed_out,
+        console=console,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TextIO
 
 
@@ -70,3 +70,12 @@ class Console:
     def _write(self, text: str) -> None:
         self.stream.write(self.mask(text))
         self.stream.flush()
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of cells as aligned text columns (the first row is the heading)."""
+    widths = [max(len(cell) for cell in col) for col in zip(*rows, strict=True)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

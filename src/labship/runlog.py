@@ -1,10 +1,18 @@
-"""The run log: one JSON line per run in ``.labship/runs.jsonl``, appended, never rewritten."""
+"""The run log: one JSON line per run in ``.labship/runs.jsonl``, appended, never rewritten.
+
+``outcome`` is empty for a run that ran (its exit code says how it went); a scheduled run
+that did not run or was stopped says why: ``skipped`` (the previous run still held the
+job's lock) or ``timeout`` (stopped after the job's timeout). The wrapper ``labship
+schedule`` installs writes those; ``labship run`` writes the others.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from labship.console import columns
 
 LOG_NAME = "runs.jsonl"
 
@@ -19,9 +27,13 @@ class RunRecord:
     exit_code: int
     lock_hash: str
     git_commit: str | None
+    outcome: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.outcome:
+            del data["outcome"]  # the lines of ordinary runs stay as they were
+        return data
 
 
 def append(state_dir: Path, record: RunRecord) -> None:
@@ -55,14 +67,10 @@ def table(records: list[RunRecord]) -> str:
             r.profile,
             r.runtime,
             f"{r.duration_s:.1f}s",
-            str(r.exit_code),
+            f"{r.exit_code} {r.outcome}".rstrip(),
             r.lock_hash[:12],
             (r.git_commit or "-")[:12],
         )
         for r in records
     ]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
-    return "\n".join(
-        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in (head, *rows)
-    )
+    return columns([head, *rows])

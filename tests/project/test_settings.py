@@ -159,9 +159,61 @@ def test_job_command_with_an_open_quote_names_the_job() -> None:
     assert "\n" not in message
 
 
-def test_job_schedule_is_refused_until_it_means_something() -> None:
-    message = _error(_settings(jobs={"train": {"command": "python t.py", "schedule": "@daily"}}))
-    assert "[jobs.train] unknown key 'schedule'" in message
+def _job_with(**keys: object) -> dict[str, Any]:
+    return _settings(jobs={"train": {"command": "python t.py", **keys}})
+
+
+def test_schedule_keys_are_read() -> None:
+    data = _job_with(
+        schedule="0 22 * * mon-fri",
+        timezone="Europe/Berlin",
+        timeout="2h",
+        profile="staging",
+        runtime="docker",
+        ping_url="https://hc-ping.com/abc",
+    )
+    job = parse_settings(data, source="x").jobs["train"]
+    assert (job.schedule, job.timezone, job.timeout) == ("0 22 * * mon-fri", "Europe/Berlin", 7200)
+    assert (job.profile, job.runtime, job.ping_url) == (
+        "staging",
+        "docker",
+        "https://hc-ping.com/abc",
+    )
+    plain = parse_settings(_job_with(), source="x").jobs["train"]
+    assert (plain.schedule, plain.timezone, plain.timeout, plain.profile) == ("", "", None, "prod")
+
+
+@pytest.mark.parametrize(
+    ("timeout", "seconds"), [(90, 90), ("90", 90), ("90s", 90), ("30m", 1800), ("1d", 86400)]
+)
+def test_timeout_units(timeout: object, seconds: int) -> None:
+    assert parse_settings(_job_with(timeout=timeout), source="x").jobs["train"].timeout == seconds
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        (
+            {"schedule": "61 * * * *"},
+            "[jobs.train] schedule = '61 * * * *': minute field: 61 is out",
+        ),
+        ({"schedule": "* * * * * *"}, "has 6 fields: cron has no seconds field"),
+        ({"schedule": "@reboot"}, "@reboot is not a schedule"),
+        ({"schedule": 5}, "[jobs.train] schedule must be a string"),
+        ({"timezone": "Mars/Olympus"}, "[jobs.train] timezone = 'Mars/Olympus' is not a time zone"),
+        ({"timezone": "../etc/passwd"}, "is not a time zone"),
+        ({"timeout": 0}, "[jobs.train] timeout must be a positive number of seconds"),
+        ({"timeout": "2 hours"}, "[jobs.train] timeout must be a positive number of seconds"),
+        ({"timeout": True}, "[jobs.train] timeout must be a positive number of seconds"),
+        ({"profile": "../prod"}, "[jobs.train] profile = '../prod' is not a profile name"),
+        ({"runtime": "Docker!"}, "[jobs.train] runtime = 'Docker!' is not a runtime name"),
+        ({"ping_url": "hc-ping.com/x"}, "[jobs.train] ping_url must be an http:// or https:// URL"),
+    ],
+)
+def test_bad_schedule_keys_name_the_key_and_the_reason(keys: dict[str, Any], expected: str) -> None:
+    message = _error(_job_with(**keys))
+    assert expected in message
+    assert message.startswith("labship.toml: ")
 
 
 def test_lists_of_strings() -> None:
@@ -248,11 +300,24 @@ _SOME_TEXT = st.text(min_size=1, max_size=12)  # "" means the default: not a val
 _TUPLES = st.lists(_TEXT, max_size=3).map(tuple)
 
 
+_SCHEDULES = st.sampled_from(["", "0 22 * * *", "*/5 8-18 * * mon-fri", "@daily", "0 0 1 jan *"])
+_SCHEDULE_KEYS = st.fixed_dictionaries(
+    {
+        "schedule": _SCHEDULES,
+        "timezone": st.sampled_from(["", "UTC", "Europe/Berlin", "Asia/Kolkata"]),
+        "timeout": st.none() | st.integers(1, 10**7),
+        "profile": st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,8}", fullmatch=True),
+        "runtime": st.sampled_from(["", *runtimes.choices()]),
+        "ping_url": st.sampled_from(["", "https://hc-ping.com/x", 'http://127.0.0.1:8/p?a="b"']),
+    }
+)
+
+
 @st.composite
 def _jobs(draw: st.DrawFn) -> dict[str, Job]:
     names = draw(st.lists(_TEXT, max_size=3, unique=True))
     argvs = st.lists(_TEXT, min_size=1, max_size=4).map(tuple)
-    return {name: Job(name, draw(argvs), draw(_TEXT)) for name in names}
+    return {name: Job(name, draw(argvs), draw(_TEXT), **draw(_SCHEDULE_KEYS)) for name in names}
 
 
 _SETTINGS = st.builds(

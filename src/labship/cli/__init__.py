@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from labship import __version__
-from labship.cli import targets
+from labship.cli import schedule, targets
 from labship.cli.args import lock_flags, lock_mode, project_of
 from labship.console import Console
 from labship.errors import Interrupted, LabshipError, UsageError
@@ -267,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
 
     targets.register(add)
+    schedule.register(add)
     from labship.cli import completion
 
     completion.register(add, parser)

@@ -15,6 +15,12 @@ runtime = "auto"                    # auto | local | docker
 [jobs.train]
 command = "python code/train.py"    # or a list: ["python", "code/train.py"]
 description = "fit the model"
+schedule = "0 22 * * *"             # cron; `labship schedule` installs it in your crontab
+timezone = "Europe/Berlin"          # the schedule's time zone (default: the machine's)
+timeout = "2h"                      # a scheduled run is stopped after it (seconds, or s/m/h/d)
+profile = "prod"                    # the profile scheduled runs use (default prod)
+runtime = "docker"                  # the runtime scheduled runs use (default: the project's)
+ping_url = "https://hc-ping.com/<uuid>"  # pinged at start (/start), success, failure (/<code>)
 
 [lab]
 port = 8888
@@ -80,11 +86,26 @@ def valid_python(python: str) -> bool:
     return _PYTHON.fullmatch(python) is not None
 
 
+DEFAULT_JOB_PROFILE = "prod"  # scheduled runs are production runs unless a job says otherwise
+_DURATION = re.compile(r"([0-9]+)([smhd]?)")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_RUNTIME = re.compile(r"[a-z][a-z0-9-]*")
+
+
 @dataclass(frozen=True)
 class Job:
+    """A command, and how ``labship schedule`` runs it (``schedule`` empty: never)."""
+
     name: str
     argv: tuple[str, ...]
     description: str = ""
+    schedule: str = ""
+    timezone: str = ""
+    timeout: int | None = None
+    profile: str = DEFAULT_JOB_PROFILE
+    runtime: str = ""
+    ping_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,7 +183,7 @@ def _project_table(reader: _Reader, table: Mapping[str, Any]) -> Settings:
             hint=PYTHON_HINT,
         )
     runtime = reader.string(table, "project", "runtime") or DEFAULT_RUNTIME
-    if not re.fullmatch(r"[a-z][a-z0-9-]*", runtime):
+    if not _RUNTIME.fullmatch(runtime):
         # Which names exist is the runtime registry's to say (labship.runtimes.select).
         raise ConfigError(
             f"{source}: [project] runtime = {runtime!r} is not a runtime name",
@@ -177,6 +198,11 @@ def _project_table(reader: _Reader, table: Mapping[str, Any]) -> Settings:
     )
 
 
+_JOB_KEYS = {"command", "description"} | {
+    "schedule", "timezone", "timeout", "profile", "runtime", "ping_url",
+}  # fmt: skip
+
+
 def _job(reader: _Reader, name: str, body: object) -> Job:
     """One [jobs.NAME] table, or the short form ``NAME = "command"``."""
     where = f"jobs.{name}"
@@ -184,8 +210,14 @@ def _job(reader: _Reader, name: str, body: object) -> Job:
         body = {"command": body}
     if not isinstance(body, Mapping):
         raise ConfigError(f"{reader.source}: [{where}] must be a table with a command")
-    reader.only(body, where, {"command", "description"})
-    command = body.get("command")
+    reader.only(body, where, _JOB_KEYS)
+    argv = _command(reader, where, body.get("command"))
+    return Job(
+        name, argv, reader.string(body, where, "description"), **_schedule(reader, where, body)
+    )
+
+
+def _command(reader: _Reader, where: str, command: object) -> tuple[str, ...]:
     if isinstance(command, str):
         try:
             argv = tuple(shlex.split(command))
@@ -208,7 +240,75 @@ def _job(reader: _Reader, name: str, body: object) -> Job:
             f"{reader.source}: [{where}] command is missing or empty",
             hint='e.g. command = "python code/train.py"',
         )
-    return Job(name, argv, reader.string(body, where, "description"))
+    return argv
+
+
+def _schedule(reader: _Reader, where: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys that say how ``labship schedule`` runs the job, each checked."""
+    source = reader.source
+    schedule = reader.string(body, where, "schedule")
+    if schedule:
+        check_schedule(schedule, f"{source}: [{where}] schedule")
+    timezone = reader.string(body, where, "timezone")
+    if timezone:
+        check_timezone(timezone, f"{source}: [{where}] timezone")
+    profile = reader.string(body, where, "profile") or DEFAULT_JOB_PROFILE
+    if not _PROFILE.fullmatch(profile):
+        raise ConfigError(f"{source}: [{where}] profile = {profile!r} is not a profile name")
+    runtime = reader.string(body, where, "runtime")
+    if runtime and not _RUNTIME.fullmatch(runtime):
+        raise ConfigError(f"{source}: [{where}] runtime = {runtime!r} is not a runtime name")
+    ping_url = reader.string(body, where, "ping_url")
+    if ping_url and not re.match(r"https?://[^\s/]", ping_url):
+        raise ConfigError(
+            f"{source}: [{where}] ping_url must be an http:// or https:// URL",
+            hint='e.g. ping_url = "https://hc-ping.com/<uuid>"',
+        )
+    return {
+        "schedule": schedule,
+        "timezone": timezone,
+        "timeout": _timeout(body.get("timeout"), f"{source}: [{where}] timeout"),
+        "profile": profile,
+        "runtime": runtime,
+        "ping_url": ping_url,
+    }
+
+
+def check_schedule(text: str, where: str) -> None:
+    """ConfigError naming ``where``, the field and the value, for an expression cron
+    would refuse or never run."""
+    from labship.project.cronexpr import CronSyntaxError, parse
+
+    try:
+        parse(text)
+    except CronSyntaxError as exc:
+        raise ConfigError(f"{where} = {text!r}: {exc}") from None
+
+
+def check_timezone(name: str, where: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # not found, not a key ('../x'), a folder
+        raise ConfigError(
+            f"{where} = {name!r} is not a time zone", hint='use an IANA name, e.g. "Europe/Berlin"'
+        ) from None
+
+
+def _timeout(value: object, where: str) -> int | None:
+    """Seconds: a whole number, or a string with a unit ("90s", "30m", "2h", "1d")."""
+    if value is None:
+        return None
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is not None:
+        value = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(
+            f'{where} must be a positive number of seconds, or a duration like "30m"',
+            hint='e.g. timeout = "2h" (units s, m, h, d)',
+        )
+    return value
 
 
 class _Reader:
@@ -268,6 +368,8 @@ def render_settings(settings: Settings) -> str:
             "command": _command_value(job.argv),
             "description": job.description,
             "hint": _run_hint(name),
+            "job": job,
+            "profile": None if job.profile == DEFAULT_JOB_PROFILE else job.profile,
         }
         for name, job in settings.jobs.items()
     ]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _REGISTRY = {
     "image": "labship.targets.image:ImageTarget",
     "compose": "labship.targets.compose:ComposeTarget",
+    "cron": "labship.targets.cron:CronTarget",
 }
 
 

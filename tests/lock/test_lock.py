@@ -519,6 +519,15 @@ def test_yanked_missing_and_wildcard_pins(make_project: MakeProject) -> None:
     assert "no wheel for Python 3.11" in lines["pandas==0.22.*"]
 
 
+def test_a_yanked_pin_uv_would_lock_is_refused(make_project: MakeProject) -> None:
+    """uv locks an exactly pinned yanked release, with a warning labship must not lose."""
+    root = make_project(requirements="wheel==0.46.1\n")
+    err = _assert_error(labship("lock", cwd=root), 76)
+    assert "wheel==0.46.1: yanked by its maintainers (" in err
+    assert "(nearest: 0.46.2)" in err
+    assert not (root / "pylock.toml").exists()
+
+
 def test_a_pyenv_python_no_shim_selects_can_lock(make_project: MakeProject) -> None:
     """pyenv's versions count as installed: uv alone stops at the shim of one that no
     pyenv setting selects; labship hands uv the interpreter itself."""

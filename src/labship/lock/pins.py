@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -97,15 +97,14 @@ class PinCheck:
             if name in found:  # the index already told the truth; uv's parse error is noise
                 found[name] = replace(found[name], why=f"{found[name].why}, and {why}")
                 continue
-            releases = _releases(files.get(name) or [])
-            fix = _fix(releases, Version(version), self.python) if releases else "pin another"
+            fix = _fix_from(files.get(name), version, self.python)
             found[name] = Unusable(name, f"{name}=={version}", f"{why} ({detail})", fix)
         notes = [
             _source_only_note(p, _releases(files.get(p.name) or []), self.python) for p in pins
         ]
         return Findings(list(found.values()), [note for note in notes if note])
 
-    def locked(self, packages: Iterable[Mapping[str, Any]], uv_stderr: str) -> Findings:
+    def locked(self, packages: Sequence[Mapping[str, Any]], uv_stderr: str) -> Findings:
         """What uv locked but should not be installed: yanked releases, and releases it
         would build from source although they have wheels (for other Pythons)."""
         index = {str(p["name"]): self._index_of(str(p.get("index") or PYPI)) for p in packages}
@@ -115,8 +114,7 @@ class PinCheck:
         files = _Lookup({name: (index.get(name, self.indexes[-1]),) for name in names}).result()
         problems, warnings = [], []
         for name, version, reason in yanked:
-            releases = _releases(files.get(name) or [])
-            fix = _fix(releases, Version(version), self.python) if releases else "pin another"
+            fix = _fix_from(files.get(name), version, self.python)
             problems.append(Unusable(name, f"{name}=={version}", _yanked_why(reason), fix))
         for pkg in builds:
             name, version = str(pkg["name"]), str(pkg["version"])
@@ -301,6 +299,11 @@ def _fix(releases: Releases, pinned: Version, python: str) -> str:
     if any(f.is_wheel for f in files) and not _runs_on(files, python):
         parts.append(_newest_python(str(pinned), files))
     return "; ".join(parts)
+
+
+def _fix_from(files: list[IndexFile] | None, version: str, python: str) -> str:
+    releases = _releases(files or [])
+    return _fix(releases, Version(version), python) if releases else "pin another release"
 
 
 def _has_wheel_for(files: list[IndexFile], python: str) -> bool:

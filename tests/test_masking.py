@@ -52,3 +52,30 @@ def test_mask_values_with_a_wider_masker() -> None:
         "TOKEN": MASK,
     }
     assert mask_values(dev, {"TOKEN"}) == {"NOTE": dev["NOTE"], "TOKEN": MASK}
+
+
+def test_url_credentials_are_hidden_wherever_they_appear() -> None:
+    from labship.masking import hide_url_credentials as hide
+
+    assert (
+        hide("url = https://user:s3cr3t@host/simple x") == "url = https://user:****@host/simple x"
+    )
+    assert hide("git+https://ghp_T0KEN@github.com/a/b.git") == "git+https://****@github.com/a/b.git"
+    # an unencoded '@' in the password, quoted by a tool, upper-case scheme
+    assert hide("`https://u:p@ss@h.example/s/`") == "`https://u:****@h.example/s/`"
+    assert hide("HTTP://U:P@H/") == "HTTP://U:****@H/"
+    for untouched in ("https://pypi.org/simple", "https://h/p?a=b@c", "mail me@x.org"):
+        assert hide(untouched) == untouched
+
+
+def test_console_hides_url_credentials_in_every_line() -> None:
+    import io
+
+    from labship.console import Console
+
+    stream = io.StringIO()
+    console = Console(stream=stream, verbose=True)
+    console.error("cannot reach https://user:s3cr3t@host/simple")
+    console.tool_line("error: Failed to fetch `https://tok3n@host/six/`")
+    assert "s3cr3t" not in stream.getvalue() and "tok3n" not in stream.getvalue()
+    assert "https://user:****@host/simple" in stream.getvalue()

@@ -358,13 +358,10 @@ MISSING_CANDIDATES = ("3.9", "3.14", "3.8", "3.10", "3.12", "3.13", "3.15")
 
 
 def python_absent(version: str) -> bool:
-    found = subprocess.run(
-        [uv_bin(), "python", "find", version, "--no-python-downloads"],
-        capture_output=True,
-        text=True,
-        env=uv_env(),
-    )
-    return found.returncode != 0
+    """Absent for labship: pyenv's versions count even when no shim selects them."""
+    from labship.tools.uv import find_python
+
+    return find_python(version) is None
 
 
 def managed_pythons() -> list[str]:

@@ -2,7 +2,8 @@
 
 Messages go to stderr so a job's own stdout stays clean for pipes. Tool output (uv,
 docker) is shown live on a terminal and kept quiet in logs unless ``verbose``; every
-line passes through the masker first, so a secret value cannot reach the screen.
+line passes through the masker first, so a secret value cannot reach the screen; nor can
+a credential in a URL (``https://user:token@host``), whoever wrote it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TextIO
+
+from labship.masking import hide_url_credentials
 
 
 def _identity(text: str) -> str:
@@ -68,7 +71,7 @@ class Console:
             self._write(line if line.endswith("\n") else line + "\n")
 
     def _write(self, text: str) -> None:
-        self.stream.write(self.mask(text))
+        self.stream.write(self.mask(hide_url_credentials(text)))
         self.stream.flush()
 
 

@@ -6,6 +6,9 @@ of readability: a 1-3 character secret masks every occurrence of those character
 line of a multi-line secret (a PEM key) is also masked, so output printed line by line
 cannot leak it either.
 
+Credentials in URLs (``https://user:token@host/simple``, from a spec's ``--index-url`` or
+a tool's message) are masked by shape, whoever wrote them: ``hide_url_credentials``.
+
 Standard library only, and independent of profiles: the console masks tool output with it
 before any profile is loaded.
 """
@@ -16,6 +19,9 @@ import re
 from collections.abc import Container, Iterable, Mapping
 
 MASK = "****"
+# scheme://userinfo@ : userinfo stops at the last '@' before the host (an unencoded '@' in
+# a password is common), never crosses '/', whitespace or quotes.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s'\"`<>]*)@")
 
 
 class Masker:
@@ -41,6 +47,17 @@ class Masker:
         return "Masker(<secrets hidden>)"
 
 
+def hide_url_credentials(text: str) -> str:
+    """``https://user:****@host``, ``https://****@host`` (a token alone): a URL's password,
+    or its only credential, never reaches the screen; the user name stays readable."""
+
+    def hide(match: re.Match[str]) -> str:
+        user, colon, _secret = match.group(2).partition(":")
+        return f"{match.group(1)}{user}:{MASK}@" if colon else f"{match.group(1)}{MASK}@"
+
+    return _URL_USERINFO.sub(hide, text)
+
+
 def mask_values(
     values: Mapping[str, str], secret_keys: Container[str], masker: Masker | None = None
 ) -> dict[str, str]:
@@ -56,4 +73,4 @@ def mask_values(
     return {key: MASK if key in secret_keys else masker(value) for key, value in values.items()}
 
 
-__all__ = ["MASK", "Masker", "mask_values"]
+__all__ = ["MASK", "Masker", "hide_url_credentials", "mask_values"]

@@ -96,10 +96,11 @@ class Store:
         return final, True
 
     def _build(self, tmp: Path, lock: Lock, *, dev: bool, console: Console) -> None:
-        from labship.tools.uv import missing_python, python_not_found, uv
+        from labship.tools.uv import find_python, missing_python, python_not_found, uv
 
+        python = find_python(lock.python) or lock.python  # pyenv's count without a shim
         venv = uv(
-            ["venv", "--relocatable", "--no-python-downloads", "--python", lock.python, str(tmp)],
+            ["venv", "--relocatable", "--no-python-downloads", "--python", python, str(tmp)],
             console=console,
             check=False,
         )

@@ -273,7 +273,7 @@ def test_unknown_package(make_project: MakeProject) -> None:
     [
         ("six==1.16.0\nsix==1.15.0\n", ["six"]),
         # wheel 0.46 requires packaging>=24
-        ("packaging==23.2\nwheel==0.46.1\n", ["packaging", "wheel"]),
+        ("packaging==23.2\nwheel==0.46.3\n", ["packaging", "wheel"]),
     ],
     ids=["same-package", "transitive"],
 )
@@ -315,3 +315,234 @@ def test_not_a_project(tmp_path: Path) -> None:
     folder.mkdir()
     err = _assert_error(labship("lock", cwd=folder), 66)
     assert "not a labship project" in err
+
+
+# ----------------------------------------------------------------------- hostile input
+
+SECRET = "s3cr3t-T0ken-labship"
+
+
+def _wheel(folder: Path, name: str, version: str) -> Path:
+    """A minimal, valid pure-Python wheel, for a --find-links folder."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": "VALUE = 1\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{path},,\n" for path in files) + f"{dist}/RECORD,,\n"
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, text in {**files, f"{dist}/RECORD": record}.items():
+            archive.writestr(member, text)
+    return path
+
+
+def test_every_spec_feature_locks_and_no_credential_is_printed(make_project: MakeProject) -> None:
+    """README 'The spec', all at once, against the real index; the extra index carries
+    credentials (PyPI ignores them), which must appear nowhere labship prints."""
+    root = make_project()
+    _wheel(root / "wheels", "labship_probe", "1.0")
+    (root / "docker").mkdir()
+    (root / "docker" / "more.txt").write_text("iniconfig==2.0.0\n")
+    idna = (
+        "https://files.pythonhosted.org/packages/e5/3e/"
+        "741d8c82801c347547f8a2a06aa57dbb1992be9e948df2ea0eda2c8b79e8/idna-3.7-py3-none-any.whl"
+    )
+    (root / "docker" / "environment.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            name: demo
+            channels:
+              - conda-forge
+            dependencies:
+              - python={_python_of(root)}
+              - six=1.16
+              - pip
+              - pip:
+                  - -r more.txt
+                  - --index-url https://pypi.org/simple
+                  - --extra-index-url https://labship:{SECRET}@pypi.org/simple
+                  - --find-links ../wheels
+                  - labship_probe==1.0
+                  - idna @ {idna}
+            variables:
+              MODE: "batch \\"nightly\\""
+              EMPTY: ""
+            """
+        )
+    )
+    _set_spec(root, "docker/environment.yml")
+    proc = labship("lock", "-v", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    prod = _versions(root / "pylock.toml")
+    assert prod["labship-probe"] == "1.0" and prod["idna"] == "3.7", prod
+    assert prod["iniconfig"] == "2.0.0" and prod["six"].startswith("1.16.")
+    for name in ("pylock.toml", "pylock.dev.toml"):
+        meta = _load(root / name)["tool"]["labship"]
+        assert meta["variables"] == {"MODE": 'batch "nightly"', "EMPTY": ""}
+        assert SECRET not in (root / name).read_text()  # uv keeps index credentials out
+    assert labship("lock", "--check", cwd=root).returncode == 0
+
+
+def test_credentials_stay_out_of_errors(make_project: MakeProject) -> None:
+    root = make_project()
+    (root / "requirements.txt").write_text(
+        f"--index-url https://labship:{SECRET}@pypi.org/simple\n"
+        f"--index-url https://other:{SECRET}@example.org/simple\nsix\n"
+    )
+    proc = labship("lock", cwd=root)
+    err = _assert_error(proc, 65)
+    assert SECRET not in proc.stdout + proc.stderr
+    assert "https://other:****@example.org/simple" in err
+
+
+def test_variables_keep_both_locks_valid(make_project: MakeProject) -> None:
+    """'variables:' once wrote invalid TOML over both locks, and run and lock --check then
+    failed too (test_files.py: an invalid lock never replaces a valid one)."""
+    root = make_project()
+    spec = "dependencies:\n  - six=1.16\nvariables:\n  FOO: bar\n  BAZ: '1'\n"
+    (root / "environment.yml").write_text(spec)
+    _set_spec(root, "environment.yml")
+    _lock_ok(root)
+    for name in ("pylock.toml", "pylock.dev.toml"):
+        assert _load(root / name)["tool"]["labship"]["variables"] == {"FOO": "bar", "BAZ": "1"}
+    assert labship("lock", "--check", cwd=root).returncode == 0
+    proc = labship("run", "hello", cwd=root)
+    assert proc.returncode == 0 and "six 1.16" in proc.stdout, proc.stderr
+
+
+# ----------------------------------------------------------------------- development tools
+
+
+def test_development_tools_in_the_spec_stay_out_of_prod(make_project: MakeProject) -> None:
+    root = make_project()
+    spec = root / "environment.yml"
+    spec.write_text("dependencies:\n  - six=1.16\n  - jupyterlab\n  - ipykernel\n")
+    original = spec.read_bytes()
+    _set_spec(root, "environment.yml")
+    proc = labship("lock", cwd=root, check=True)
+    assert "lists development tools (jupyterlab, ipykernel)" in proc.stderr
+    assert 'keep_in_prod = ["ipykernel"]' in proc.stderr
+    prod, dev = _versions(root / "pylock.toml"), _versions(root / "pylock.dev.toml")
+    assert "six" in prod
+    assert not {"jupyterlab", "ipykernel", "jupyter-server", "tornado"} & set(prod), prod
+    assert {"jupyterlab", "ipykernel", "six", "iniconfig"} <= set(dev)
+    assert {name: dev[name] for name in prod} == prod
+    assert spec.read_bytes() == original  # the spec file is the user's
+
+    # keeping one on purpose: the lock goes stale, and the tool is in prod after locking
+    config = root / "labship.toml"
+    config.write_text(
+        config.read_text().replace("[lab]\n", '[lab]\nkeep_in_prod = ["ipykernel"]\n')
+    )
+    _assert_error(labship("lock", "--check", cwd=root), 77)
+    proc = labship("lock", cwd=root, check=True)
+    assert "(jupyterlab)" in proc.stderr
+    prod = _versions(root / "pylock.toml")
+    assert "ipykernel" in prod and "jupyterlab" not in prod
+    assert labship("lock", "--check", cwd=root).returncode == 0
+
+
+# ----------------------------------------------------------------------- unusable pins
+
+
+def _report(proc: subprocess.CompletedProcess[str], count: int) -> dict[str, str]:
+    """Exit 76; one error line per unusable pin, then the summary; pin -> its line."""
+    assert proc.returncode == 76, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert all(ln.startswith("labship: ") for ln in lines), proc.stderr
+    errors = [ln.removeprefix("labship: error: ") for ln in lines if "error: " in ln]
+    assert len(errors) == count + 1, proc.stderr
+    assert f"{count} pins cannot be installed on Python 3.11" in errors[-1]
+    return {line.split(": ")[1]: line for line in errors[:-1]}
+
+
+def _span(line: str) -> tuple[Version, Version]:
+    found = re.search(
+        r"releases with a Python 3\.11 wheel: (\S+) to (\S+) \(nearest: ([^)]+)\)", line
+    )
+    assert found, line
+    low, high, nearest = (Version(v) for v in found.groups())
+    assert low <= nearest <= high, line
+    return low, high
+
+
+def _on_python_3_11(root: Path) -> None:
+    from labship.tools.uv import find_python
+
+    if find_python("3.11") is None:
+        pytest.skip("these pins are judged for Python 3.11, which is not installed here")
+    config = root / "labship.toml"
+    config.write_text(re.sub(r'(?m)^python = ".*"$', 'python = "3.11"', config.read_text()))
+
+
+def test_every_unusable_pin_at_once(make_project: MakeProject) -> None:
+    """Old pins of a real project on Python 3.11, against the real index: one report."""
+    from labship.tools.uv import find_python
+
+    pins = "pandas==0.22.0\nscikit-learn==0.20.0\nsqlalchemy==1.2.1\npyodbc==4.0.23\nsix==1.16.0\n"
+    root = make_project(requirements=pins)
+    _on_python_3_11(root)
+    proc = labship("lock", cwd=root)
+    lines = _report(proc, 3)
+    assert set(lines) == {"pandas==0.22.0", "scikit-learn==0.20.0", "pyodbc==4.0.23"}
+    for pin, first_good in (("pandas", "1.5.0"), ("scikit-learn", "1.1.3"), ("pyodbc", "4.0.35")):
+        line = next(v for k, v in lines.items() if k.startswith(pin + "=="))
+        assert "no wheel for Python 3.11" in line, line
+        low, high = _span(line)
+        assert Version(first_good) <= low <= high, line
+    where = find_python("3.6")
+    installed = f"installed here ({where})" if where else "not installed here"
+    assert f"0.22.0 has wheels up to Python 3.6, {installed}" in lines["pandas==0.22.0"]
+    assert "0.20.0 has wheels up to Python 3.7" in lines["scikit-learn==0.20.0"]
+    assert "4.0.23 has no wheel for Linux x86-64 for any Python" in lines["pyodbc==4.0.23"]
+    # sqlalchemy 1.2.1 is source-only: it builds on 3.11, then fails on import there
+    warning = next(ln for ln in proc.stderr.splitlines() if "sqlalchemy==1.2.1" in ln)
+    assert warning.startswith("labship: warning: ") and "published only as source" in warning
+    for noise in ("after parsing", "unsatisfiable", "cannot be satisfied together", "pytz"):
+        assert noise not in proc.stderr, noise
+    assert not (root / "pylock.toml").exists()
+
+
+def test_yanked_missing_and_wildcard_pins(make_project: MakeProject) -> None:
+    root = make_project(requirements="wheel==0.46.1\nsix==9.9.9\npandas==0.22.*\n")
+    _on_python_3_11(root)
+    lines = _report(labship("lock", cwd=root), 3)
+    assert "yanked by its maintainers (" in lines["wheel==0.46.1"]
+    assert "(nearest: 0.46.2)" in lines["wheel==0.46.1"]
+    assert "no such release on the index; the newest is 1." in lines["six==9.9.9"]
+    assert "no wheel for Python 3.11" in lines["pandas==0.22.*"]
+
+
+def test_a_yanked_pin_uv_would_lock_is_refused(make_project: MakeProject) -> None:
+    """uv locks an exactly pinned yanked release, with a warning labship must not lose."""
+    root = make_project(requirements="wheel==0.46.1\n")
+    err = _assert_error(labship("lock", cwd=root), 76)
+    assert "wheel==0.46.1: yanked by its maintainers (" in err
+    assert "(nearest: 0.46.2)" in err
+    assert not (root / "pylock.toml").exists()
+
+
+def test_a_pyenv_python_no_shim_selects_can_lock(make_project: MakeProject) -> None:
+    """pyenv's versions count as installed: uv alone stops at the shim of one that no
+    pyenv setting selects; labship hands uv the interpreter itself."""
+    from labship.tools.uv import find_python, uv
+
+    def shim_only(version: str) -> bool:
+        found = find_python(version)
+        uv_finds = uv(["python", "find", "--system", version], check=False).returncode == 0
+        return found is not None and "/versions/" in found and not uv_finds
+
+    version = next((v for v in ("3.12", "3.10", "3.13", "3.9") if shim_only(v)), None)
+    if version is None:
+        pytest.skip("no pyenv version here that uv cannot find by itself")
+    root = make_project(dev_packages=())
+    config = root / "labship.toml"
+    config.write_text(re.sub(r'(?m)^python = ".*"$', f'python = "{version}"', config.read_text()))
+    _lock_ok(root)
+    assert _load(root / "pylock.toml")["tool"]["labship"]["python"] == version

@@ -257,7 +257,8 @@ def test_render_defaults_round_trip_and_say_only_what_is_set() -> None:
     settings = Settings(name="demo")
     text = render_settings(settings)
     assert _round_trip(settings) == settings
-    for absent in ("python =", "runtime =", "[jobs", "base_image", "ca_bundle", "description"):
+    absent_keys = ("python =", "runtime =", "[jobs", "base_image", "ca_bundle", "description")
+    for absent in (*absent_keys, "keep_in_prod"):
         assert absent not in text, absent
 
 
@@ -275,6 +276,7 @@ def test_render_every_field_round_trips() -> None:
         jobs=jobs,
         lab_port=8890,
         dev_packages=(),
+        keep_in_prod=("ipykernel",),
         required=("RANDOM_SEED",),
         secret=("DB_PASSWORD",),
         image="registry.example/churn",
@@ -330,6 +332,7 @@ _SETTINGS = st.builds(
     jobs=_jobs(),
     lab_port=st.integers(1, 65535),
     dev_packages=_TUPLES,
+    keep_in_prod=_TUPLES,
     required=_TUPLES,
     secret=_TUPLES,
     image=_TEXT,

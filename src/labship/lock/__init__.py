@@ -6,6 +6,11 @@ resolution, so every package in both has the same version in both. Each ends wit
 ``[tool.labship]`` table (PEP 751 reserves ``[tool]`` for tools) recording what
 produced it. The content above that table, hashed, is the key of the environment or
 image made from it: re-locking to the same result reuses the same environment.
+
+Development-only tools the spec lists (JupyterLab beside pandas) are locked in the dev
+set only (:mod:`labship.lock.devtools`); every unusable pin is reported at once
+(:mod:`labship.lock.pins`); both files are checked before either is replaced
+(:mod:`labship.lock.files`).
 """
 
 from __future__ import annotations
@@ -13,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import re
 import sys
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,15 +27,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labship.atomicfile import write_text_atomic
-from labship.errors import ConfigError, ResolutionError, StaleLockError
+from labship.errors import ConfigError, StaleLockError
+from labship.lock.files import TOOL_TABLE
+from labship.lock.files import split as _split
 
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.project import Project
     from labship.spec import Spec
 
-TOOL_TABLE = "\n[tool.labship]\n"
+__all__ = ["TOOL_TABLE", "Lock", "LockResult", "lock", "read_lock", "stale_reason"]
+
 TARGET_ENVIRONMENT = "sys_platform == 'linux' and platform_machine == 'x86_64'"
 
 
@@ -70,14 +75,14 @@ class LockResult:
 
 
 def _versions(path: Path) -> dict[str, str]:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return {p["name"]: p["version"] for p in data.get("packages", [])}
-
-
-def _split(text: str) -> tuple[str, str]:
-    """(packages part, tool table part) of a lock file labship wrote."""
-    body, sep, tail = text.partition(TOOL_TABLE)
-    return body, sep + tail
+    """Package -> version; a lock that is not TOML is stale, not a traceback."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return {p["name"]: p["version"] for p in data.get("packages", [])}
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        raise StaleLockError(
+            f"{path}: cannot be read (not a valid lock)", hint="run 'labship lock'"
+        ) from None
 
 
 def _content_hash(body: str) -> str:
@@ -115,140 +120,98 @@ def input_digest(project: Project, python: str) -> str:
         h.update(project.spec_path.read_bytes())
     except OSError:
         h.update(b"<missing>")
-    h.update(json.dumps([python, list(project.settings.dev_packages)]).encode())
+    inputs: list[object] = [python, list(project.settings.dev_packages)]
+    if project.settings.keep_in_prod:
+        inputs.append(list(project.settings.keep_in_prod))
+    h.update(json.dumps(inputs).encode())
     return h.hexdigest()
 
 
-def inputs_hash(spec: Spec, python: str, dev_packages: tuple[str, ...]) -> str:
+def inputs_hash(
+    spec: Spec, python: str, dev_packages: tuple[str, ...], keep_in_prod: tuple[str, ...] = ()
+) -> str:
     """The meaning of the inputs: a comment changed in the spec does not make it stale."""
-    payload = json.dumps([spec.sha256(), python, list(dev_packages), environments()])
-    return hashlib.sha256(payload.encode()).hexdigest()
+    from labship.lock.devtools import split
+
+    payload: list[object] = [spec.sha256(), python, list(dev_packages), environments()]
+    moved = split(spec.requirements, keep_in_prod).moved_names
+    if moved:  # absent when none: locks made before the dev set took them stay fresh
+        payload.append(sorted(moved))
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
 def lock(project: Project, *, console: Console) -> LockResult:
-    """Resolve, check that every package has a wheel, then replace both files atomically."""
+    """Resolve, report every unusable pin at once, then replace both files together."""
+    from labship.lock.devtools import split
+    from labship.lock.resolve import Request, resolve
     from labship.spec import read_spec
-    from labship.tools.uv import uv, uv_version
 
+    settings = project.settings
     spec = read_spec(project.spec_path)
     if spec.skipped:
         console.warn(
-            f"{project.settings.spec}: conda-only packages left out of the lock: "
+            f"{settings.spec}: conda-only packages left out of the lock: "
             f"{', '.join(spec.skipped)} (list system libraries in [docker] system_packages)"
         )
     python = project_python(project, spec)
-    console.say(f"resolving {project.settings.spec} for Python {python} with uv")
-    with tempfile.TemporaryDirectory(prefix="labship-lock-") as tmp:
-        work = Path(tmp)
-        (work / "pyproject.toml").write_text(_resolver_project(project, spec, python))
-        result = uv(["lock", "--directory", tmp], console=console, check=False)
-        if result.returncode != 0:
-            from labship.tools.uv import missing_python, python_not_found
+    parts = split(spec.requirements, settings.keep_in_prod)
+    if parts.moved:
+        names = parts.moved_names
+        example = next((n for n in names if n.lower() == "ipykernel"), names[0])
+        console.say(
+            f"{settings.spec} lists development tools ({', '.join(names)}): they are locked "
+            f"in {project.dev_lock_path.name} only, not for production; to keep one there, "
+            f'add it to labship.toml: [lab] keep_in_prod = ["{example}"]'
+        )
+    console.say(f"resolving {settings.spec} for Python {python} with uv")
+    request = Request(
+        name=project.name,
+        python=python,
+        prod=parts.prod,
+        dev=(*parts.moved, *settings.dev_packages),
+        spec=spec,
+        where=settings.spec,
+        environments=tuple(environments()),
+    )
+    texts = resolve(request, console=console)
+    previous = _hashes(project)
+    _write(project, texts, _table(project, spec, python, parts.moved_names))
+    new = read_lock(project, check=False)
+    return LockResult(
+        lock=new, changed=previous != (new.prod_hash, new.dev_hash), skipped=spec.skipped
+    )
 
-            if missing_python(result.stderr):
-                raise python_not_found(python, "the project asks for it")
-            raise _resolution_error(result.stderr, project.settings.spec)
-        texts = {}
-        for dev in (False, True):
-            out = work / ("pylock.dev.toml" if dev else "pylock.toml")
-            args = ["export", "--directory", tmp, "--frozen", "--no-header", "--quiet"]
-            args += ["--format", "pylock.toml", "-o", str(out)]
-            args += ["--all-groups"] if dev else ["--no-dev"]
-            uv(args, console=console)
-            texts[dev] = out.read_text(encoding="utf-8")
-    _check_wheels(texts[True], python, project.settings.spec)
 
+def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) -> dict[str, Any]:
+    """What the [tool.labship] table of both files records."""
     from labship import __version__
-    from labship.templates import render
+    from labship.tools.uv import uv_version
 
-    meta = {
+    settings = project.settings
+    return {
         "python": python,
-        "spec": project.settings.spec,
-        "inputs": inputs_hash(spec, python, project.settings.dev_packages),
+        "spec": settings.spec,
+        "inputs": inputs_hash(spec, python, settings.dev_packages, settings.keep_in_prod),
         "digest": input_digest(project, python),
-        "dev_packages": project.settings.dev_packages,
+        "dev_packages": settings.dev_packages,
+        "moved": moved,
         "uv_version": uv_version(),
         "labship_version": __version__,
         "resolved_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "variables": spec.variables,
     }
-    previous = _hashes(project)
-    for dev, path in ((False, project.lock_path), (True, project.dev_lock_path)):
-        table = render("lock/labship-table.toml.j2", set="dev" if dev else "prod", **meta)
-        write_text_atomic(path, texts[dev].rstrip("\n") + "\n" + table)
-    new = read_lock(project, check=False)
-    return LockResult(
-        lock=new,
-        changed=previous != (new.prod_hash, new.dev_hash),
-        skipped=spec.skipped,
-    )
 
 
-def _resolver_project(project: Project, spec: Spec, python: str) -> str:
-    from labship.templates import render
+def _write(project: Project, texts: tuple[str, str], meta: dict[str, Any]) -> None:
+    """Both files rendered and read back before either replaces anything."""
+    from labship.lock.files import render_lock, replace_together
 
-    indexes = []
-    if spec.index_url:
-        indexes.append({"url": spec.index_url, "default": True})
-    indexes += [{"url": url, "default": False} for url in spec.extra_index_urls]
-    return render(
-        "lock/pyproject.toml.j2",
-        name=project.name,
-        python=python,
-        requirements=spec.requirements,
-        dev_requirements=project.settings.dev_packages,
-        environments=environments(),
-        find_links=spec.find_links,
-        indexes=indexes,
-    )
-
-
-_NOT_FOUND = re.compile(r"Because ([A-Za-z0-9._-]+) was not found in the package registry")
-
-
-def _resolution_error(stderr: str, where: str) -> ResolutionError:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    missing = _NOT_FOUND.search(stderr)
-    if missing:
-        return ResolutionError(
-            f"{where}: unknown package {missing.group(1)!r}: not found on the package index",
-            hint="check the name (conda and PyPI names can differ)",
-        )
-    causes = [ln.removeprefix("╰─▶ ") for ln in lines if not ln.startswith(("Using ", "hint:"))]
-    detail = " ".join(c.removeprefix("error: ") for c in causes)[:600]
-    if "No solution found" in stderr or "unsatisfiable" in stderr:
-        return ResolutionError(
-            f"{where}: the pins cannot be satisfied together: {detail}",
-            hint="relax or change the pins uv names",
-        )
-    return ResolutionError(f"{where}: uv could not resolve: {detail}")
-
-
-def _check_wheels(dev_text: str, python: str, where: str) -> None:
-    """Refuse a package whose locked version has wheels, but none for our Python.
-
-    uv would otherwise lock its sdist and fail later with a compiler traceback. A
-    package published only as an sdist (pure Python, like pyspark) is left alone.
-    """
-    data = tomllib.loads(dev_text)
-    for pkg in data.get("packages", []):
-        if pkg.get("wheels") or "sdist" not in pkg:
-            continue
-        from labship.lock.wheels import compatible_versions, index_files
-
-        files = index_files(pkg.get("index", "https://pypi.org/simple"), pkg["name"])
-        has_wheels = any(
-            f.endswith(".whl") and f"-{pkg['version']}-" in f.replace("_", "-") for f in files
-        )
-        if not has_wheels:
-            continue
-        good = compatible_versions(files, python)
-        span = f"{good[0]} to {good[-1]}" if good else "none"
-        raise ResolutionError(
-            f"{where}: {pkg['name']} {pkg['version']} has no wheel for Python {python} "
-            f"(it would have to be compiled); versions with one: {span}",
-            hint=f"pin {pkg['name']} to a version in that range",
-        )
+    paths = (project.lock_path, project.dev_lock_path)
+    rendered = {
+        path: render_lock(path, text, meta, dev=dev)
+        for path, text, dev in zip(paths, texts, (False, True), strict=True)
+    }
+    replace_together(rendered)
 
 
 def _hashes(project: Project) -> tuple[str, str] | None:
@@ -324,6 +287,9 @@ def stale_reason(project: Project, lock: Lock) -> str | None:
 
     spec = read_spec(project.spec_path)
     python = project_python(project, spec)
-    if inputs_hash(spec, python, project.settings.dev_packages) != lock.meta.get("inputs"):
+    settings = project.settings
+    if inputs_hash(spec, python, settings.dev_packages, settings.keep_in_prod) != lock.meta.get(
+        "inputs"
+    ):
         return f"{project.settings.spec} or [lab] packages changed since it was locked"
     return None

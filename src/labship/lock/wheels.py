@@ -1,35 +1,117 @@
-"""Which published versions of a package have a wheel for a Python version.
+"""What a package index publishes for a project, and which wheels fit a Python version.
 
-Used only when a lock would otherwise build a package from source: the error then
-names the versions that would install as wheels. Asks the index's JSON simple API
-(PEP 691); the host's CA bundle (SSL_CERT_FILE) is honoured by OpenSSL.
+Asks the index's JSON simple API (PEP 691: file names, ``yanked``, ``requires-python``,
+PEP 700 ``upload-time``); the host's CA bundle (SSL_CERT_FILE) is honoured by OpenSSL.
+Credentials in an index URL (``https://user:token@host/simple``) are sent as a header,
+never put in a message.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import gzip
 import json
+import urllib.error
+import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from functools import cache
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from labship.errors import ResolutionError
+TIMEOUT = 20.0  # seconds for one index page
 
 
-def index_files(index: str, name: str) -> list[str]:
-    url = f"{index.rstrip('/')}/{name}/"
-    request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+@dataclass(frozen=True)
+class IndexFile:
+    filename: str
+    version: Version | None
+    yanked: str | None  # the reason ("" when none is given), None when not yanked
+    requires_python: str | None
+    upload_time: str | None
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+
+class IndexUnavailable(Exception):
+    """The index cannot say (unreachable, no JSON API): the caller leaves it to uv."""
+
+
+def project_files(index: str, name: str) -> list[IndexFile] | None:
+    """Every file of project ``name`` on ``index``; None when the index does not have it."""
+    url, headers = _request_parts(f"{index.rstrip('/')}/{name}/")
+    request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            data = json.load(response)
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            raw = response.read()
+            if response.headers.get("Content-Encoding") == "gzip":
+                raw = gzip.decompress(raw)
+        data = json.loads(raw)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise IndexUnavailable(f"{url}: HTTP {exc.code}") from None
     except (OSError, ValueError) as exc:
-        raise ResolutionError(
-            f"cannot ask {url} which versions of {name} have wheels: {exc}"
-        ) from None
-    return [f["filename"] for f in data.get("files", [])]
+        raise IndexUnavailable(f"{url}: {exc}") from None
+    return [_index_file(entry) for entry in data.get("files", []) if "filename" in entry]
+
+
+def _request_parts(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its credentials, and the headers that carry them."""
+    headers = {
+        "Accept": "application/vnd.pypi.simple.v1+json",
+        "Accept-Encoding": "gzip",
+    }
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, headers
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    headers["Authorization"] = f"Basic {token}"
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), headers
+
+
+def _index_file(entry: dict[str, object]) -> IndexFile:
+    filename = str(entry["filename"])
+    yanked = entry.get("yanked", False)
+    requires = entry.get("requires-python")
+    uploaded = entry.get("upload-time")
+    return IndexFile(
+        filename=filename,
+        version=file_version(filename),
+        yanked=(yanked if isinstance(yanked, str) else "") if yanked else None,
+        requires_python=requires if isinstance(requires, str) and requires else None,
+        upload_time=uploaded if isinstance(uploaded, str) else None,
+    )
+
+
+def file_version(filename: str) -> Version | None:
+    """The version a wheel's or sdist's name carries; None for other or malformed files.
+    Read from the name's parts, not parsed whole: an index lists thousands of files."""
+    if filename.endswith(".whl"):
+        parts = filename.split("-")
+        text = parts[1] if len(parts) in (5, 6) else ""
+    elif filename.endswith((".tar.gz", ".zip")):
+        text = filename.removesuffix(".zip").removesuffix(".tar.gz").rpartition("-")[2]
+    else:
+        return None
+    return _version(text)
+
+
+@cache
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
 
 
 def _platforms() -> list[str]:
@@ -52,6 +134,7 @@ def supported_tags(python: str) -> frozenset[Tag]:
     )
 
 
+@cache
 def wheel_fits(filename: str, python: str) -> bool:
     """Installable on CPython ``python`` on glibc Linux x86_64."""
     try:

@@ -25,6 +25,7 @@ ping_url = "https://hc-ping.com/<uuid>"  # pinged at start (/start), success, fa
 [lab]
 port = 8888
 packages = ["jupyterlab"]           # the dev set, locked constrained to the prod set
+keep_in_prod = ["ipykernel"]        # development tools the spec lists that prod needs
 
 [env]
 required = ["RANDOM_SEED"]
@@ -118,6 +119,7 @@ class Settings:
     jobs: Mapping[str, Job] = field(default_factory=dict)
     lab_port: int = DEFAULT_LAB_PORT
     dev_packages: tuple[str, ...] = DEFAULT_DEV_PACKAGES
+    keep_in_prod: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     secret: tuple[str, ...] = ()
     image: str = ""
@@ -147,7 +149,7 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     project = _project_table(reader, reader.table(data, "project"))
     jobs = {name: _job(reader, name, body) for name, body in reader.table(data, "jobs").items()}
     lab = reader.table(data, "lab")
-    reader.only(lab, "lab", {"port", "packages"})
+    reader.only(lab, "lab", {"port", "packages", "keep_in_prod"})
     port = lab.get("port", DEFAULT_LAB_PORT)
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise ConfigError(f"{source}: [lab] port must be a whole number from 1 to 65535")
@@ -160,6 +162,7 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         jobs=jobs,
         lab_port=port,
         dev_packages=reader.strings(lab, "lab", "packages", default=DEFAULT_DEV_PACKAGES),
+        keep_in_prod=reader.strings(lab, "lab", "keep_in_prod"),
         required=reader.strings(env, "env", "required"),
         secret=reader.strings(env, "env", "secret"),
         image=reader.string(docker, "docker", "image"),

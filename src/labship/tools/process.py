@@ -41,15 +41,19 @@ def run_tool(
     cwd: Path | None = None,
     check: bool = True,
     stdin: str | None = None,
+    stop: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> ToolResult:
     """Run ``argv``; stderr lines stream to the console as they come, stdout is captured.
 
     On failure raise ToolError carrying the tool's last lines of stderr (masked), so
-    the user sees the tool's own message, not ours.
+    the user sees the tool's own message, not ours. With ``stop``, the tool runs in its
+    own process group and ``stop`` ends it (and what it started) when labship is
+    interrupted; without, the tool alone is terminated.
     """
     try:
         proc = subprocess.Popen(
             list(argv),
+            process_group=0 if stop else None,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -79,8 +83,7 @@ def run_tool(
                     console.tool_line(line.rstrip("\n"))
             proc.wait()
         except BaseException:
-            proc.terminate()
-            proc.wait()
+            (stop or _terminate)(proc)
             raise
         finally:
             reader.join()
@@ -88,6 +91,11 @@ def run_tool(
     if check and proc.returncode != 0:
         raise ToolError(failure_message(tool, argv, result, console))
     return result
+
+
+def _terminate(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait()
 
 
 def failure_message(

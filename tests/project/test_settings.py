@@ -296,5 +296,6 @@ def test_docker_registry_round_trips_and_is_said_in_the_file() -> None:
     assert 'registry = "registry.example.com:5000/team"' in text
     assert "labship push" in text  # the comment says what the key is for
     assert _round_trip(settings) == settings
-    parsed = parse_settings({"project": {"name": "d"}, "docker": {"registry": "r.io/t"}}, source="x")
+    data = {"project": {"name": "d"}, "docker": {"registry": "r.io/t"}}
+    parsed = parse_settings(data, source="x")
     assert parsed.registry == "r.io/t"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from labship import __version__
-from labship.cli import targets
+from labship.cli import ship, targets
 from labship.cli.args import lock_flags, lock_mode, project_of
 from labship.console import Console
 from labship.errors import Interrupted, LabshipError, UsageError
@@ -73,6 +73,8 @@ def cmd_lock(args: argparse.Namespace, console: Console) -> int:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
+    if args.image:
+        return ship.cmd_run_image(args, console)
     outcome = api.run(
         project_of(args),
         args.job,
@@ -223,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("run", cmd_run, "run a job with a profile's variables")
     p.add_argument("job", nargs="?")
     p.add_argument("--profile", "-p", default="dev", help="default: dev; prod says it aloud")
+    p.add_argument("--image", metavar="REF", help="a pushed image's job, without the project")
     runtime_flag(p)
 
     p = add("lab", cmd_lab, "start JupyterLab on 127.0.0.1")
@@ -247,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
 
     targets.register(add)
+    ship.register(add)
     return parser
 
 

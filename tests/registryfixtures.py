@@ -91,6 +91,16 @@ def serve_registry(root: Path, *, htpasswd: Path | None = None) -> Iterator[Runn
         proc.wait(timeout=20)
 
 
+@contextmanager
+def serve_auth_registry(root: Path, user: str, password: str) -> Iterator[Running]:
+    """A registry behind htpasswd basic auth, with one bcrypt user; its file is
+    ``root / "htpasswd"`` (rewrite it to change the password: it is re-read)."""
+    root.mkdir(parents=True, exist_ok=True)
+    add_user(root / "htpasswd", user, password)
+    with serve_registry(root, htpasswd=root / "htpasswd") as running:
+        yield running
+
+
 def _wait_until_answering(host: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

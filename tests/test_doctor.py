@@ -14,7 +14,7 @@ from conftest import labship
 from dockerfixtures import write_project
 from labship import doctor
 from labship.project import Project
-from registryfixtures import Running, add_user, docker_config, free_port, serve_registry
+from registryfixtures import Running, docker_config, free_port, serve_auth_registry
 
 PASSWORD = "doctor-pass-0e9a77"
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
@@ -81,9 +81,7 @@ def test_process_running_reads_proc() -> None:
 
 @pytest.fixture(scope="module")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    root = tmp_path_factory.mktemp("doctor-registry")
-    add_user(root / "htpasswd", "tester", PASSWORD)
-    with serve_registry(root, htpasswd=root / "htpasswd") as running:
+    with serve_auth_registry(tmp_path_factory.mktemp("registry"), "tester", PASSWORD) as running:
         yield running
 
 

@@ -9,13 +9,14 @@ skipped, as in the run log.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from labship import jsonlines
 
 if TYPE_CHECKING:
     from labship.project import Project
@@ -68,28 +69,13 @@ def _record(data: Any) -> PushRecord | None:
 
 
 def append(state_dir: Path, record: PushRecord) -> None:
-    state_dir.mkdir(exist_ok=True)
-    line = json.dumps(record.to_json(), separators=(",", ":")) + "\n"
-    # One short write in append mode: two pushes at once do not interleave their lines.
-    with open(state_dir / LOG_NAME, "a", encoding="utf-8") as fh:
-        fh.write(line)
+    jsonlines.append(state_dir / LOG_NAME, record.to_json())
 
 
 def read(state_dir: Path) -> list[PushRecord]:
     """Every well-formed record, oldest first."""
-    try:
-        lines = (state_dir / LOG_NAME).read_text(encoding="utf-8", errors="replace").splitlines()
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    records = []
-    for line in lines:
-        try:
-            found = _record(json.loads(line))
-        except ValueError:
-            continue  # a line cut short by a crash, or not JSON at all
-        if found is not None:
-            records.append(found)
-    return records
+    found = (_record(data) for data in jsonlines.read(state_dir / LOG_NAME))
+    return [record for record in found if record is not None]
 
 
 def last_pushed(project: Project, image: str | None = None) -> PushRecord | None:

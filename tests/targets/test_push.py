@@ -26,7 +26,7 @@ from labship.targets import image as images
 from labship.targets.push import destination
 from labship.tools import docker as dockertool
 from labship.tools.registry import Registry
-from registryfixtures import Running, add_user, free_port, serve_registry
+from registryfixtures import Running, add_user, free_port, serve_auth_registry, serve_registry
 
 PASSWORD = "push-pass-5b0e7d1c"
 ECHO = ["python", "-c", "import sys; print('args:', sys.argv[1:])", "a b", "it's"]
@@ -243,8 +243,7 @@ def test_a_registry_down_or_unknown_is_one_line_and_changes_nothing(
 
 @pytest.fixture
 def auth_registry(tmp_path: Path) -> Iterator[Running]:
-    add_user(tmp_path / "htpasswd", "tester", PASSWORD)
-    with serve_registry(tmp_path / "auth", htpasswd=tmp_path / "htpasswd") as running:
+    with serve_auth_registry(tmp_path / "registry", "tester", PASSWORD) as running:
         yield running
 
 
@@ -281,8 +280,8 @@ def test_a_registry_behind_a_login(
     for path in (shipped.root / ".labship").rglob("*"):
         assert not path.is_file() or PASSWORD not in path.read_text(errors="replace"), path
     # a login the registry no longer accepts: one line again, nothing recorded
-    (auth_registry.log.parent.parent / "htpasswd").write_text("")
-    add_user(auth_registry.log.parent.parent / "htpasswd", "tester", "changed-" + PASSWORD)
+    (auth_registry.log.parent / "htpasswd").write_text("")
+    add_user(auth_registry.log.parent / "htpasswd", "tester", "changed-" + PASSWORD)
     time.sleep(1.1)  # distribution re-reads htpasswd when its mtime changes
     log_before = log.read_text()
     code, out, err = _cli("push", "--to", to, cwd=shipped.root, env=env)

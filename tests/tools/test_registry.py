@@ -19,10 +19,10 @@ from labship.tools import registry
 from labship.tools.registry import Registry
 from registryfixtures import (
     Running,
-    add_user,
     docker_config,
     free_port,
     put_manifest,
+    serve_auth_registry,
     serve_registry,
 )
 
@@ -168,9 +168,7 @@ def open_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]
 
 @pytest.fixture(scope="module")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    root = tmp_path_factory.mktemp("auth-registry")
-    add_user(root / "htpasswd", "tester", PASSWORD)
-    with serve_registry(root, htpasswd=root / "htpasswd") as running:
+    with serve_auth_registry(tmp_path_factory.mktemp("registry"), "tester", PASSWORD) as running:
         yield running
 
 

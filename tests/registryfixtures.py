@@ -64,8 +64,11 @@ def add_user(htpasswd: Path, user: str, password: str) -> None:
 
 
 @contextmanager
-def serve_registry(root: Path, *, htpasswd: Path | None = None) -> Iterator[Running]:
-    """Start a registry storing under ``root``; stop it (and wait) on the way out."""
+def serve_registry(
+    root: Path, *, htpasswd: Path | None = None, readonly: bool = False
+) -> Iterator[Running]:
+    """Start a registry storing under ``root``; stop it (and wait) on the way out.
+    ``readonly``: it answers reads but refuses every upload (its maintenance mode)."""
     require_registry()
     root.mkdir(parents=True, exist_ok=True)
     host = f"127.0.0.1:{free_port()}"
@@ -75,6 +78,8 @@ def serve_registry(root: Path, *, htpasswd: Path | None = None) -> Iterator[Runn
         "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
         "http": {"addr": host, "secret": "labship-tests"},
     }
+    if readonly:
+        config["storage"]["maintenance"] = {"readonly": {"enabled": True}}  # type: ignore[index]
     if htpasswd is not None:
         config["auth"] = {"htpasswd": {"realm": "labship-tests", "path": str(htpasswd)}}
     (root / "config.yml").write_text(json.dumps(config))  # YAML reads JSON

@@ -241,6 +241,20 @@ def test_a_registry_down_or_unknown_is_one_line_and_changes_nothing(
     assert _local_refs(shipped.name) == refs_before
 
 
+@pytest.mark.docker
+def test_a_push_that_fails_midway_puts_the_tags_back(shipped: Shipped, tmp_path: Path) -> None:
+    """The registry answers, then refuses the upload: the registry-named tags labship set
+    for the push are removed again, and nothing is recorded."""
+    log = shipped.root / ".labship" / pushes.LOG_NAME
+    log_before, refs_before = log.read_text(), _local_refs(shipped.name)
+    with serve_registry(tmp_path / "ro", readonly=True) as running:
+        code, out, err = _cli("push", "--to", f"{running.host}/t/x", cwd=shipped.root)
+    assert code == 70 and "docker push" in _one_line(err) and out == ""
+    assert not any(ref.startswith(running.host) for ref in refs_before)
+    assert _local_refs(shipped.name) == refs_before
+    assert log.read_text() == log_before
+
+
 @pytest.fixture
 def auth_registry(tmp_path: Path) -> Iterator[Running]:
     with serve_auth_registry(tmp_path / "registry", "tester", PASSWORD) as running:

@@ -40,6 +40,7 @@ MANIFEST_TYPES = (
 )
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+WHERE = "[docker] registry, --to, or the image reference"  # where a registry is named
 
 
 def split(name: str) -> tuple[str, str] | None:
@@ -71,14 +72,14 @@ def is_loopback(host: str) -> bool:
 def down(host: str, why: str) -> RuntimeUnavailable:
     return RuntimeUnavailable(
         f"registry {host} does not answer ({why})",
-        hint="start it, or check the address in labship.toml [docker] registry or --to",
+        hint=f"start it, or check its address ({WHERE})",
     )
 
 
 def unknown_host(host: str) -> RuntimeUnavailable:
     return RuntimeUnavailable(
         f"registry host {host.rsplit(':', 1)[0]!r} is unknown (DNS lookup failed)",
-        hint="check the spelling in labship.toml [docker] registry or --to, and this machine's DNS",
+        hint=f"check its spelling ({WHERE}) and this machine's DNS",
     )
 
 
@@ -256,7 +257,9 @@ class Registry:
 
     def check(self, path: str) -> None:
         """Raise one line unless the registry answers and lets us push to ``path``."""
-        self._call("GET", "/v2/", scope=f"repository:{path}:pull,push")
+        reply = self._call("GET", "/v2/", scope=f"repository:{path}:pull,push")
+        if reply.status != 200:
+            raise down(self.host, f"/v2/ answered HTTP {reply.status}: not an image registry?")
 
     def digest(self, path: str, reference: str) -> str | None:
         """The manifest digest ``path:reference`` names in the registry; None if absent."""

@@ -99,7 +99,10 @@ def push(project: Project, lock: Lock, where: Destination, *, console: Console) 
     built = images.ensure(project, lock, "prod", console=console)
     info = images.git_info(project.root)
     if info is not None and info.dirty:
-        console.warn("pushing uncommitted code: its commit tag ends in -dirty")
+        console.warn(
+            f"code/, notebooks/, docker/ or the lock differ from commit {info.commit[:12]}: "
+            "the pushed commit tag ends in -dirty (commit them for a clean one)"
+        )
     started = time.monotonic()
     tags = [tag.rpartition(":")[2] for tag in built.tags]
     held = {tag: registry.digest(path, tag) for tag in tags}

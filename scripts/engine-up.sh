@@ -19,12 +19,15 @@ missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 [ -x /usr/sbin/cron ] && [ -x /usr/bin/crontab ] || missing+=(cron)   # the schedule tests' daemon
+# a loopback image registry and htpasswd for the push tests
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  say "docker.io, docker-compose, debootstrap, cron already installed"
+  say "docker.io, docker-compose, debootstrap, cron, docker-registry, apache2-utils already installed"
 fi
 
 # 2. daemon

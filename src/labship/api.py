@@ -18,6 +18,7 @@ from labship.project import Project
 
 if TYPE_CHECKING:
     from labship.console import Console
+    from labship.doctor import Report
     from labship.lock import Lock, LockResult
     from labship.profiles import EnvReport
     from labship.project.scaffold import ScaffoldResult
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from labship.targets.cronhook import Event
     from labship.targets.cronschedule import Installed, Listed
     from labship.targets.image import BuiltImage
+    from labship.targets.push import PushResult
 
 LAB_TOKEN = "JUPYTER_TOKEN"
 
@@ -368,3 +370,37 @@ def schedule_event(
         timed_out=timed_out,
         console=console,
     )
+
+
+def push(
+    project: Project, *, to: str | None = None, lock_mode: LockMode = "auto", console: Console
+) -> PushResult:
+    """Push the prod image (built first when its inputs changed) to ``[docker] registry``
+    or ``to`` (REGISTRY/NAME), recording its digest; see ``labship.targets.push``."""
+    from labship.targets import push as pushing
+
+    where = pushing.connect(project, to)  # the registry first: a refusal changes nothing
+    lock = current_lock(project, lock_mode, console=console)
+    return pushing.push(project, lock, where, console=console)
+
+
+def run_image(
+    ref: str,
+    job_name: str | None = None,
+    *,
+    folder: Path | None = None,
+    profile_name: str = DEFAULT_PROFILE,
+    console: Console,
+) -> int:
+    """Run a job of a pushed image with ``folder``'s ``.env_<profile>``, no project needed."""
+    from labship.runtimes.pulled import run_image as run
+
+    folder = folder or Path.cwd()
+    return run(ref, job_name, folder=folder, profile_name=profile_name, console=console)
+
+
+def doctor(project: Project | None) -> Report:
+    """What is installed and reachable for ``project`` (or this machine), with fixes."""
+    from labship.doctor import diagnose
+
+    return diagnose(project)

@@ -10,8 +10,11 @@ exit code, which ``labship run`` passes through unchanged.
 | 65   | SpecError            | environment.yml / requirements.txt cannot be used    |
 | 65   | ProfileError         | an env file is malformed, or variables are missing   |
 | 66   | NotAProjectError     | no labship.toml here or above                        |
+| 67   | AuthError            | a registry refused the login (or needs one)          |
 | 69   | RuntimeUnavailable   | Docker missing, daemon down, socket not permitted    |
 | 69   | PythonNotFound       | no interpreter on the machine for the project        |
+| 69   | RuntimeUnavailable   | an image registry down, or its host unknown (DNS)    |
+| 69   | (labship doctor)     | something the project needs is missing               |
 | 70   | ToolError            | uv / docker / jupyter failed; carries its message    |
 | 73   | ConflictError        | would overwrite a file labship did not write         |
 | 74   | FileWriteError       | a file cannot be written (read-only, disk full, ...) |
@@ -55,6 +58,12 @@ class NotAProjectError(LabshipError):
     exit_code = 66
 
 
+class AuthError(LabshipError):
+    """sysexits' EX_NOUSER: the registry does not accept who we are (docker's login)."""
+
+    exit_code = 67
+
+
 class RuntimeUnavailable(LabshipError):
     exit_code = 69
 
@@ -96,6 +105,7 @@ class Interrupted(LabshipError):
 
 
 __all__ = [
+    "AuthError",
     "ConfigError",
     "ConflictError",
     "FileWriteError",

@@ -258,7 +258,7 @@ def test_render_defaults_round_trip_and_say_only_what_is_set() -> None:
     text = render_settings(settings)
     assert _round_trip(settings) == settings
     absent_keys = ("python =", "runtime =", "[jobs", "base_image", "ca_bundle", "description")
-    for absent in (*absent_keys, "keep_in_prod"):
+    for absent in (*absent_keys, "keep_in_prod", "registry"):
         assert absent not in text, absent
 
 
@@ -283,6 +283,7 @@ def test_render_every_field_round_trips() -> None:
         base_image="python:3.12-slim",
         system_packages=("unixodbc",),
         ca_bundle="certs/corp.pem",
+        registry="127.0.0.1:5000/team",
     )
     assert _round_trip(settings) == settings
     text = render_settings(settings)
@@ -339,6 +340,7 @@ _SETTINGS = st.builds(
     base_image=st.none() | _SOME_TEXT,
     system_packages=_TUPLES,
     ca_bundle=st.none() | _SOME_TEXT,
+    registry=_TEXT,
 )
 
 
@@ -346,3 +348,14 @@ _SETTINGS = st.builds(
 @given(_SETTINGS)
 def test_render_then_parse_is_the_identity(settings: Settings) -> None:
     assert _round_trip(settings) == settings
+
+
+def test_docker_registry_round_trips_and_is_said_in_the_file() -> None:
+    settings = Settings(name="demo", registry="registry.example.com:5000/team")
+    text = render_settings(settings)
+    assert 'registry = "registry.example.com:5000/team"' in text
+    assert "labship push" in text  # the comment says what the key is for
+    assert _round_trip(settings) == settings
+    data = {"project": {"name": "d"}, "docker": {"registry": "r.io/t"}}
+    parsed = parse_settings(data, source="x")
+    assert parsed.registry == "r.io/t"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MakeProject, labship
-from labship import api, targets
+from labship import api, pushes, targets
 from labship.console import Console
 from labship.errors import ConfigError, ConflictError, UsageError
 from labship.project import Project, load_project
@@ -150,13 +150,12 @@ def test_docker_jobs_run_the_last_pushed_digest(make_project: MakeProject) -> No
     project = _project(make_project)
     job = replace(project.job("hello"), runtime="docker", timeout=60)
     assert "--image" not in cron.render_wrapper(project, job)  # nothing pushed: the local prod tag
-    project.state_dir.mkdir()
     digest = "sha256:" + "a" * 64
-    (project.state_dir / "pushes.jsonl").write_text(
-        '{"image": "old/x", "digest": "sha256:00"}\n'
-        + json.dumps({"image": "127.0.0.1:5000/demo", "digest": digest})
-        + "\n"
-    )
+    for image in ("old/x", "127.0.0.1:5000/demo"):
+        record = pushes.PushRecord(
+            image, digest, ("0.1.0",), None, "f" * 64, "2026-11-29T00:00:00Z"
+        )
+        pushes.append(project.state_dir, record)
     text = cron.render_wrapper(project, job)
     assert f"--runtime docker --image 127.0.0.1:5000/demo@{digest}" in text
     assert "timeout --signal=TERM --kill-after=15 60 " in text

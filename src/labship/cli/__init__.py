@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from labship import __version__
-from labship.cli import schedule, targets
+from labship.cli import schedule, ship, targets
 from labship.cli.args import lock_flags, lock_mode, project_of
 from labship.console import Console
 from labship.errors import Interrupted, LabshipError, UsageError
@@ -92,6 +92,8 @@ def _say_locked(project: Project, result: LockResult, console: Console) -> None:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
+    if args.image:
+        return ship.cmd_run_image(args, console)
     outcome = api.run(
         project_of(args),
         args.job,
@@ -243,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("run", cmd_run, "run a job with a profile's variables")
     p.add_argument("job", nargs="?")
     p.add_argument("--profile", "-p", default="dev", help="default: dev; prod says it aloud")
+    p.add_argument("--image", metavar="REF", help="a pushed image's job, without the project")
     runtime_flag(p)
 
     p = add("lab", cmd_lab, "start JupyterLab on 127.0.0.1")
@@ -268,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     targets.register(add)
     schedule.register(add)
+    ship.register(add)
     from labship.cli import completion
 
     completion.register(add, parser)

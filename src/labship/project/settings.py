@@ -36,6 +36,7 @@ image = "churn"
 base_image = "python:3.11-slim"     # LABSHIP_BASE_IMAGE overrides
 system_packages = ["unixodbc"]
 ca_bundle = ""                      # else SSL_CERT_FILE, PIP_CERT, REQUESTS_CA_BUNDLE
+registry = "registry.example.com/team"  # labship push: the prod image goes to REGISTRY/IMAGE
 ```
 
 ``render_settings`` is the inverse of ``parse_settings``: for valid settings ``s``,
@@ -126,6 +127,7 @@ class Settings:
     base_image: str | None = None
     system_packages: tuple[str, ...] = ()
     ca_bundle: str | None = None
+    registry: str = ""
 
 
 # -------------------------------------------------------------------------- read
@@ -156,7 +158,9 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     env = reader.table(data, "env")
     reader.only(env, "env", {"required", "secret"})
     docker = reader.table(data, "docker")
-    reader.only(docker, "docker", {"image", "base_image", "system_packages", "ca_bundle"})
+    reader.only(
+        docker, "docker", {"image", "base_image", "system_packages", "ca_bundle", "registry"}
+    )
     return replace(
         project,
         jobs=jobs,
@@ -169,6 +173,7 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         base_image=reader.string(docker, "docker", "base_image") or None,
         system_packages=reader.strings(docker, "docker", "system_packages"),
         ca_bundle=reader.string(docker, "docker", "ca_bundle") or None,
+        registry=reader.string(docker, "docker", "registry"),
     )
 
 

@@ -17,3 +17,8 @@ LAB_COMMAND = (
     "--no-browser",
     f"--ServerApp.root_dir={APP_DIR}",
 )
+# What `labship run --image` needs to run a pushed image without the project (JSON):
+JOBS_LABEL = "org.labship.jobs"  # {"job": ["argv", ...]}
+# {"required": [...], "secret": [...], "defaults": {...}}: names and the spec's variables,
+# never a profile's values
+ENV_LABEL = "org.labship.env"

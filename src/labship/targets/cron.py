@@ -29,11 +29,9 @@ Decisions:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +46,6 @@ if TYPE_CHECKING:
 MARKER = "labship:"
 KEEP_LOGS = 30
 KILL_AFTER = STOP_GRACE + 5  # labship run stops the job within its grace; then timeout kills
-PUSHES = "pushes.jsonl"
 HEADER = Header(
     sources="labship.toml",
     command="labship schedule",
@@ -56,33 +53,6 @@ HEADER = Header(
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CRON_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-@dataclass(frozen=True)
-class Pushed:
-    """The image a push sent to a registry, pinned by its digest."""
-
-    image: str
-    digest: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.image}@{self.digest}"
-
-
-def last_pushed(project: Project) -> Pushed | None:
-    """The project's last push, from the last line of ``.labship/pushes.jsonl``
-    ({"image": ..., "digest": "sha256:..."}); None when nothing was pushed or the line
-    cannot be read. A seam: ``labship push`` will own this record."""
-    try:
-        lines = (project.state_dir / PUSHES).read_text(encoding="utf-8").splitlines()
-        data = json.loads(lines[-1])
-        image, digest = data["image"], data["digest"]
-    except (OSError, ValueError, IndexError, KeyError, TypeError):
-        return None
-    if not (isinstance(image, str) and isinstance(digest, str) and digest.startswith("sha256:")):
-        return None
-    return Pushed(image, digest)
 
 
 def project_tag(project: Project) -> str:
@@ -162,6 +132,8 @@ def render_wrapper(project: Project, job: Job) -> str:
     runtime = runtime_of(project, job)
     if runtime != "auto":
         flags += ["--runtime", runtime]
+    from labship.pushes import last_pushed
+
     pushed = last_pushed(project) if runtime == "docker" else None
     if pushed is not None:
         flags += ["--image", pushed.ref]

@@ -248,7 +248,29 @@ def labels(project: Project, lock: Lock, target: Target) -> dict[str, str]:
     if info is not None:
         out["org.opencontainers.image.revision"] = info.commit
         out["org.labship.dirty"] = "true" if info.dirty else "false"
+    if target == "prod":
+        out.update(run_labels(project, lock))
     return out
+
+
+def run_labels(project: Project, lock: Lock) -> dict[str, str]:
+    """What ``labship run --image`` needs on a machine without the project: each job's
+    argv, the variable names a profile must set or mask, and the spec's defaults."""
+    import json
+
+    from labship.runtimes import container
+
+    settings = project.settings
+    jobs = {name: list(job.argv) for name, job in settings.jobs.items()}
+    env = {
+        "required": list(settings.required),
+        "secret": list(settings.secret),
+        "defaults": dict(lock.meta.get("variables", {})),
+    }
+    return {
+        container.JOBS_LABEL: json.dumps(jobs, separators=(",", ":"), sort_keys=True),
+        container.ENV_LABEL: json.dumps(env, separators=(",", ":"), sort_keys=True),
+    }
 
 
 def build_user(target: Target, uid: int | None, gid: int | None) -> tuple[int, int] | None:
@@ -286,6 +308,7 @@ def context_digest(
     if target == "prod":
         info = git_info(project.root)
         parts.append(f"{info.commit}:{info.dirty}" if info else "-")
+        parts.extend(sorted(run_labels(project, lock).values()))  # a new job: a new label
     for part in parts:
         h.update(part.encode())
         h.update(b"\0")
@@ -558,6 +581,7 @@ __all__ = [
     "ensure",
     "labels",
     "render_dockerfile",
+    "run_labels",
     "stable_tags",
     "stage_context",
     "tags",

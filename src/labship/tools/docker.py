@@ -244,6 +244,26 @@ def inspect_image(ref: str, timeout: float = 2.0) -> dict[str, Any] | None:
     return data
 
 
+def insecure_registry(host: str, timeout: float = 2.0) -> bool:
+    """Whether the engine is told to reach ``host`` without verified TLS (daemon.json's
+    insecure-registries: a name, or a CIDR holding its address)."""
+    import ipaddress
+
+    reply = _engine_get("/info", timeout)
+    if reply is None or reply[0] != 200:
+        return False
+    config = json.loads(reply[1]).get("RegistryConfig") or {}
+    index = (config.get("IndexConfigs") or {}).get(host) or {}
+    if index.get("Secure") is False:
+        return True
+    try:
+        address = ipaddress.ip_address(host.rsplit(":", 1)[0].strip("[]"))
+    except ValueError:
+        return False
+    cidrs = config.get("InsecureRegistryCIDRs") or []
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
 def container_exists(name: str, timeout: float = 2.0) -> bool | None:
     """True/False from the engine API; None when it cannot be asked (use the CLI)."""
     reply = _engine_get(f"/containers/{name}/json", timeout)
@@ -275,6 +295,7 @@ __all__ = [
     "docker",
     "engine_available",
     "engine_reachable",
+    "insecure_registry",
     "inspect_image",
     "ping",
 ]

@@ -1,0 +1,211 @@
+"""``labship doctor``: what is installed and reachable, and what to do about what is not.
+
+Each check returns data (a ``Check``); the CLI prints them, as text or JSON. A check is
+*needed* when the project cannot work without it (its runtime's tools, its registry);
+the others are reported for information. Secrets are never read for a report: a login
+is looked up where docker keeps it, and tried against the registry only in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from labship.errors import LabshipError
+
+if TYPE_CHECKING:
+    from labship.project import Project
+
+EXIT_MISSING = 69  # sysexits' EX_UNAVAILABLE, as for a missing Docker or Python
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str  # the version or path found, or what is wrong
+    fix: str = ""  # what to do when not ok
+    needed: bool = True  # False: reported, but the project works without it
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks if c.needed)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else EXIT_MISSING
+
+    def to_json(self) -> dict[str, object]:
+        return {"ok": self.ok, "checks": [asdict(c) for c in self.checks]}
+
+
+def diagnose(project: Project | None) -> Report:
+    """Every check, for ``project`` (or for this machine alone when None)."""
+    from labship.tools.docker import engine_reachable
+
+    choice = os.environ.get("LABSHIP_RUNTIME") or (project.settings.runtime if project else "")
+    choice = choice or "auto"
+    docker_runs = choice == "docker" or (choice == "auto" and engine_reachable())
+    registry = _registry_name(project)
+    uses_docker = docker_runs or registry is not None
+    checks = [
+        check_uv(),
+        check_python(_python(project), needed=choice == "local" or not docker_runs),
+        check_engine(needed=uses_docker),
+        check_buildkit(needed=uses_docker),
+        check_compose(),
+        *check_cron(needed=_has_schedules(project)),
+    ]
+    if registry is not None:
+        checks += check_registry(registry)
+    return Report(tuple(checks))
+
+
+def _python(project: Project | None) -> str:
+    if project is not None and project.settings.python:
+        return project.settings.python
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _registry_name(project: Project | None) -> str | None:
+    """The project's push destination, if it names one (a bad one is a failed check)."""
+    if project is None:
+        return None
+    from labship.targets.push import destination
+
+    try:
+        return destination(project)
+    except LabshipError:
+        return None if not project.settings.registry else project.settings.registry
+
+
+def _has_schedules(project: Project | None) -> bool:
+    """cron is needed once a job has a schedule ([jobs.X] schedule, read by the cron work)."""
+    jobs = project.settings.jobs.values() if project is not None else ()
+    return any(getattr(job, "schedule", None) for job in jobs)
+
+
+def check_uv() -> Check:
+    try:
+        from labship.tools.uv import uv_bin, uv_version
+
+        return Check("uv", True, f"{uv_version()} ({uv_bin()})")
+    except LabshipError as exc:
+        return Check("uv", False, exc.message, fix="pip install uv (labship depends on it)")
+
+
+def check_python(version: str, *, needed: bool) -> Check:
+    """An interpreter for the project's version, found the way environments are built."""
+    from labship.tools.uv import python_not_found, uv
+
+    name = f"python {version}"
+    try:
+        found = uv(["python", "find", "--no-python-downloads", version], check=False)
+    except LabshipError as exc:
+        return Check(name, False, exc.message, fix="install uv first", needed=needed)
+    if found.returncode == 0 and found.stdout.strip():
+        return Check(name, True, found.stdout.strip(), needed=needed)
+    missing = python_not_found(version, "uv python find found none")
+    return Check(name, False, missing.message, fix=missing.hint or "", needed=needed)
+
+
+def check_engine(*, needed: bool) -> Check:
+    from labship.tools.docker import ping
+
+    try:
+        return Check("docker engine", True, f"Docker {ping()}", needed=needed)
+    except LabshipError as exc:
+        return Check("docker engine", False, exc.message, fix=exc.hint or "", needed=needed)
+
+
+def check_buildkit(*, needed: bool) -> Check:
+    from labship.tools.docker import build_client
+
+    try:
+        client = build_client()
+    except LabshipError as exc:
+        return Check("buildkit client", False, exc.message, fix=exc.hint or "", needed=needed)
+    how = f"{client.binary} buildx" if client.buildx else f"DOCKER_BUILDKIT=1 {client.binary}"
+    return Check("buildkit client", True, how, needed=needed)
+
+
+def check_compose() -> Check:
+    """docker compose (v2) or docker-compose (1.x): for the exported compose files only."""
+    from labship.tools.docker import binary
+    from labship.tools.process import run_tool
+
+    candidates = [[binary(), "compose"]] if shutil.which(binary()) else []
+    if shutil.which("docker-compose"):
+        candidates.append(["docker-compose"])
+    for argv in candidates:
+        found = run_tool("compose", [*argv, "version", "--short"], check=False)
+        if found.returncode == 0 and found.stdout.strip():
+            return Check("compose", True, f"{' '.join(argv)} {found.stdout.strip()}", needed=False)
+    fix = "apt-get install docker-compose (only the exported compose files need it)"
+    return Check("compose", False, "neither 'docker compose' nor docker-compose", fix, False)
+
+
+def check_cron(*, needed: bool) -> list[Check]:
+    """The cron daemon and crontab: for scheduled jobs."""
+    checks = []
+    for tool, package in (("cron", "cron"), ("crontab", "cron")):
+        path = shutil.which(tool) or next(
+            (p for p in (f"/usr/sbin/{tool}", f"/usr/bin/{tool}") if os.access(p, os.X_OK)), None
+        )
+        fix = "" if path else f"apt-get install {package}"
+        checks.append(Check(tool, path is not None, path or "not installed", fix, needed))
+    running = _process_running({"cron", "crond"})
+    state, fix = ("running", "") if running else ("not running", "start it: cron (as root)")
+    checks.append(Check("cron daemon", running, state, fix, needed))
+    return checks
+
+
+def _process_running(names: set[str]) -> bool:
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text(encoding="utf-8").strip() in names:
+                return True
+        except OSError:
+            continue  # the process ended while we looked
+    return False
+
+
+def check_registry(name: str) -> list[Check]:
+    """The registry answers, and lets docker's login push there (tried in memory)."""
+    from labship.targets.push import registry_for
+    from labship.tools.registry import login_source, split
+
+    found = split(name)
+    if found is None:
+        return [
+            Check("registry", False, f"{name!r} names no registry host", fix="see labship.toml")
+        ]
+    host, path = found
+    registry = registry_for(host)
+    try:
+        needs_login = registry.needs_login()
+    except LabshipError as exc:
+        return [Check(f"registry {host}", False, exc.message, fix=exc.hint or "")]
+    reach = Check(f"registry {host}", True, f"answers; pushes go to {name}")
+    if not needs_login:
+        return [reach, Check("registry login", True, "none needed")]
+    source = login_source(host)
+    if source is None:
+        return [reach, Check("registry login", False, "not logged in", f"docker login {host}")]
+    try:
+        registry.check(path)
+    except LabshipError as exc:
+        return [reach, Check("registry login", False, exc.message, fix=f"docker login {host}")]
+    return [reach, Check("registry login", True, f"logged in ({source})")]
+
+
+__all__ = ["EXIT_MISSING", "Check", "Report", "diagnose"]

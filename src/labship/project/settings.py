@@ -29,6 +29,9 @@ image = "churn"
 base_image = "python:3.11-slim"     # LABSHIP_BASE_IMAGE overrides
 system_packages = ["unixodbc"]
 ca_bundle = ""                      # else SSL_CERT_FILE, PIP_CERT, REQUESTS_CA_BUNDLE
+
+[check]
+skip_imports = ["pyautogui"]        # direct dependencies that cannot import in a batch job
 ```
 
 ``render_settings`` is the inverse of ``parse_settings``: for valid settings ``s``,
@@ -103,6 +106,7 @@ class Settings:
     base_image: str | None = None
     system_packages: tuple[str, ...] = ()
     ca_bundle: str | None = None
+    skip_imports: tuple[str, ...] = ()
 
 
 # -------------------------------------------------------------------------- read
@@ -122,7 +126,7 @@ def read_settings(path: Path) -> Settings:
 
 def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     reader = _Reader(source)
-    reader.only(data, "", {"project", "jobs", "lab", "env", "docker"})
+    reader.only(data, "", {"project", "jobs", "lab", "env", "docker", "check"})
     project = _project_table(reader, reader.table(data, "project"))
     jobs = {name: _job(reader, name, body) for name, body in reader.table(data, "jobs").items()}
     lab = reader.table(data, "lab")
@@ -134,6 +138,8 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     reader.only(env, "env", {"required", "secret"})
     docker = reader.table(data, "docker")
     reader.only(docker, "docker", {"image", "base_image", "system_packages", "ca_bundle"})
+    check = reader.table(data, "check")
+    reader.only(check, "check", {"skip_imports"})
     return replace(
         project,
         jobs=jobs,
@@ -145,6 +151,7 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         base_image=reader.string(docker, "docker", "base_image") or None,
         system_packages=reader.strings(docker, "docker", "system_packages"),
         ca_bundle=reader.string(docker, "docker", "ca_bundle") or None,
+        skip_imports=reader.strings(check, "check", "skip_imports"),
     )
 
 

@@ -307,6 +307,54 @@ def test_missing_configured_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- docker tool
 
 
+# What BuildKit 0.8 (docker 20.10) prints when the engine answers but no registry does.
+PULL_LOG = """\
+#3 [internal] load metadata for docker.io/library/python:3.11-slim
+#3 sha256:fec50dacbb21839eefab803f73dbb4d9623839a8f78459ebb826d917bc361c9b
+#3 ERROR: failed to do request: Head "https://registry-1.docker.io/v2/library/python/manifests\
+/3.11-slim": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host
+------
+ > [internal] load metadata for docker.io/library/python:3.11-slim:
+------
+failed to solve with frontend dockerfile.v0: failed to create LLB definition: failed to do \
+request: Head "https://registry-1.docker.io/v2/library/python/manifests/3.11-slim": dial tcp: \
+lookup registry-1.docker.io on 10.255.255.53:53: no such host
+"""
+
+
+def test_pull_failure_reads_the_image_and_the_cause_from_buildkits_log() -> None:
+    expected = ("python:3.11-slim", "DNS lookup of registry-1.docker.io failed")
+    assert dockertool.pull_failure(PULL_LOG) == expected
+    summary_only = "\n".join(ln for ln in PULL_LOG.splitlines() if not ln.startswith("#3 ERROR"))
+    assert dockertool.pull_failure(summary_only) == expected
+    newer = (
+        "ERROR: failed to solve: team/base:1: failed to resolve source metadata for "
+        "registry.example.com:5000/team/base:1: unexpected status: 401 Unauthorized\n"
+    )
+    image, why = dockertool.pull_failure(newer) or ("", "")
+    assert image == "registry.example.com:5000/team/base:1" and "access denied" in why
+    other = "#9 [prod 2/5] RUN false\n#9 ERROR: executor failed running: exit code: 1\n"
+    assert dockertool.pull_failure(other) is None
+
+
+_REGISTRY = 'Get "https://r.example/v2/": '
+
+
+@pytest.mark.parametrize(
+    ("message", "words"),
+    [
+        (_REGISTRY + "dial tcp 10.0.0.9:443: connect: connection refused", "r.example refused"),
+        (_REGISTRY + "net/http: TLS handshake timeout", "timed out reaching r.example"),
+        (_REGISTRY + "x509: certificate signed by unknown authority", "certificate of r.example"),
+        ("manifest unknown: manifest unknown", "not found in the registry"),
+        ("pull access denied for x, repository does not exist", "docker login"),
+        ("dial tcp: connect: network is unreachable", "no network route"),
+    ],
+)
+def test_registry_problems_in_a_few_words(message: str, words: str) -> None:
+    assert words in dockertool.registry_problem(message)
+
+
 @pytest.fixture
 def fresh_client_cache() -> Iterator[None]:
     dockertool.build_client.cache_clear()

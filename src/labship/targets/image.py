@@ -24,6 +24,7 @@ from labship.errors import (
     ConfigError,
     Interrupted,
     LabshipError,
+    RuntimeUnavailable,
     StaleLockError,
     ToolError,
     UsageError,
@@ -522,9 +523,10 @@ def build(
 def _run_build(
     project: Project, lock: Lock, target: Target, argv: list[str], client: Client, console: Console
 ) -> None:
-    """docker build; a failure is one error: the packages that do not import, else
-    docker's own last lines."""
+    """docker build; a failure is one error: the base image that cannot be pulled, the
+    packages that do not import, else docker's own last lines."""
     from labship import envcheck
+    from labship.tools.docker import pull_failure
     from labship.tools.process import failure_message, run_tool
 
     try:
@@ -535,6 +537,9 @@ def _run_build(
         ) from None
     if result.returncode == 0:
         return
+    unpullable = pull_failure(result.stderr)
+    if unpullable is not None:
+        raise base_unavailable(*unpullable)
     broken = envcheck.image_error(project, lock, target, result.stderr)
     if broken is not None:
         raise broken
@@ -542,6 +547,31 @@ def _run_build(
         f"{target} image build failed; the previous image is unchanged: "
         + failure_message("docker", argv, result, console)
     )
+
+
+_USE_LOCAL_BASE = f"point [docker] base_image or {BASE_IMAGE_ENV} at a local image"
+
+
+def base_unavailable(image: str, why: str) -> RuntimeUnavailable:
+    return RuntimeUnavailable(
+        f"the base image {image} is not on this machine and cannot be pulled: {why}",
+        hint=f"{_USE_LOCAL_BASE} (docker images), or use --runtime local",
+    )
+
+
+def base_problem(project: Project) -> str | None:
+    """Why this project's images cannot be built here, for auto-detection; None when the
+    base image is on this machine (one ~1 ms API call) or the engine can pull it (asks
+    the registry, at most once a day: see ``pull_problem``)."""
+    from labship.tools.docker import inspect_image, pull_problem
+
+    base = base_image(project)
+    if inspect_image(base) is not None:
+        return None
+    why = pull_problem(base)
+    if why is None:
+        return None
+    return f"{base_unavailable(base, why).message}; to use Docker, {_USE_LOCAL_BASE}"
 
 
 def ensure(

@@ -205,7 +205,7 @@ def test_missing_module_names_the_package_to_add() -> None:
 def test_anything_else_is_its_own_last_line_and_the_exemption() -> None:
     text = explain(failure("no display name and no $DISPLAY", "KeyError", "pyautogui"), LOCAL)
     assert text.startswith("KeyError: no display name and no $DISPLAY")
-    assert "[check] skip_imports = ['pyautogui'] in labship.toml" in text
+    assert '[check] skip_imports = ["pyautogui"] in labship.toml' in text
 
 
 def test_the_error_is_one_line_of_what_then_one_per_package() -> None:
@@ -226,3 +226,31 @@ def test_the_error_is_one_line_of_what_then_one_per_package() -> None:
         "  scikit-learn 1.0 (import scikit_learn): it was built for NumPy 1.x"
     )
     assert lines[2].startswith("  pyodbc 1.0 (import pyodbc): the system library libodbc.so.2")
+
+
+def test_an_import_that_hangs_is_a_failure_not_a_hung_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real venv holding a distribution whose import never returns."""
+    from labship.errors import ImportCheckError
+    from labship.lock import Lock
+    from labship.tools.uv import uv_bin, uv_env
+
+    env = tmp_path / "env"
+    subprocess.run([uv_bin(), "venv", "-q", "--python", sys.executable, str(env)], env=uv_env())
+    (site,) = env.glob("lib/python3.*/site-packages")
+    (site / "hang.py").write_text("import time\ntime.sleep(600)\n")
+    (site / "hang-1.0.dist-info").mkdir()
+    (site / "hang-1.0.dist-info" / "RECORD").write_text("hang.py,,\n")
+    (tmp_path / "labship.toml").write_text('[project]\nname = "p"\nspec = "requirements.txt"\n')
+    (tmp_path / "requirements.txt").write_text("hang==1.0\n")
+    project = load_project(tmp_path)
+    lock = Lock(tmp_path, "3.11", tmp_path / "pylock.toml", tmp_path / "d", "a" * 64, "b" * 64, {})
+    (tmp_path / "pylock.toml").write_text('lock-version = "1.0"\n')
+    monkeypatch.setattr(envcheck, "TIMEOUT", 2.0)
+    with pytest.raises(ImportCheckError) as info:
+        envcheck.check_environment(project, lock, env, dev=False)
+    assert str(info.value).splitlines()[1] == (
+        "  hang 1.0 (import hang): did not finish importing within 2 s; fix it, or exempt it: "
+        '[check] skip_imports = ["hang"] in labship.toml'
+    )

@@ -11,8 +11,8 @@ An environment is built aside by uv (packages hard-linked from uv's cache), chec
 the caller's ``check`` (the local runtime imports every direct dependency in it), and
 renamed into place, so a failed, broken or killed build never replaces or damages a
 working one, and a job that is running keeps its environment while the project is
-re-locked. A running job
-holds a shared ``flock`` on its environment; gc skips environments it cannot lock.
+re-locked. A running job holds a shared ``flock`` on its environment; gc skips
+environments it cannot lock.
 """
 
 from __future__ import annotations

@@ -78,7 +78,8 @@ def check_environment(project: Project, lock: Lock, env: Path, *, dev: bool) -> 
             timeout=TIMEOUT,
         )
     except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
+        out = exc.stdout or ""  # bytes on POSIX even with text=True
+        out = out.decode(errors="replace") if isinstance(out, bytes) else out
         found = failures(out, ended=f"did not finish importing within {TIMEOUT:.0f} s")
     else:
         found = failures(proc.stdout, ended=_death(proc.returncode))

@@ -125,8 +125,8 @@ def explain(failure: Failure, ctx: Context) -> str:
         top = missing.group(1).split(".")[0]
         provider = _PROVIDERS.get(top, f"the package that provides {top!r}")
         return f"it needs {top!r}, which nothing in the set provides; add {provider} to {ctx.spec}"
-    shown = f"{failure.type}: {msg}" if msg else failure.type
-    return f"{shown}; fix it, or exempt it: [check] skip_imports = [{dist!r}] in labship.toml"
+    shown = ": ".join(part for part in (failure.type, msg) if part)
+    return f'{shown}; fix it, or exempt it: [check] skip_imports = ["{dist}"] in labship.toml'
 
 
 def _numpy(dist: str, ctx: Context) -> str:

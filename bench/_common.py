@@ -23,11 +23,11 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -549,6 +549,27 @@ def write_report(text: str, out: Path) -> None:
     out.write_text(text)
     print(text)
     say(f"wrote {out}")
+
+
+def publish(
+    args: argparse.Namespace, out: Path, *, kind: str, title: str, **context: object
+) -> int:
+    """Render one benchmark's report (``context``: machine, results, d, targets, ...),
+    print it and write it to ``out``; 0, the benchmark's exit code."""
+    module = f"bench.bench_{kind.replace('-', '')}"
+    command = f"python -m {module}" + (" --quick" if args.quick else "")
+    full = {"kind": kind, "title": title, "quick": args.quick, "command": command, **context}
+    write_report(render_report(full), out)
+    return 0
+
+
+def entry(main: Callable[[], int], name: str) -> NoReturn:
+    """A benchmark's ``__main__``: its exit code, or one line when a step failed."""
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 # -- labship internals -------------------------------------------------------------------

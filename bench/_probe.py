@@ -2,7 +2,10 @@
 counts, as it does for a user), kept here as real functions so mypy checks them::
 
     python -m bench._probe ensure-dev PROJECT STORE     # build the dev environment
-    python -m bench._probe prepare-dev PROJECT STORE    # the same, and register the project
+    python -m bench._probe checked-dev PROJECT STORE    # the same, with the import check
+    python -m bench._probe prepare-dev PROJECT STORE    # as the local runtime: register the
+                                                        # project, build, check the imports
+    python -m bench._probe ensure-prod PROJECT STORE    # (and -prod: the prod set)
     python -m bench._probe build-no-cache PROJECT TARGET
 
 Each prints what it made on stdout. It imports only labship (and, for build-no-cache,
@@ -15,28 +18,37 @@ import sys
 from pathlib import Path
 
 
-def ensure_dev(project_dir: Path, store_root: Path) -> str:
-    """``Store.ensure(lock, dev=True)``: the environment of pylock.dev.toml, built if new."""
+def ensure(project_dir: Path, store_root: Path, *, dev: bool, checked: bool = False) -> str:
+    """``Store.ensure(lock, dev=...)``: the environment of the lock set, built if new;
+    ``checked``: given the import check the local runtime gives it (nothing else differs)."""
     import labship
     from labship.store import Store
 
     project = labship.load_project(project_dir)
+    lock = labship.read_lock(project)
+
+    def check(env: Path) -> None:
+        from labship.envcheck import check_environment
+
+        check_environment(project, lock, env, dev=dev)
+
     env, _built = Store(store_root).ensure(
-        labship.read_lock(project), dev=True, console=labship.Console(quiet=True)
+        lock, dev=dev, console=labship.Console(quiet=True), check=check if checked else None
     )
     return str(env)
 
 
-def prepare_dev(project_dir: Path, store_root: Path) -> str:
-    """What the local runtime does before a dev session: register the project in the
-    store (``projects/<key>.json``, which gc reads), then ensure the environment."""
+def prepare(project_dir: Path, store_root: Path, *, dev: bool) -> str:
+    """What the local runtime does before a job or a session: register the project in the
+    store (``projects/<key>.json``, which gc reads), then ensure the environment, checking
+    that its direct dependencies import when it is new."""
     import labship
     from labship.runtimes.local import LocalRuntime
     from labship.store import Store
 
     project = labship.load_project(project_dir)
     env = LocalRuntime(Store(store_root)).prepare(
-        project, labship.read_lock(project), dev=True, console=labship.Console(quiet=True)
+        project, labship.read_lock(project), dev=dev, console=labship.Console(quiet=True)
     )
     return str(env.path)
 
@@ -52,10 +64,11 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     verb, first, second = argv
-    if verb == "ensure-dev":
-        print(ensure_dev(Path(first), Path(second)))
-    elif verb == "prepare-dev":
-        print(prepare_dev(Path(first), Path(second)))
+    action, _, which = verb.partition("-")
+    if action in ("ensure", "checked") and which in ("dev", "prod"):
+        print(ensure(Path(first), Path(second), dev=which == "dev", checked=action == "checked"))
+    elif action == "prepare" and which in ("dev", "prod"):
+        print(prepare(Path(first), Path(second), dev=which == "dev"))
     elif verb == "build-no-cache":
         print(build_no_cache(Path(first), second))
     else:

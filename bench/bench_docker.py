@@ -30,6 +30,7 @@ from bench._common import (
     Paired,
     ProjectFiles,
     Result,
+    entry,
     labship_cli,
     loadavg,
     machine_facts,
@@ -37,14 +38,13 @@ from bench._common import (
     paired,
     parser,
     probe,
-    render_report,
+    publish,
     report_path,
     sandbox_env,
     say,
     tool_version,
     work_dir,
     write_project,
-    write_report,
 )
 
 DOC = "benchmarks-docker.md"
@@ -527,28 +527,22 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if not args.keep:
                 cleanup(ctx)
-    context = {
-        "kind": "docker",
-        "title": "Docker benchmark",
-        "quick": args.quick,
-        "command": "python -m bench.bench_docker" + (" --quick" if args.quick else ""),
-        "machine": machine,
-        "results": results(data),
-        "d": data,
-        "targets": {
+    return publish(
+        args,
+        out,
+        kind="docker",
+        title="Docker benchmark",
+        machine=machine,
+        results=results(data),
+        d=data,
+        targets={
             "rebuild_s": TARGET_REBUILD_S,
             "size_pct": TARGET_SIZE_PCT,
             "cold_ratio": TARGET_COLD_RATIO,
             "run_ms": TARGET_RUN_OVERHEAD_MS,
         },
-    }
-    write_report(render_report(context), out)
-    return 0
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_docker: {exc}", file=sys.stderr)
-        sys.exit(1)
+    entry(main, "bench_docker")

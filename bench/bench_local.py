@@ -23,7 +23,6 @@ import argparse
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from bench._common import (
     Usage,
     clean_env,
     disk_usage,
+    entry,
     labship_cli,
     labship_python,
     labship_uv,
@@ -49,7 +49,7 @@ from bench._common import (
     paired,
     parser,
     probe,
-    render_report,
+    publish,
     report_path,
     sandbox_env,
     say,
@@ -57,7 +57,6 @@ from bench._common import (
     tool_version,
     work_dir,
     write_project,
-    write_report,
 )
 
 DOC = "benchmarks-local.md"
@@ -715,29 +714,23 @@ def main(argv: list[str] | None = None) -> int:
         ctx = make_ctx(work, mode)
         data = measure(ctx)
         machine = facts(ctx)
-    context = {
-        "kind": "local",
-        "title": "Local runtime benchmark",
-        "quick": args.quick,
-        "command": "python -m bench.bench_local" + (" --quick" if args.quick else ""),
-        "machine": machine,
-        "results": results(data),
-        "d": data,
-        "no_pyc_label": NO_PYC,
-        "targets": {
+    return publish(
+        args,
+        out,
+        kind="local",
+        title="Local runtime benchmark",
+        machine=machine,
+        results=results(data),
+        d=data,
+        no_pyc_label=NO_PYC,
+        targets={
             "pip": TARGET_PIP_RATIO,
             "uv": TARGET_UV_RATIO,
             "run_ms": TARGET_RUN_OVERHEAD_MS,
             "one_diff_pct": TARGET_ONE_DIFF_PCT,
         },
-    }
-    write_report(render_report(context), out)
-    return 0
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench_local: {exc}", file=sys.stderr)
-        sys.exit(1)
+    entry(main, "bench_local")

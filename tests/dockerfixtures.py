@@ -50,6 +50,8 @@ def write_project(
         encoding="utf-8",
     )
     (root / "code" / "hello.py").write_text("print('hello')\n", encoding="utf-8")
+    # the spec (make_lock writes the one it locks): the import check reads its names
+    (root / "requirements.txt").write_text("six==1.16.0\n", encoding="utf-8")
     (root / "notebooks" / "explore.ipynb").write_text("{}\n", encoding="utf-8")
     return load_project(root)
 

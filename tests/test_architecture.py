@@ -118,6 +118,7 @@ def test_the_checker_finds_a_cycle() -> None:
         ("labship.spec", {"labship.spec"}),
         ("labship.profiles", {"labship.profiles"}),
         ("labship.store", {"labship.tools", "labship.lock"}),
+        ("labship.envcheck", {"labship.envcheck", "labship.spec", "labship.tools"}),
         ("labship.lock", {"labship.lock", "labship.spec", "labship.tools", "labship.project"}),
         ("labship.project", {"labship.project", "labship.profiles"}),
     ],

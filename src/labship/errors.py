@@ -9,6 +9,7 @@ exit code, which ``labship run`` passes through unchanged.
 | 64   | UsageError           | bad command line (unknown job, unknown profile, ...) |
 | 65   | SpecError            | environment.yml / requirements.txt cannot be used    |
 | 65   | ProfileError         | an env file is malformed, or variables are missing   |
+| 65   | ImportCheckError     | a direct dependency does not import in its new env   |
 | 66   | NotAProjectError     | no labship.toml here or above                        |
 | 67   | AuthError            | a registry refused the login (or needs one)          |
 | 69   | RuntimeUnavailable   | Docker missing, daemon down, socket not permitted    |
@@ -51,6 +52,14 @@ class SpecError(LabshipError):
 
 
 class ProfileError(LabshipError):
+    exit_code = 65
+
+
+class ImportCheckError(LabshipError):
+    """The locked set installs but does not work: its fix is in the project's inputs
+    (a pin in the spec, [docker] system_packages, [check] skip_imports), as for 65's other
+    errors. One line of what, then one line per package."""
+
     exit_code = 65
 
 
@@ -109,6 +118,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "FileWriteError",
+    "ImportCheckError",
     "Interrupted",
     "LabshipError",
     "NotAProjectError",

@@ -7,10 +7,12 @@ Layout under the store root (``LABSHIP_STORE``, else ``$XDG_CACHE_HOME/labship``
     envs/.build-<hash16>-<pid>-<rand>/   one being built (never used; removed on failure)
     projects/<key>.json     which project folders use the store (for gc)
 
-An environment is built aside by uv (packages hard-linked from uv's cache) and renamed
-into place, so a failed or killed build never replaces or damages a working one, and a
-job that is running keeps its environment while the project is re-locked. A running job
-holds a shared ``flock`` on its environment; gc skips environments it cannot lock.
+An environment is built aside by uv (packages hard-linked from uv's cache), checked by
+the caller's ``check`` (the local runtime imports every direct dependency in it), and
+renamed into place, so a failed, broken or killed build never replaces or damages a
+working one, and a job that is running keeps its environment while the project is
+re-locked. A running job holds a shared ``flock`` on its environment; gc skips
+environments it cannot lock.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,8 +70,16 @@ class Store:
     def env_path(self, lock_hash: str) -> Path:
         return self.envs / lock_hash[:16]
 
-    def ensure(self, lock: Lock, *, dev: bool, console: Console) -> tuple[Path, bool]:
-        """The environment for one lock set: (path, built now)."""
+    def ensure(
+        self,
+        lock: Lock,
+        *,
+        dev: bool,
+        console: Console,
+        check: Callable[[Path], None] | None = None,
+    ) -> tuple[Path, bool]:
+        """The environment for one lock set: (path, built now). A new one is given to
+        ``check`` before it is renamed into place: a check that raises leaves no trace."""
         final = self.env_path(lock.hash(dev=dev))
         if (final / MARKER).is_file():
             return final, False
@@ -80,8 +90,13 @@ class Store:
         count = len(lock.dev if dev else lock.prod)
         console.say(f"building the {label} environment {final.name} ({count} packages)")
         started = time.monotonic()
+        checked = 0.0
         try:
             self._build(tmp, lock, dev=dev, console=console)
+            if check is not None:
+                checked = time.monotonic()
+                check(tmp)
+                checked = time.monotonic() - checked
             try:
                 tmp.rename(final)
             except OSError:
@@ -92,7 +107,10 @@ class Store:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        console.say(f"environment ready in {time.monotonic() - started:.1f}s: {final}")
+        took = f"{time.monotonic() - started:.1f}s"
+        if checked:
+            took += f" (imports checked in {checked:.1f}s)"
+        console.say(f"environment ready in {took}: {final}")
         return final, True
 
     def _build(self, tmp: Path, lock: Lock, *, dev: bool, console: Console) -> None:

@@ -64,6 +64,7 @@ def test_minimal_defaults() -> None:
         (_settings(env={"secrets": ["X"]}), "secrets"),
         (_settings(jobs={"train": {"command": "python t.py", "cmd": "x"}}), "cmd"),
         (_settings(docker={"imag": "x"}), "imag"),
+        (_settings(check={"skip_import": ["x"]}), "skip_import"),
     ],
 )
 def test_unknown_key_is_named(data: dict[str, Any], key: str) -> None:
@@ -221,6 +222,7 @@ def test_lists_of_strings() -> None:
     assert "required" in _error(_settings(env={"required": ["A", 1]}))
     s = parse_settings(_settings(env={"required": ["A"], "secret": ["B"]}), source="x")
     assert s.required == ("A",) and s.secret == ("B",)
+    assert "skip_imports" in _error(_settings(check={"skip_imports": "pyautogui"}))
 
 
 def test_read_settings_malformed_toml(tmp_path: Path) -> None:
@@ -258,7 +260,7 @@ def test_render_defaults_round_trip_and_say_only_what_is_set() -> None:
     text = render_settings(settings)
     assert _round_trip(settings) == settings
     absent_keys = ("python =", "runtime =", "[jobs", "base_image", "ca_bundle", "description")
-    for absent in (*absent_keys, "keep_in_prod", "registry"):
+    for absent in (*absent_keys, "keep_in_prod", "registry", "[check]"):
         assert absent not in text, absent
 
 
@@ -284,6 +286,7 @@ def test_render_every_field_round_trips() -> None:
         system_packages=("unixodbc",),
         ca_bundle="certs/corp.pem",
         registry="127.0.0.1:5000/team",
+        skip_imports=("pyautogui",),
     )
     assert _round_trip(settings) == settings
     text = render_settings(settings)
@@ -341,6 +344,7 @@ _SETTINGS = st.builds(
     system_packages=_TUPLES,
     ca_bundle=st.none() | _SOME_TEXT,
     registry=_TEXT,
+    skip_imports=_TUPLES,
 )
 
 

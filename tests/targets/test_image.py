@@ -22,9 +22,15 @@ from pathlib import Path
 import pytest
 
 from dockerfixtures import LOCAL_BASE, docker_skip_reason, make_lock, write_project
-from labship import api
+from labship import api, envcheck
 from labship.console import Console
-from labship.errors import ConfigError, ConflictError, RuntimeUnavailable, ToolError
+from labship.errors import (
+    ConfigError,
+    ConflictError,
+    ImportCheckError,
+    RuntimeUnavailable,
+    ToolError,
+)
 from labship.lock import TOOL_TABLE, Lock
 from labship.project import Project, load_project
 from labship.targets import image as images
@@ -67,6 +73,23 @@ def test_render_has_header_checksum_and_no_syntax_line(project: Project) -> None
         assert stage in text
     # environment layers come before any code
     assert text.index("uv pip sync") < text.index("COPY --chown=10001:10001 code/")
+
+
+def test_both_images_check_their_imports_after_the_install_before_the_code(
+    project: Project,
+) -> None:
+    text = images.render_dockerfile(project)
+    probe = "/opt/venv/bin/python -I -B /tmp/labship-check-probe.py /tmp/labship-check-"
+    for target, after in (("prod", "COPY --from=builder "), ("dev", "COPY --from=dev-builder ")):
+        step = text.index(probe + f"{target}.json")
+        stage = text.index(f"AS {target}\n")
+        assert stage < text.index(after, stage) < step  # in the final stage, after the venv
+        mounts = text[text.rindex("RUN ", 0, step) : step]
+        assert f"source=labship-check/{target}.json," in mounts
+        assert "source=labship-check/probe.py," in mounts
+    prod = text.index(probe + "prod.json")
+    assert prod < text.index("COPY --chown=10001:10001 code/")  # code changes reuse it
+    assert text.index(probe + "dev.json") < text.index("ARG UID=")  # one check for every user
 
 
 def test_bytecode_skips_test_suites_and_uv_is_pinned(project: Project) -> None:
@@ -241,6 +264,11 @@ def test_context_is_an_allow_list(project: Project) -> None:
         found = {str(p.relative_to(ctx)) for p in ctx.rglob("*")}
         assert (ctx / "pylock.toml").read_text() == 'lock-version = "1.0"\n'
         assert (ctx / "code" / "link-to-data").is_symlink()
+        # the import check: the probe and what each target checks (the spec, + [lab] for dev)
+        check = ctx / images.STAGED_CHECK_DIR
+        assert (check / "probe.py").read_bytes() == envcheck.PROBE.read_bytes()
+        assert json.loads((check / "prod.json").read_text()) == {"names": ["six"]}
+        assert json.loads((check / "dev.json").read_text()) == {"names": ["six", "iniconfig"]}
     assert not ctx.exists()
     assert {"code", "code/hello.py", "notebooks", "notebooks/explore.ipynb"} <= found
     assert {"docker", "docker/Dockerfile", "pylock.toml", "code/link-to-data"} <= found
@@ -277,6 +305,54 @@ def test_missing_configured_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- docker tool
+
+
+# What BuildKit 0.8 (docker 20.10) prints when the engine answers but no registry does.
+PULL_LOG = """\
+#3 [internal] load metadata for docker.io/library/python:3.11-slim
+#3 sha256:fec50dacbb21839eefab803f73dbb4d9623839a8f78459ebb826d917bc361c9b
+#3 ERROR: failed to do request: Head "https://registry-1.docker.io/v2/library/python/manifests\
+/3.11-slim": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host
+------
+ > [internal] load metadata for docker.io/library/python:3.11-slim:
+------
+failed to solve with frontend dockerfile.v0: failed to create LLB definition: failed to do \
+request: Head "https://registry-1.docker.io/v2/library/python/manifests/3.11-slim": dial tcp: \
+lookup registry-1.docker.io on 10.255.255.53:53: no such host
+"""
+
+
+def test_pull_failure_reads_the_image_and_the_cause_from_buildkits_log() -> None:
+    expected = ("python:3.11-slim", "DNS lookup of registry-1.docker.io failed")
+    assert dockertool.pull_failure(PULL_LOG) == expected
+    summary_only = "\n".join(ln for ln in PULL_LOG.splitlines() if not ln.startswith("#3 ERROR"))
+    assert dockertool.pull_failure(summary_only) == expected
+    newer = (
+        "ERROR: failed to solve: team/base:1: failed to resolve source metadata for "
+        "registry.example.com:5000/team/base:1: unexpected status: 401 Unauthorized\n"
+    )
+    image, why = dockertool.pull_failure(newer) or ("", "")
+    assert image == "registry.example.com:5000/team/base:1" and "access denied" in why
+    other = "#9 [prod 2/5] RUN false\n#9 ERROR: executor failed running: exit code: 1\n"
+    assert dockertool.pull_failure(other) is None
+
+
+_REGISTRY = 'Get "https://r.example/v2/": '
+
+
+@pytest.mark.parametrize(
+    ("message", "words"),
+    [
+        (_REGISTRY + "dial tcp 10.0.0.9:443: connect: connection refused", "r.example refused"),
+        (_REGISTRY + "net/http: TLS handshake timeout", "timed out reaching r.example"),
+        (_REGISTRY + "x509: certificate signed by unknown authority", "certificate of r.example"),
+        ("manifest unknown: manifest unknown", "not found in the registry"),
+        ("pull access denied for x, repository does not exist", "docker login"),
+        ("dial tcp: connect: network is unreachable", "no network route"),
+    ],
+)
+def test_registry_problems_in_a_few_words(message: str, words: str) -> None:
+    assert words in dockertool.registry_problem(message)
 
 
 @pytest.fixture
@@ -631,3 +707,26 @@ def test_system_packages_make_pyodbc_import(tmp_path: Path) -> None:
         "run", "--rm", image.image_id, "python3", "-c", "import pyodbc; print(pyodbc.version)"
     )
     assert out.strip() == "5.2.0"
+
+
+@pytest.mark.docker
+def test_an_image_whose_packages_do_not_import_is_not_tagged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _require_engine()
+    monkeypatch.setenv("LABSHIP_BASE_IMAGE", LOCAL_BASE)
+    project = write_project(tmp_path / "noodbc", name=f"labship-test-noodbc-{os.getpid()}")
+    lock = make_lock(project, ["pyodbc==5.2.0"])  # without [docker] system_packages
+    with pytest.raises(ImportCheckError) as info:
+        images.build(project, lock, "prod", console=Console(stream=io.StringIO()))
+    lines = str(info.value).splitlines()
+    assert info.value.exit_code == 65
+    assert lines[0] == (
+        "the prod image was not built (the previous one is unchanged): "
+        "1 direct dependency does not import"
+    )
+    assert lines[1] == (
+        "  pyodbc 5.2.0 (import pyodbc): the system library libodbc.so.2 is missing from the "
+        'image; add "unixodbc" to [docker] system_packages in labship.toml'
+    )
+    assert dockertool.inspect_image(images.tags(project, lock, "prod")[0]) is None

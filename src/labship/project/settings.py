@@ -37,6 +37,9 @@ base_image = "python:3.11-slim"     # LABSHIP_BASE_IMAGE overrides
 system_packages = ["unixodbc"]
 ca_bundle = ""                      # else SSL_CERT_FILE, PIP_CERT, REQUESTS_CA_BUNDLE
 registry = "registry.example.com/team"  # labship push: the prod image goes to REGISTRY/IMAGE
+
+[check]
+skip_imports = ["pyautogui"]        # direct dependencies that cannot import in a batch job
 ```
 
 ``render_settings`` is the inverse of ``parse_settings``: for valid settings ``s``,
@@ -128,6 +131,7 @@ class Settings:
     system_packages: tuple[str, ...] = ()
     ca_bundle: str | None = None
     registry: str = ""
+    skip_imports: tuple[str, ...] = ()
 
 
 # -------------------------------------------------------------------------- read
@@ -147,7 +151,7 @@ def read_settings(path: Path) -> Settings:
 
 def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     reader = _Reader(source)
-    reader.only(data, "", {"project", "jobs", "lab", "env", "docker"})
+    reader.only(data, "", {"project", "jobs", "lab", "env", "docker", "check"})
     project = _project_table(reader, reader.table(data, "project"))
     jobs = {name: _job(reader, name, body) for name, body in reader.table(data, "jobs").items()}
     lab = reader.table(data, "lab")
@@ -161,6 +165,8 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     reader.only(
         docker, "docker", {"image", "base_image", "system_packages", "ca_bundle", "registry"}
     )
+    check = reader.table(data, "check")
+    reader.only(check, "check", {"skip_imports"})
     return replace(
         project,
         jobs=jobs,
@@ -174,6 +180,7 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         system_packages=reader.strings(docker, "docker", "system_packages"),
         ca_bundle=reader.string(docker, "docker", "ca_bundle") or None,
         registry=reader.string(docker, "docker", "registry"),
+        skip_imports=reader.strings(check, "check", "skip_imports"),
     )
 
 

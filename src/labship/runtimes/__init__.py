@@ -29,6 +29,9 @@ class _Entry(NamedTuple):
     available: str | None  # "module:function" -> bool, for auto-detection; None: always
     why_available: str
     why_not: str
+    # "module:function" (project) -> None, or why this project cannot use it here; asked
+    # only once ``available`` said yes
+    usable: str | None = None
 
 
 # In auto-detection order: the first available one wins.
@@ -38,6 +41,7 @@ _REGISTRY = {
         "labship.tools.docker:engine_reachable",
         "a Docker engine answered",
         "no Docker engine reachable",
+        "labship.targets.image:base_problem",
     ),
     "local": _Entry("labship.runtimes.local:LocalRuntime", None, "", ""),
 }
@@ -65,14 +69,18 @@ def get(name: str) -> Runtime[Any]:
     return runtime
 
 
-def _detect() -> tuple[str, str]:
+def _detect(project: Project) -> tuple[str, str]:
     """The first available runtime in registry order, and why."""
     skipped: list[str] = []
     for name, entry in _REGISTRY.items():
         probe: Callable[[], bool] | None = _load(entry.available) if entry.available else None
-        if probe is None or probe():
+        if probe is not None and not probe():
+            skipped.append(entry.why_not)
+            continue
+        problem: str | None = _load(entry.usable)(project) if entry.usable else None
+        if problem is None:
             return name, "; ".join(skipped) or entry.why_available or "the default"
-        skipped.append(entry.why_not)
+        skipped.append(f"{entry.why_available}, but {problem}")
     raise UsageError("no runtime is available")  # unreachable: local is always available
 
 
@@ -93,6 +101,6 @@ def select(project: Project, requested: str | None, *, console: Console) -> Runt
             )
         raise UsageError(f"unknown runtime {choice!r} ({why})", hint=hint)
     if choice == AUTO:
-        choice, why = _detect()
+        choice, why = _detect(project)
     console.say(f"runtime: {choice} ({why})")
     return get(choice)

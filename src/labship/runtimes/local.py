@@ -38,7 +38,13 @@ class LocalRuntime:
         lock_hash = lock.hash(dev=dev)
         # Registered before the build: a concurrent gc then keeps what is being made.
         self.store.register(project.root, self.store.env_path(lock_hash))
-        path, created = self.store.ensure(lock, dev=dev, console=console)
+
+        def check(env: Path) -> None:  # a new environment, before it is put in place
+            from labship.envcheck import check_environment
+
+            check_environment(project, lock, env, dev=dev)
+
+        path, created = self.store.ensure(lock, dev=dev, console=console, check=check)
         _warn_missing_system_packages(project, console)
         return Venv(self.name, lock_hash, dev, created, path)
 

@@ -24,6 +24,7 @@ from labship.errors import (
     ConfigError,
     Interrupted,
     LabshipError,
+    RuntimeUnavailable,
     StaleLockError,
     ToolError,
     UsageError,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from labship.console import Console
     from labship.lock import Lock
     from labship.project import Project
+    from labship.tools.docker import Client
 
 Target = Literal["dev", "prod"]
 
@@ -52,6 +54,7 @@ DOCKERFILE = Path("docker") / "Dockerfile"
 # it runs and reports this version in the base image, else pip-installs this version.
 UV_VERSION = "0.13.9"
 STAGED_UV_DIR = "uv"
+STAGED_CHECK_DIR = "labship-check"  # the import check's probe and names (labship.envcheck)
 BASE_IMAGE_ENV = "LABSHIP_BASE_IMAGE"
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_ENV_VARS = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
@@ -149,6 +152,7 @@ def _body(project: Project) -> str:
         venv=container.VENV,
         lab_command=container.LAB_COMMAND,
         lab_port=container.LAB_PORT,
+        check_dir=STAGED_CHECK_DIR,
     )
 
 
@@ -425,9 +429,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 def stage_context(project: Project) -> Iterator[Path]:
     """A build context holding only the allow-list: pylock*.toml, code/, notebooks/,
     docker/ (without env files, caches, .git, .venv), plus labship's own uv in uv/ (see
-    UV_VERSION). Why not the project root with a .dockerignore: that file is the user's,
-    and one missing line would ship .env_prod or data/ into a layer; an allow-list fails
-    closed. Hard links keep staging cheap."""
+    UV_VERSION) and the import check in labship-check/. Why not the project root with a
+    .dockerignore: that file is the user's, and one missing line would ship .env_prod or
+    data/ into a layer; an allow-list fails closed. Hard links keep staging cheap."""
     project.state_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix="context-", dir=project.state_dir))
     try:
@@ -452,6 +456,9 @@ def stage_context(project: Project) -> Iterator[Path]:
         uv = host_uv_for_image()
         if uv is not None:
             _link_or_copy(uv, stage / STAGED_UV_DIR / "uv")
+        from labship import envcheck
+
+        envcheck.stage(project, stage / STAGED_CHECK_DIR)
         yield stage
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -518,24 +525,13 @@ def build(
     write_dockerfile(project, force=force, console=console)
     image_tags = tags(project, lock, target)
     console.say(f"building the {target} image {image_tags[0]} on {base_image(project)}")
-    from labship.tools.process import run_tool
-
     with stage_context(project) as context:
         iidfile = context.parent / f"{context.name}.iid"
         try:
             argv = build_argv(project, lock, target, context, iidfile, uid=uid, gid=gid)
             if no_cache:
                 argv.insert(0, "--no-cache")
-            try:
-                run_tool("docker", [*client.build_argv, *argv], console=console, env=client.env())
-            except KeyboardInterrupt:
-                raise Interrupted(
-                    f"{target} image build interrupted; the previous image is unchanged"
-                ) from None
-            except ToolError as exc:
-                raise ToolError(
-                    f"{target} image build failed; the previous image is unchanged: {exc}"
-                ) from None
+            _run_build(project, lock, target, [*client.build_argv, *argv], client, console)
             image_id = iidfile.read_text(encoding="utf-8").strip()
         finally:
             iidfile.unlink(missing_ok=True)
@@ -545,6 +541,60 @@ def build(
         docker(["tag", image_id, tag], console=console)
     console.say(f"built {target} image {image_id[:19]}: {', '.join(image_tags)}")
     return BuiltImage(target=target, tags=tuple(image_tags), image_id=image_id, created=True)
+
+
+def _run_build(
+    project: Project, lock: Lock, target: Target, argv: list[str], client: Client, console: Console
+) -> None:
+    """docker build; a failure is one error: the base image that cannot be pulled, the
+    packages that do not import, else docker's own last lines."""
+    from labship import envcheck
+    from labship.tools.docker import pull_failure
+    from labship.tools.process import failure_message, run_tool
+
+    try:
+        result = run_tool("docker", argv, console=console, env=client.env(), check=False)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"{target} image build interrupted; the previous image is unchanged"
+        ) from None
+    if result.returncode == 0:
+        return
+    unpullable = pull_failure(result.stderr)
+    if unpullable is not None:
+        raise base_unavailable(*unpullable)
+    broken = envcheck.image_error(project, lock, target, result.stderr)
+    if broken is not None:
+        raise broken
+    raise ToolError(
+        f"{target} image build failed; the previous image is unchanged: "
+        + failure_message("docker", argv, result, console)
+    )
+
+
+_USE_LOCAL_BASE = f"point [docker] base_image or {BASE_IMAGE_ENV} at a local image"
+
+
+def base_unavailable(image: str, why: str) -> RuntimeUnavailable:
+    return RuntimeUnavailable(
+        f"the base image {image} is not on this machine and cannot be pulled: {why}",
+        hint=f"{_USE_LOCAL_BASE} (docker images), or use --runtime local",
+    )
+
+
+def base_problem(project: Project) -> str | None:
+    """Why this project's images cannot be built here, for auto-detection; None when the
+    base image is on this machine (one ~1 ms API call) or the engine can pull it (asks
+    the registry, at most once a day: see ``pull_problem``)."""
+    from labship.tools.docker import inspect_image, pull_problem
+
+    base = base_image(project)
+    if inspect_image(base) is not None:
+        return None
+    why = pull_problem(base)
+    if why is None:
+        return None
+    return f"{base_unavailable(base, why).message}; to use Docker, {_USE_LOCAL_BASE}"
 
 
 def ensure(

@@ -8,18 +8,22 @@ choice is cached for the process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
+from labship.atomicfile import write_text_atomic
 from labship.console import Console
 from labship.errors import RuntimeUnavailable
 from labship.tools.process import ToolResult, run_tool
@@ -92,7 +96,7 @@ def build_client() -> Client:
     if not candidates:
         raise RuntimeUnavailable("docker not found (no 'docker' binary on PATH)", hint=HINT)
     key = [[path, os.stat(path).st_mtime_ns] for path in candidates]
-    memo = _memo_path()
+    memo = _memo_path("docker-client.json")
     try:
         saved = json.loads(memo.read_text())
         if saved["key"] == key:
@@ -108,10 +112,10 @@ def build_client() -> Client:
     return client
 
 
-def _memo_path() -> Path:
+def _memo_path(name: str) -> Path:
     from labship.dirs import cache_root
 
-    return cache_root() / "docker-client.json"
+    return cache_root() / name
 
 
 def _probe(candidates: list[str]) -> Client:
@@ -235,8 +239,6 @@ def engine_reachable(timeout: float = 0.5) -> bool:
 
 def inspect_image(ref: str, timeout: float = 2.0) -> dict[str, Any] | None:
     """The engine's view of an image (Id, Config.Labels, ...); None if absent or no API."""
-    from urllib.parse import quote
-
     reply = _engine_get(f"/images/{quote(ref, safe='')}/json", timeout)
     if reply is None or reply[0] != 200:
         return None
@@ -262,6 +264,91 @@ def insecure_registry(host: str, timeout: float = 2.0) -> bool:
         return False
     cidrs = config.get("InsecureRegistryCIDRs") or []
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+PULLABLE_FOR = 24 * 3600.0  # seconds a "the registry has it" answer is trusted
+
+
+def pull_problem(ref: str, timeout: float = 5.0) -> str | None:
+    """None when the engine can get ``ref`` from its registry; else why not, in a few words.
+    GET /distribution/REF/json asks the registry for the manifest and pulls nothing. A yes
+    is remembered for a day: BuildKit keeps pulled images out of the image list, so
+    without it every auto-detection on a connected machine would ask the registry."""
+    memo = _memo_path("docker-pullable.json")
+    try:
+        seen = dict(json.loads(memo.read_text()))
+    except (OSError, ValueError, TypeError):
+        seen = {}
+    when = seen.get(ref)
+    if isinstance(when, (int, float)) and 0 <= time.time() - when < PULLABLE_FOR:
+        return None
+    reply = _engine_get(f"/distribution/{quote(ref, safe='/:@')}/json", timeout)
+    if reply is None:
+        return f"no answer within {timeout:.0f} s"
+    if reply[0] != 200:
+        try:
+            message = str(json.loads(reply[1]).get("message", ""))
+        except (ValueError, AttributeError):
+            message = reply[1].decode(errors="replace")
+        return registry_problem(message)
+    with contextlib.suppress(OSError):
+        write_text_atomic(memo, json.dumps({**seen, ref: time.time()}))
+    return None
+
+
+_HOST = re.compile(r"https?://([^/\"\s]+)/|lookup ([^\s:]+)")
+_REGISTRY_PROBLEMS = (
+    (("no such host", "server misbehaving", "name resolution"), "DNS lookup of {host} failed"),
+    (("connection refused",), "{host} refused the connection"),
+    (("network is unreachable", "no route to host"), "no network route to {host}"),
+    (("i/o timeout", "deadline exceeded", "timeout"), "timed out reaching {host}"),
+    (("x509", "certificate"), "the TLS certificate of {host} is not trusted"),
+    (("manifest unknown", "not found"), "not found in {host}"),
+    (
+        ("unauthorized", "denied", "authorization failed", "insufficient_scope", "authenticat"),
+        "not found, or access denied by {host} (a private image needs docker login)",
+    ),
+)
+
+
+def registry_problem(message: str) -> str:
+    """The engine's or BuildKit's registry error as a few words: DNS failure, connection
+    refused, timeout, TLS, not found, unauthorized; else its last clause."""
+    found = _HOST.search(message)
+    host = (found.group(1) or found.group(2)) if found else "the registry"
+    lowered = message.lower()
+    for needles, words in _REGISTRY_PROBLEMS:
+        if any(needle in lowered for needle in needles):
+            return words.format(host=host)
+    return message.strip().rpartition(": ")[2][:120] or "unknown error"
+
+
+_METADATA_STEP = re.compile(r"^#(\d+) \[[^\]]*\] load metadata for (\S+)\s*$", re.M)
+_STEP_ERROR = re.compile(r"^#(\d+) ERROR: (.+)$", re.M)
+_RESOLVE_ERROR = re.compile(r"failed to resolve source metadata for (\S+?): (.+)$", re.M)
+_FAILED_STEP = re.compile(r"^ > \[[^\]]*\] load metadata for (\S+?):$", re.M)
+_SOLVE_ERROR = re.compile(r"^failed to solve with frontend \S+: (.+)$", re.M)
+
+
+def pull_failure(log: str) -> tuple[str, str] | None:
+    """(image, why) when a BuildKit build failed because it could not get an image it
+    starts FROM; None for any other failure."""
+    images = {step: ref for step, ref in _METADATA_STEP.findall(log)}
+    for step, message in _STEP_ERROR.findall(log):
+        if step in images:
+            return _short_ref(images[step]), registry_problem(message)
+    resolved = _RESOLVE_ERROR.search(log)  # newer BuildKit: one summary line
+    if resolved:
+        return _short_ref(resolved.group(1)), registry_problem(resolved.group(2))
+    summary, solve = _FAILED_STEP.search(log), _SOLVE_ERROR.search(log)  # no step error line
+    if summary and solve:
+        return _short_ref(summary.group(1)), registry_problem(solve.group(1))
+    return None
+
+
+def _short_ref(ref: str) -> str:
+    """docker.io/library/python:3.11-slim -> python:3.11-slim, as a user writes it."""
+    return ref.removeprefix("docker.io/").removeprefix("library/")
 
 
 def container_exists(name: str, timeout: float = 2.0) -> bool | None:
@@ -298,4 +385,7 @@ __all__ = [
     "insecure_registry",
     "inspect_image",
     "ping",
+    "pull_failure",
+    "pull_problem",
+    "registry_problem",
 ]

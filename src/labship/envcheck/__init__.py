@@ -1,0 +1,178 @@
+"""The import check: every direct dependency must import in a new environment before it
+is used. A set can install and still not work (a wheel built for NumPy 1.x beside numpy
+2, a package older than the Python, a system library missing), and nothing else would
+say so before the job died.
+
+Where it runs: the store calls it on an environment built aside, before the rename (a
+failure leaves everything as it was); images run the same probe as a RUN step after the
+install, where the system packages are (``stage`` puts it in the build context).
+
+What it checks: the spec's requirements (for the dev set, plus the [lab] packages) minus
+``[check] skip_imports``. The spec, not the lock, says which packages are direct; it is the
+lock's own input, and a build only starts from a lock that matches it. Which modules a
+distribution provides comes from its installed metadata, inside the environment
+(``probe.py``), in a process of the environment's own python.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labship.envcheck.diagnose import Context, Failure, Where, explain
+from labship.envcheck.probe import MARKER, normal
+from labship.errors import ImportCheckError, ToolError
+
+if TYPE_CHECKING:
+    from labship.lock import Lock
+    from labship.project import Project
+
+PROBE = Path(__file__).with_name("probe.py")
+TIMEOUT = 600.0  # seconds for all imports together: an import that hangs is a failure too
+_EVENT = re.compile(re.escape(MARKER) + r" (\{.*\})\s*$")
+_NAME = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
+
+
+def names(project: Project, *, dev: bool) -> list[str]:
+    """The distributions to check: the spec's requirements (plus [lab] packages for dev)
+    by canonical name, in order, minus [check] skip_imports."""
+    from labship.spec import read_spec
+
+    wanted = list(read_spec(project.spec_path).requirements)
+    wanted += list(project.settings.dev_packages) if dev else []
+    skip = {normal(n) for n in project.settings.skip_imports}
+    out: list[str] = []
+    for text in wanted:
+        found = _NAME.match(text)  # PEP 508: the name comes first (packaging costs ~40 ms)
+        name = normal(found.group(1)) if found else ""
+        if name and name not in skip and name not in out:
+            out.append(name)
+    return out
+
+
+def check_environment(project: Project, lock: Lock, env: Path, *, dev: bool) -> None:
+    """Import every direct dependency with ``env``'s python; ImportCheckError names each
+    one that fails. Bytecode is written as it imports: the first job does not pay it again."""
+    wanted = names(project, dev=dev)
+    if not wanted:
+        return
+    variables = {**os.environ, "VIRTUAL_ENV": str(env)}
+    variables["PATH"] = os.pathsep.join([str(env / "bin"), os.environ.get("PATH", "")])
+    argv = [str(env / "bin" / "python"), "-I", str(PROBE), "-"]
+    try:
+        proc = subprocess.run(
+            argv,
+            input=json.dumps({"names": wanted}),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=variables,
+            cwd=env,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout or ""  # bytes on POSIX even with text=True
+        out = out.decode(errors="replace") if isinstance(out, bytes) else out
+        found = failures(out, ended=f"did not finish importing within {TIMEOUT:.0f} s")
+    else:
+        found = failures(proc.stdout, ended=_death(proc.returncode))
+        if not found and proc.returncode != 0:
+            tail = " ".join(proc.stderr.strip().splitlines()[-1:]) or f"exit {proc.returncode}"
+            raise ToolError(f"the import check could not run in {env}: {tail}")
+    if found:
+        label = "dev" if dev else "prod"
+        what = f"the {label} environment {lock.hash(dev=dev)[:16]} was not put in place"
+        raise error(found, what=what, context=context(project, lock, "local", dev=dev))
+
+
+def _death(code: int) -> str:
+    if code < 0:
+        try:
+            return f"the interpreter died ({signal.Signals(-code).name}) while importing it"
+        except ValueError:
+            pass
+    return f"the check stopped (exit {code}) while importing it"
+
+
+def _events(text: str) -> Iterator[dict[str, Any]]:
+    for line in text.splitlines():
+        found = _EVENT.search(line)
+        if found:
+            try:
+                event = json.loads(found.group(1))
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                yield event
+
+
+def failures(output: str, *, ended: str) -> list[Failure]:
+    """The failed imports in the probe's output, the first of each distribution. With no
+    'done' line, the module it had started on is a failure too (``ended`` says why)."""
+    found: dict[str, Failure] = {}
+    started: dict[str, Any] | None = None
+    done = False
+    for event in _events(output):
+        kind = event.get("event")
+        if kind == "start":
+            started = event
+        elif kind == "failed":
+            started = None
+            found.setdefault(str(event.get("dist")), _failure(event, event.get("type", "")))
+        elif kind == "done":
+            done = True
+    if not done and started is not None:
+        found.setdefault(str(started.get("dist")), _failure({**started, "message": ended}, ""))
+    return list(found.values())
+
+
+def _failure(event: dict[str, Any], kind: object) -> Failure:
+    return Failure(
+        dist=str(event.get("dist", "?")),
+        version=str(event.get("version", "?")),
+        module=str(event.get("module", "?")),
+        type=str(kind),
+        message=str(event.get("message", "")),
+    )
+
+
+def context(project: Project, lock: Lock, where: Where, *, dev: bool) -> Context:
+    versions = lock.dev if dev else lock.prod
+    return Context(where, project.settings.spec, lock.python, versions.get("numpy"))
+
+
+def error(found: list[Failure], *, what: str, context: Context) -> ImportCheckError:
+    """One line of what happened, then one line per package: cause and fix."""
+    count = len(found)
+    deps = "direct dependency does" if count == 1 else "direct dependencies do"
+    lines = [f"{what}: {count} {deps} not import"]
+    lines += [f"  {f.dist} {f.version} (import {f.module}): {explain(f, context)}" for f in found]
+    return ImportCheckError("\n".join(lines))
+
+
+# ---------------------------------------------------------------- images
+
+
+def stage(project: Project, folder: Path) -> None:
+    """The probe and each image target's names, for the Dockerfile's check step."""
+    folder.mkdir()
+    shutil.copyfile(PROBE, folder / "probe.py")
+    for target in ("prod", "dev"):
+        request = {"names": names(project, dev=target == "dev")}
+        (folder / f"{target}.json").write_text(json.dumps(request) + "\n", encoding="utf-8")
+
+
+def image_error(project: Project, lock: Lock, target: str, log: str) -> ImportCheckError | None:
+    """The import check's failures in a build log, as one error; None if it did not fail."""
+    found = failures(log, ended="the check stopped while importing it")
+    if not found:
+        return None
+    what = f"the {target} image was not built (the previous one is unchanged)"
+    return error(found, what=what, context=context(project, lock, "image", dev=target == "dev"))

@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labship.atomicfile import write_text_atomic
+from labship.atomicfile import write_texts_atomic
 from labship.errors import ConfigError, ResolutionError, StaleLockError
 
 if TYPE_CHECKING:
@@ -70,8 +70,15 @@ class LockResult:
 
 
 def _versions(path: Path) -> dict[str, str]:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return {p["name"]: p["version"] for p in data.get("packages", [])}
+    """Package name -> version; a lock broken below its header (a conflict marker, a
+    package without a name) is one line, like one broken in its [tool.labship] table."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return {str(p["name"]): str(p["version"]) for p in data.get("packages", [])}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, LookupError, TypeError):
+        raise StaleLockError(
+            f"{path}: cannot be read (its [[packages]] are malformed)", hint="run 'labship lock'"
+        ) from None
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -173,9 +180,11 @@ def lock(project: Project, *, console: Console) -> LockResult:
         "variables": spec.variables,
     }
     previous = _hashes(project)
+    files = {}
     for dev, path in ((False, project.lock_path), (True, project.dev_lock_path)):
         table = render("lock/labship-table.toml.j2", set="dev" if dev else "prod", **meta)
-        write_text_atomic(path, texts[dev].rstrip("\n") + "\n" + table)
+        files[path] = texts[dev].rstrip("\n") + "\n" + table
+    write_texts_atomic(files)  # both or neither: a full disk keeps the previous pair
     new = read_lock(project, check=False)
     return LockResult(
         lock=new,
@@ -270,6 +279,11 @@ def read_lock(project: Project, *, check: bool = True) -> Lock:
         except FileNotFoundError:
             raise StaleLockError(
                 f"{project.root}: no lock ({path.name} is missing)", hint="run 'labship lock'"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise StaleLockError(
+                f"{path}: cannot be read ({why})", hint="run 'labship lock'"
             ) from None
     (prod_body, prod_tail), (dev_body, _) = (_split(t) for t in texts)
     if not prod_tail:

@@ -164,11 +164,66 @@ def test_job_schedule_is_refused_until_it_means_something() -> None:
     assert "[jobs.train] unknown key 'schedule'" in message
 
 
+@pytest.mark.parametrize("spec", ["/proc/self/environ", "../shared/environment.yml", "a/../../x"])
+def test_the_spec_stays_inside_the_project(spec: str) -> None:
+    message = _error(_settings(project={"spec": spec}))
+    assert "[project] spec" in message and "not a path inside the project" in message
+
+
+def test_a_spec_linked_out_of_the_project_is_refused_where_it_is_read(tmp_path: Path) -> None:
+    from labship.project import load_project
+
+    (tmp_path / "labship.toml").write_text('[project]\nname = "demo"\nspec = "req.txt"\n')
+    (tmp_path / "req.txt").symlink_to("/etc/hostname")
+    with pytest.raises(ConfigError, match="leads outside the project"):
+        _ = load_project(tmp_path).spec_path
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        ("/usr/bin/python3 x.py", "outside the project"),
+        ("../other/run.sh", "outside the project"),
+        (["code/../../run.sh"], "outside the project"),
+        (["python", "a\0b"], "NUL"),
+    ],
+)
+def test_a_job_command_names_nothing_outside_the_project(command: object, what: str) -> None:
+    message = _error(_settings(jobs={"train": {"command": command}}))
+    assert "[jobs.train] command" in message and what in message
+
+
+def test_a_job_script_path_inside_the_project_and_a_program_are_fine() -> None:
+    jobs = {"a": "code/run.sh --out /tmp/x", "b": "python ../elsewhere.py", "c": "./run.sh"}
+    parsed = parse_settings(_settings(jobs=jobs), source="x").jobs
+    assert parsed["a"].argv[0] == "code/run.sh"  # arguments are the program's business
+    assert parsed["b"].argv == ("python", "../elsewhere.py")
+
+
+@pytest.mark.parametrize("timeout", [-1, 3601, 1.5, "10", True])
+def test_bad_stop_timeout(timeout: object) -> None:
+    message = _error(_settings(jobs={"t": {"command": "python t.py", "stop_timeout": timeout}}))
+    assert "stop_timeout must be a whole number of seconds from 0 to 3600" in message
+
+
+def test_stop_timeout_defaults_to_docker_stops_ten_seconds() -> None:
+    jobs = parse_settings(_settings(jobs={"t": "python t.py"}), source="x").jobs
+    assert jobs["t"].stop_timeout == 10
+
+
+@pytest.mark.parametrize("version", ["1.0\nRUN x", " 1.0", "1.0 beta", "-1", "v" * 129])
+def test_bad_version(version: str) -> None:
+    assert "[project] version" in _error(_settings(project={"version": version}))
+
+
 def test_lists_of_strings() -> None:
     assert "packages" in _error(_settings(lab={"packages": "jupyterlab"}))
     assert "required" in _error(_settings(env={"required": ["A", 1]}))
-    s = parse_settings(_settings(env={"required": ["A"], "secret": ["B"]}), source="x")
-    assert s.required == ("A",) and s.secret == ("B",)
+    s = parse_settings(
+        _settings(env={"required": ["A"], "secret": ["B"], "public": ["C_KEY"]}), source="x"
+    )
+    assert s.required == ("A",) and s.secret == ("B",) and s.public == ("C_KEY",)
+    assert "public" in _error(_settings(env={"public": "C_KEY"}))
 
 
 def test_read_settings_malformed_toml(tmp_path: Path) -> None:
@@ -213,6 +268,7 @@ def test_render_every_field_round_trips() -> None:
     jobs = {
         "train": Job("train", ("python", "code/train.py"), "fit the model"),
         "odd name": Job("odd name", ("python", "-c", "print('a b')", "")),
+        "slow": Job("slow", ("code/stop.sh",), stop_timeout=45),
     }
     settings = Settings(
         name="churn.v2",
@@ -225,6 +281,7 @@ def test_render_every_field_round_trips() -> None:
         dev_packages=(),
         required=("RANDOM_SEED",),
         secret=("DB_PASSWORD",),
+        public=("SORT_KEY",),
         image="registry.example/churn",
         base_image="python:3.12-slim",
         system_packages=("unixodbc",),
@@ -235,6 +292,8 @@ def test_render_every_field_round_trips() -> None:
     assert 'command = "python code/train.py"' in text  # as a person would write it
     assert "`labship run 'odd name'`" in text
     assert '[jobs."odd name"]' in text
+    assert "stop_timeout = 45" in text and text.count("stop_timeout") == 1
+    assert 'public = ["SORT_KEY"]' in text
 
 
 def test_a_job_name_no_comment_can_hold_gets_none() -> None:
@@ -248,25 +307,34 @@ _SOME_TEXT = st.text(min_size=1, max_size=12)  # "" means the default: not a val
 _TUPLES = st.lists(_TEXT, max_size=3).map(tuple)
 
 
+_ARG = st.text(st.characters(blacklist_characters="\0"), max_size=12)
+# What may be valid: no NUL, and a first word that names no path outside the project.
+_PATH = st.lists(st.from_regex(r"[A-Za-z0-9_ .-]{1,8}", fullmatch=True), min_size=1, max_size=3)
+_INSIDE = _PATH.map("/".join).filter(lambda p: ".." not in p.split("/"))
+
+
 @st.composite
 def _jobs(draw: st.DrawFn) -> dict[str, Job]:
     names = draw(st.lists(_TEXT, max_size=3, unique=True))
-    argvs = st.lists(_TEXT, min_size=1, max_size=4).map(tuple)
-    return {name: Job(name, draw(argvs), draw(_TEXT)) for name in names}
+    first = _ARG.filter(lambda a: "/" not in a) | _INSIDE
+    argvs = st.tuples(first, st.lists(_ARG, max_size=3)).map(lambda a: (a[0], *a[1]))
+    timeouts = st.integers(0, 3600)
+    return {name: Job(name, draw(argvs), draw(_TEXT), draw(timeouts)) for name in names}
 
 
 _SETTINGS = st.builds(
     Settings,
     name=st.from_regex(r"[a-z0-9][a-z0-9._-]{0,15}", fullmatch=True),
-    version=_SOME_TEXT,
+    version=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,20}", fullmatch=True),
     python=st.none() | st.from_regex(r"3\.[0-9]{1,2}", fullmatch=True),
-    spec=_SOME_TEXT,
+    spec=_INSIDE,
     runtime=st.sampled_from(runtimes.choices()),
     jobs=_jobs(),
     lab_port=st.integers(1, 65535),
     dev_packages=_TUPLES,
     required=_TUPLES,
     secret=_TUPLES,
+    public=_TUPLES,
     image=_TEXT,
     base_image=st.none() | _SOME_TEXT,
     system_packages=_TUPLES,

@@ -15,6 +15,7 @@ runtime = "auto"                    # auto | local | docker
 [jobs.train]
 command = "python code/train.py"    # or a list: ["python", "code/train.py"]
 description = "fit the model"
+stop_timeout = 10                   # seconds between SIGTERM and SIGKILL (0 to 3600)
 
 [lab]
 port = 8888
@@ -23,6 +24,7 @@ packages = ["jupyterlab"]           # the dev set, locked constrained to the pro
 [env]
 required = ["RANDOM_SEED"]
 secret = ["DB_PASSWORD", "JUPYTER_TOKEN"]
+public = ["SORT_KEY"]               # names that look secret (labship.masking) but are not
 
 [docker]
 image = "churn"
@@ -42,7 +44,7 @@ import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labship.errors import ConfigError
@@ -57,11 +59,15 @@ DEFAULT_SPEC = "docker/environment.yml"
 DEFAULT_RUNTIME = "auto"
 DEFAULT_LAB_PORT = 8888  # JupyterLab's own default, so classic compose files map it
 DEFAULT_DEV_PACKAGES = ("jupyterlab",)
+DEFAULT_STOP_TIMEOUT = 10  # seconds, as docker stop
+MAX_STOP_TIMEOUT = 3600
 
 NAME_HINT = "use lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
 PYTHON_HINT = 'write it as major.minor, e.g. "3.11"'
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _PYTHON = re.compile(r"3\.[0-9]+")
+# Also an image tag and a label: letters, digits and . _ + - (PEP 440 and semver fit).
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 
 
 def valid_name(name: str) -> bool:
@@ -85,6 +91,7 @@ class Job:
     name: str
     argv: tuple[str, ...]
     description: str = ""
+    stop_timeout: int = DEFAULT_STOP_TIMEOUT  # after a signal, before it is killed
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class Settings:
     dev_packages: tuple[str, ...] = DEFAULT_DEV_PACKAGES
     required: tuple[str, ...] = ()
     secret: tuple[str, ...] = ()
+    public: tuple[str, ...] = ()  # names that look secret but are not
     image: str = ""
     base_image: str | None = None
     system_packages: tuple[str, ...] = ()
@@ -128,10 +136,10 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     lab = reader.table(data, "lab")
     reader.only(lab, "lab", {"port", "packages"})
     port = lab.get("port", DEFAULT_LAB_PORT)
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+    if not _whole_in(port, 1, 65535):
         raise ConfigError(f"{source}: [lab] port must be a whole number from 1 to 65535")
     env = reader.table(data, "env")
-    reader.only(env, "env", {"required", "secret"})
+    reader.only(env, "env", {"required", "secret", "public"})
     docker = reader.table(data, "docker")
     reader.only(docker, "docker", {"image", "base_image", "system_packages", "ca_bundle"})
     return replace(
@@ -141,6 +149,7 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         dev_packages=reader.strings(lab, "lab", "packages", default=DEFAULT_DEV_PACKAGES),
         required=reader.strings(env, "env", "required"),
         secret=reader.strings(env, "env", "secret"),
+        public=reader.strings(env, "env", "public"),
         image=reader.string(docker, "docker", "image"),
         base_image=reader.string(docker, "docker", "base_image") or None,
         system_packages=reader.strings(docker, "docker", "system_packages"),
@@ -168,13 +177,36 @@ def _project_table(reader: _Reader, table: Mapping[str, Any]) -> Settings:
             f"{source}: [project] runtime = {runtime!r} is not a runtime name",
             hint='e.g. runtime = "local"',
         )
-    return Settings(
-        name=name,
-        version=reader.string(table, "project", "version") or DEFAULT_VERSION,
-        python=python,
-        spec=reader.string(table, "project", "spec") or DEFAULT_SPEC,
-        runtime=runtime,
-    )
+    version = reader.string(table, "project", "version") or DEFAULT_VERSION
+    if not _VERSION.fullmatch(version):
+        raise ConfigError(
+            f"{source}: [project] version {_shown(version)} is not a version",
+            hint='use letters, digits, ".", "_", "+", "-", e.g. "0.1.0"',
+        )
+    spec = reader.string(table, "project", "spec") or DEFAULT_SPEC
+    if not inside_project(spec):
+        raise ConfigError(
+            f"{source}: [project] spec {_shown(spec)} is not a path inside the project",
+            hint='write it relative to labship.toml, e.g. "docker/environment.yml"',
+        )
+    return Settings(name=name, version=version, python=python, spec=spec, runtime=runtime)
+
+
+def inside_project(rel: str) -> bool:
+    """True for a relative path that cannot climb out of the project (no '..', not
+    absolute): labship reads it and may quote it, so it must not name /proc/self/environ."""
+    path = PurePosixPath(rel)
+    return bool(rel) and "\0" not in rel and not path.is_absolute() and ".." not in path.parts
+
+
+def _whole_in(value: object, low: int, high: int) -> bool:
+    """An integer (TOML's, not a bool) from ``low`` to ``high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _shown(value: str) -> str:
+    """A value for an error message: quoted, control characters escaped, cut short."""
+    return repr(value if len(value) <= 60 else value[:60] + "...")
 
 
 def _job(reader: _Reader, name: str, body: object) -> Job:
@@ -184,8 +216,22 @@ def _job(reader: _Reader, name: str, body: object) -> Job:
         body = {"command": body}
     if not isinstance(body, Mapping):
         raise ConfigError(f"{reader.source}: [{where}] must be a table with a command")
-    reader.only(body, where, {"command", "description"})
-    command = body.get("command")
+    reader.only(body, where, {"command", "description", "stop_timeout"})
+    argv = _argv(reader, where, body.get("command"))
+    timeout = body.get("stop_timeout", DEFAULT_STOP_TIMEOUT)
+    if not _whole_in(timeout, 0, MAX_STOP_TIMEOUT):
+        raise ConfigError(
+            f"{reader.source}: [{where}] stop_timeout must be a whole number of seconds "
+            f"from 0 to {MAX_STOP_TIMEOUT}",
+            hint=f"e.g. stop_timeout = 30 (default {DEFAULT_STOP_TIMEOUT})",
+        )
+    return Job(name, argv, reader.string(body, where, "description"), timeout)
+
+
+def _argv(reader: _Reader, where: str, command: object) -> tuple[str, ...]:
+    """The command as argv. Its first word, which labship itself resolves, is a command
+    name or a path inside the project; the script paths after it are the program's."""
+    example = 'e.g. command = "python code/train.py"'
     if isinstance(command, str):
         try:
             argv = tuple(shlex.split(command))
@@ -199,16 +245,21 @@ def _job(reader: _Reader, name: str, body: object) -> Job:
     elif command is not None:
         raise ConfigError(
             f"{reader.source}: [{where}] command must be a string or a list of strings",
-            hint='e.g. command = "python code/train.py"',
+            hint=example,
         )
     else:
         argv = ()
     if not argv:
+        raise ConfigError(f"{reader.source}: [{where}] command is missing or empty", hint=example)
+    if any("\0" in arg for arg in argv):
+        raise ConfigError(f"{reader.source}: [{where}] command holds a NUL byte", hint=example)
+    if "/" in argv[0] and not inside_project(argv[0]):
         raise ConfigError(
-            f"{reader.source}: [{where}] command is missing or empty",
-            hint='e.g. command = "python code/train.py"',
+            f"{reader.source}: [{where}] command {_shown(argv[0])} is outside the project",
+            hint="name a program on the environment's PATH (python, sh) or a script "
+            "inside the project (code/run.sh)",
         )
-    return Job(name, argv, reader.string(body, where, "description"))
+    return argv
 
 
 class _Reader:
@@ -267,6 +318,7 @@ def render_settings(settings: Settings) -> str:
             "name": name,
             "command": _command_value(job.argv),
             "description": job.description,
+            "stop_timeout": job.stop_timeout if job.stop_timeout != DEFAULT_STOP_TIMEOUT else None,
             "hint": _run_hint(name),
         }
         for name, job in settings.jobs.items()

@@ -1,9 +1,15 @@
-"""The run log: one JSON line per run in ``.labship/runs.jsonl``, appended, never rewritten."""
+"""The run log: one JSON line per run in ``.labship/runs.jsonl``, appended, never rewritten.
+
+The log is state labship does not trust when reading it back: a line cut by a crash,
+edited by hand, written by another version or holding bytes that are not UTF-8 is
+skipped, and counted so ``labship runs`` can say so; the other lines still count.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 LOG_NAME = "runs.jsonl"
@@ -19,9 +25,17 @@ class RunRecord:
     exit_code: int
     lock_hash: str
     git_commit: str | None
+    signal: str | None = None  # the signal labship passed on to the job (SIGTERM, ...)
+    killed: bool = False  # the job outlived its stop_timeout and was killed
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunLog:
+    records: list[RunRecord]
+    skipped: int  # lines that are not a record
 
 
 def append(state_dir: Path, record: RunRecord) -> None:
@@ -32,18 +46,66 @@ def append(state_dir: Path, record: RunRecord) -> None:
         fh.write(line)
 
 
-def read(state_dir: Path) -> list[RunRecord]:
+def read(state_dir: Path) -> RunLog:
+    """Every record that reads back whole; an unreadable log is an empty one."""
     try:
-        lines = (state_dir / LOG_NAME).read_text(encoding="utf-8").splitlines()
+        data = (state_dir / LOG_NAME).read_bytes()
     except FileNotFoundError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            records.append(RunRecord(**json.loads(line)))
-        except (ValueError, TypeError):
-            continue  # a line cut by a crash; the others stand
-    return records
+        return RunLog([], 0)
+    except OSError:
+        return RunLog([], 1)
+    records: list[RunRecord] = []
+    skipped = 0
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        record = _record(line)
+        if record is None:
+            skipped += 1
+        else:
+            records.append(record)
+    return RunLog(records, skipped)
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "job": (str,),
+    "profile": (str,),
+    "runtime": (str,),
+    "start": (str,),
+    "duration_s": (int, float),
+    "exit_code": (int,),
+    "lock_hash": (str,),
+    "git_commit": (str, type(None)),
+    "signal": (str, type(None)),
+    "killed": (bool,),
+}
+_REQUIRED = {f.name for f in fields(RunRecord) if f.default is MISSING}
+
+
+def _record(line: bytes) -> RunRecord | None:
+    """One line as a record, or None when any field is missing or of the wrong type.
+    Keys labship does not know (a newer version's) are ignored."""
+    try:
+        data = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict) or not data.keys() >= _REQUIRED:
+        return None
+    known = {key: data[key] for key in _TYPES if key in data}
+    for key, value in known.items():
+        bad_bool = isinstance(value, bool) and bool not in _TYPES[key]
+        if bad_bool or not isinstance(value, _TYPES[key]):
+            return None
+    if not math.isfinite(known["duration_s"]):
+        return None
+    return RunRecord(**known)
+
+
+def _exit(record: RunRecord) -> str:
+    """The exit code, and what labship did to the job, if anything."""
+    if record.killed:
+        return f"{record.exit_code} ({record.signal or 'signal'}, killed)"
+    return f"{record.exit_code} ({record.signal})" if record.signal else str(record.exit_code)
 
 
 def table(records: list[RunRecord]) -> str:
@@ -55,14 +117,21 @@ def table(records: list[RunRecord]) -> str:
             r.profile,
             r.runtime,
             f"{r.duration_s:.1f}s",
-            str(r.exit_code),
+            _exit(r),
             r.lock_hash[:12],
             (r.git_commit or "-")[:12],
         )
         for r in records
     ]
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    shown = [tuple(_printable(cell) for cell in row) for row in (head, *rows)]
+    widths = [max(len(x) for x in col) for col in zip(*shown, strict=True)]
     return "\n".join(
-        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in (head, *rows)
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in shown
     )
+
+
+def _printable(cell: str) -> str:
+    """A cell as text that cannot move the cursor or break the table (a job name may hold
+    any character labship.toml can)."""
+    return cell if cell.isprintable() else cell.encode("unicode_escape").decode("ascii")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from labship.runtimes.base import Environment, LabInfo
 from labship.store import Store
 from labship.tools import procinfo
-from labship.tools.process import STOP_GRACE, run_foreground, wait_until
+from labship.tools.process import Ended, run_foreground, wait_until
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -53,7 +53,7 @@ class LocalRuntime:
 
     def run(
         self, project: Project, env: Venv, job: Job, profile: Profile, *, console: Console
-    ) -> int:
+    ) -> Ended:
         variables = self._environment(
             env, profile, {"LABSHIP_PROFILE": profile.name, "LABSHIP_JOB": job.name}
         )
@@ -61,14 +61,18 @@ class LocalRuntime:
         argv[0] = shutil.which(argv[0], path=variables["PATH"]) or argv[0]
         with self.store.in_use(env.path):
             ended = run_foreground(
-                argv, env=variables, cwd=project.root, what=f"job {job.name!r}", grace=STOP_GRACE
+                argv,
+                env=variables,
+                cwd=project.root,
+                what=f"job {job.name!r}",
+                grace=job.stop_timeout,
             )
         if ended.killed:
             console.warn(
-                f"job {job.name!r} did not stop within {STOP_GRACE:.0f} s of the signal; "
-                "it was killed (SIGKILL)"
+                f"job {job.name!r} did not stop within {job.stop_timeout} s of the signal "
+                "(its stop_timeout); it was killed (SIGKILL)"
             )
-        return ended.exit_code
+        return ended
 
     def lab(
         self,
@@ -110,11 +114,16 @@ class LocalRuntime:
     def _start_detached(
         self, project: Project, argv: list[str], env: dict[str, str], info: LabInfo, token: str
     ) -> None:
+        from labship.atomicfile import write_error
         from labship.runtimes.lab import wait_ready, write_record
 
-        project.state_dir.mkdir(exist_ok=True)
         log = project.state_dir / "lab.log"
-        with open(log, "ab") as out:
+        try:
+            project.state_dir.mkdir(exist_ok=True)
+            out = open(log, "ab")  # noqa: SIM115 - closed right after the start
+        except OSError as exc:
+            raise write_error(exc, log, "JupyterLab was not started") from None
+        with out:
             proc = subprocess.Popen(
                 argv,
                 env=env,

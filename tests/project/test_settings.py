@@ -182,8 +182,8 @@ def test_a_spec_linked_out_of_the_project_is_refused_where_it_is_read(tmp_path: 
 @pytest.mark.parametrize(
     ("command", "what"),
     [
-        ("/usr/bin/python3 x.py", "outside the project"),
         ("../other/run.sh", "outside the project"),
+        ("code/../../run.sh x", "outside the project"),
         (["code/../../run.sh"], "outside the project"),
         (["python", "a\0b"], "NUL"),
     ],
@@ -194,10 +194,16 @@ def test_a_job_command_names_nothing_outside_the_project(command: object, what: 
 
 
 def test_a_job_script_path_inside_the_project_and_a_program_are_fine() -> None:
-    jobs = {"a": "code/run.sh --out /tmp/x", "b": "python ../elsewhere.py", "c": "./run.sh"}
+    jobs = {
+        "a": "code/run.sh --out /tmp/x",
+        "b": "python ../elsewhere.py",
+        "c": "./run.sh",
+        "d": "/opt/conda/bin/python code/train.py",  # a program of the machine or the image
+    }
     parsed = parse_settings(_settings(jobs=jobs), source="x").jobs
     assert parsed["a"].argv[0] == "code/run.sh"  # arguments are the program's business
     assert parsed["b"].argv == ("python", "../elsewhere.py")
+    assert parsed["d"].argv[0] == "/opt/conda/bin/python"
 
 
 @pytest.mark.parametrize("timeout", [-1, 3601, 1.5, "10", True])
@@ -316,7 +322,7 @@ _INSIDE = _PATH.map("/".join).filter(lambda p: ".." not in p.split("/"))
 @st.composite
 def _jobs(draw: st.DrawFn) -> dict[str, Job]:
     names = draw(st.lists(_TEXT, max_size=3, unique=True))
-    first = _ARG.filter(lambda a: "/" not in a) | _INSIDE
+    first = _ARG.filter(lambda a: "/" not in a) | _INSIDE | _INSIDE.map(lambda p: "/" + p)
     argvs = st.tuples(first, st.lists(_ARG, max_size=3)).map(lambda a: (a[0], *a[1]))
     timeouts = st.integers(0, 3600)
     return {name: Job(name, draw(argvs), draw(_TEXT), draw(timeouts)) for name in names}

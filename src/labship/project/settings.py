@@ -229,8 +229,9 @@ def _job(reader: _Reader, name: str, body: object) -> Job:
 
 
 def _argv(reader: _Reader, where: str, command: object) -> tuple[str, ...]:
-    """The command as argv. Its first word, which labship itself resolves, is a command
-    name or a path inside the project; the script paths after it are the program's."""
+    """The command as argv. Its first word, which labship resolves from the project
+    folder, is a program (on PATH, or absolute: the machine's or the image's) or a script
+    inside the project; the paths after it are the program's business."""
     example = 'e.g. command = "python code/train.py"'
     if isinstance(command, str):
         try:
@@ -253,11 +254,12 @@ def _argv(reader: _Reader, where: str, command: object) -> tuple[str, ...]:
         raise ConfigError(f"{reader.source}: [{where}] command is missing or empty", hint=example)
     if any("\0" in arg for arg in argv):
         raise ConfigError(f"{reader.source}: [{where}] command holds a NUL byte", hint=example)
-    if "/" in argv[0] and not inside_project(argv[0]):
+    first = PurePosixPath(argv[0])
+    if not first.is_absolute() and ".." in first.parts:
         raise ConfigError(
             f"{reader.source}: [{where}] command {_shown(argv[0])} is outside the project",
-            hint="name a program on the environment's PATH (python, sh) or a script "
-            "inside the project (code/run.sh)",
+            hint="name a program (python, sh, /usr/bin/env) or a script inside the "
+            "project (code/run.sh)",
         )
     return argv
 

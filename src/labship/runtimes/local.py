@@ -144,7 +144,8 @@ class LocalRuntime:
 
     def _lab_pid(self, project: Project) -> tuple[LabInfo, int] | None:
         """The recorded lab and its pid, only while that pid is still the process labship
-        started (same start time): a reused pid is never signalled."""
+        started (same start time) and leads its own process group, as a lab labship
+        starts does: a reused pid, or one written into the record, is never signalled."""
         from labship.runtimes.lab import read_record
 
         record = read_record(project)
@@ -155,6 +156,8 @@ class LocalRuntime:
             return None
         if not isinstance(start, str) or procinfo.start_time(pid) != start:
             return None
+        if not procinfo.leads_group(pid):
+            return None  # killpg(pid) would signal no lab, or a group that is not ours
         return record.info, pid
 
     def lab_running(self, project: Project) -> LabInfo | None:

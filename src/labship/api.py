@@ -162,9 +162,14 @@ def _lab_token(prof: Profile) -> str:
     token = prof.values.get(LAB_TOKEN, "")
     if len(token) >= MIN_TOKEN_LENGTH:
         return token
-    what = f"is {len(token)} characters, fewer than {MIN_TOKEN_LENGTH}" if token else "is missing"
+    what = (
+        f"{LAB_TOKEN} is too short for JupyterLab ({len(token)} characters, "
+        f"at least {MIN_TOKEN_LENGTH})"
+        if token
+        else f"no {LAB_TOKEN} for JupyterLab"
+    )
     raise ProfileError(
-        f"{prof.path}: {LAB_TOKEN} for JupyterLab {what}",
+        f"{prof.path}: {what}",
         hint=f"set a random one: {LAB_TOKEN}=$(python3 -c 'import secrets; "
         "print(secrets.token_hex(24))')",
     )

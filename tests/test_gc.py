@@ -56,14 +56,19 @@ def _orphan(make_project: MakeProject, store: Path) -> str:
     return env
 
 
+def _used_and_orphan(make_project: MakeProject, store: Path) -> tuple[Path, str, str]:
+    """(a project that ran, the environment it uses, one no project uses any more)."""
+    root = make_project()
+    labship("lock", cwd=root, env=_in(store), check=True)
+    (used,) = _run(root, store)
+    return root, used, _orphan(make_project, store)
+
+
 def test_a_project_whose_lock_cannot_be_read_keeps_what_it_used_last(
     make_project: MakeProject, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
-    root = make_project()
-    labship("lock", cwd=root, env=_in(store), check=True)
-    (used,) = _run(root, store)
-    orphan = _orphan(make_project, store)
+    root, used, orphan = _used_and_orphan(make_project, store)
     lock = root / "pylock.toml"
     lock.write_text(lock.read_text() + "<<<<<<< HEAD\n")  # a merge gone wrong
     said = _gc(root, store)
@@ -76,10 +81,7 @@ def test_a_corrupt_registry_entry_keeps_every_environment(
     make_project: MakeProject, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
-    root = make_project()
-    labship("lock", cwd=root, env=_in(store), check=True)
-    (used,) = _run(root, store)
-    orphan = _orphan(make_project, store)
+    root, used, orphan = _used_and_orphan(make_project, store)
     (store / "projects" / "0123456789abcdef.json").write_text('{"root": ')  # cut short
     said = _gc(root, store)
     assert _envs(store) == {used, orphan}, said

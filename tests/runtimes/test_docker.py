@@ -260,28 +260,40 @@ def _start_job(project: Project, job: str) -> tuple[subprocess.Popen[str], str]:
     return proc, names[0]
 
 
+def _inspect(name: str, template: str) -> str:
+    found = subprocess.run(
+        ["docker", "inspect", "--format", template, name],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.strip()
+
+
+def _terminate(proc: subprocess.Popen[str]) -> tuple[str, str, float]:
+    """SIGTERM to ``labship run`` once the job's trap is in place: (stdout, stderr, the
+    seconds it took to end)."""
+    try:
+        time.sleep(1.0)  # let the trap be installed
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        return out, err, time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 @pytest.mark.docker
 def test_sigterm_reaches_the_job_and_no_container_is_left(docker_project: Locked) -> None:
     project = docker_project.project
     proc, name = _start_job(project, "term")
-    try:
-        labels = subprocess.run(
-            ["docker", "inspect", "--format", "{{json .Config.Labels}}", name],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        found = json.loads(labels.stdout)
-        assert name.startswith("labship-demo-term-")
-        assert found["org.labship.project"] == "demo"
-        assert found["org.labship.job"] == "term"
-        assert found["org.labship.profile"] == "prod"
-        time.sleep(1.0)  # let the trap be installed
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    found = json.loads(_inspect(name, "{{json .Config.Labels}}"))
+    out, err, _ = _terminate(proc)
+    assert name.startswith("labship-demo-term-")
+    assert found["org.labship.project"] == "demo"
+    assert found["org.labship.job"] == "term"
+    assert found["org.labship.profile"] == "prod"
     assert "got TERM" in out, err
     assert proc.returncode == 143, err
     assert _containers(project) == []
@@ -293,22 +305,10 @@ def test_a_job_that_ignores_sigterm_is_killed_after_its_stop_timeout(
 ) -> None:
     project = docker_project.project
     proc, name = _start_job(project, "stubborn")
-    try:
-        timeout = subprocess.run(
-            ["docker", "inspect", "--format", "{{.Config.StopTimeout}}", name],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert timeout.stdout.strip() == "2"  # a `docker stop` by anyone waits as long
-        time.sleep(1.0)  # let the trap be installed
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert 2 <= time.monotonic() - sent < 9  # its own 2 s, not the default 10 s
+    timeout = _inspect(name, "{{.Config.StopTimeout}}")
+    out, err, took = _terminate(proc)
+    assert timeout == "2"  # a `docker stop` by anyone waits as long
+    assert 2 <= took < 9  # its own 2 s, not the default 10 s
     assert "ignoring TERM" in out, err
     assert proc.returncode == 137, err
     assert "did not stop within 2 s" in err

@@ -263,19 +263,26 @@ print("never interrupted")
 """
 
 
-@pytest.mark.parametrize("traps", [True, False], ids=["job-traps-TERM", "job-dies-of-TERM"])
-def test_sigterm_reaches_the_job(make_project: MakeProject, traps: bool) -> None:
-    root = make_project(jobs={"wait": "python code/wait.py"})
-    (root / "code" / "wait.py").write_text(TRAP_JOB if traps else PLAIN_JOB)
-    labship("lock", cwd=root, check=True)
-
+def _terminated_run(root: Path) -> tuple[subprocess.Popen[str], str, str, float]:
+    """``labship run`` sent SIGTERM once its job is ready: (the process, stdout, stderr,
+    the seconds it took to end)."""
     proc = start("run", cwd=root)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, err = finish(proc, timeout=30)
-    assert time.monotonic() - sent < 10
+    return proc, out, err, time.monotonic() - sent
+
+
+@pytest.mark.parametrize("traps", [True, False], ids=["job-traps-TERM", "job-dies-of-TERM"])
+def test_sigterm_reaches_the_job(make_project: MakeProject, traps: bool) -> None:
+    root = make_project(jobs={"wait": "python code/wait.py"})
+    (root / "code" / "wait.py").write_text(TRAP_JOB if traps else PLAIN_JOB)
+    labship("lock", cwd=root, check=True)
+
+    proc, out, err, took = _terminated_run(root)
+    assert took < 10
     assert proc.returncode == 143, err
     assert "never interrupted" not in out
     if traps:
@@ -312,13 +319,7 @@ def test_a_job_that_ignores_sigterm_is_killed_after_its_stop_timeout(
     (root / "code" / "stubborn.py").write_text(STUBBORN_JOB)
     labship("lock", cwd=root, check=True)
 
-    proc = start("run", cwd=root)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    out, err = finish(proc, timeout=30)
-    took = time.monotonic() - sent
+    proc, out, err, took = _terminated_run(root)
     assert 2 <= took < 8, took  # its own 2 s, not the default 10 s
     assert proc.returncode == 137, err
     assert "ignoring TERM" in out and "never interrupted" not in out

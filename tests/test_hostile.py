@@ -868,3 +868,15 @@ def test_the_next_hint_of_new_is_shell_quoted(tmp_path: Path) -> None:
     made = labship("new", "my churn; rm -rf ~", "--bare", cwd=tmp_path, check=True)
     assert "next: cd 'my churn; rm -rf ~' && labship lock && labship run" in made.stdout
     assert (tmp_path / "my churn; rm -rf ~" / "labship.toml").is_file()
+
+
+def test_a_container_on_a_read_only_project_is_one_error(base: Base, tmp_path: Path) -> None:
+    """The docker runtime makes the mounted folders a container needs; on a read-only
+    project that is one FileWriteError, before any container exists."""
+    from labship.errors import FileWriteError
+    from labship.project import load_project
+    from labship.runtimes.docker import _mounts
+
+    root = _copy(base, tmp_path)
+    with read_only(root), pytest.raises(FileWriteError, match="no container was started"):
+        _mounts(load_project(root))

@@ -190,10 +190,15 @@ def _labels(project: Project, **more: str) -> list[str]:
 def _mounts(project: Project) -> list[str]:
     """Bind mounts of code/ data/ notebooks/; missing folders are made so docker does not
     create them as root."""
+    from labship.atomicfile import write_error
+
     args: list[str] = []
     for folder in container.MOUNTED:
         source = project.root / folder
-        source.mkdir(exist_ok=True)
+        try:
+            source.mkdir(exist_ok=True)
+        except OSError as exc:  # a read-only or full project folder
+            raise write_error(exc, source, "no container was started") from None
         buf = io.StringIO()
         # --mount is CSV: quoting keeps a comma in the path from splitting the field.
         csv.writer(buf, lineterminator="").writerow(

@@ -466,6 +466,27 @@ CASES = [
         "requirements.txt:1",
         write("requirements.txt", "six==1.16.0 ;;; x\n"),
     ),
+    case(
+        "spec-includes-environ",
+        "lock --check",
+        65,
+        "'-r /proc/self/environ' is outside the project",
+        write("requirements.txt", "six==1.16.0\n-r /proc/self/environ\n"),
+    ),
+    case(
+        "spec-includes-a-profile",
+        "lock",
+        65,
+        "'-r .env_prod' is a profile",
+        write("requirements.txt", "-r .env_prod\n"),
+    ),
+    case(
+        "spec-is-a-profile",
+        "lock --check",
+        78,
+        "is a profile",
+        edit(TOML, 'spec = "requirements.txt"', 'spec = ".env_prod"'),
+    ),
     # ---- secrets not declared secret are masked all the same (0)
     case("env-masks-undeclared", "env", 0, "", stdout="API_TOKEN"),
     case("env-json-masks-undeclared", "env --json", 0, "", stdout='"API_TOKEN": "****"'),

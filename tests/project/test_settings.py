@@ -170,6 +170,12 @@ def test_the_spec_stays_inside_the_project(spec: str) -> None:
     assert "[project] spec" in message and "not a path inside the project" in message
 
 
+@pytest.mark.parametrize("spec", [".env_prod", "config/.env", ".env_dev.txt"])
+def test_the_spec_is_no_profile(spec: str) -> None:
+    """A profile holds secrets; read as a spec, its first line would be quoted in an error."""
+    assert "is a profile" in _error(_settings(project={"spec": spec}))
+
+
 def test_a_spec_linked_out_of_the_project_is_refused_where_it_is_read(tmp_path: Path) -> None:
     from labship.project import load_project
 
@@ -317,6 +323,7 @@ _ARG = st.text(st.characters(blacklist_characters="\0"), max_size=12)
 # What may be valid: no NUL, and a first word that names no path outside the project.
 _PATH = st.lists(st.from_regex(r"[A-Za-z0-9_ .-]{1,8}", fullmatch=True), min_size=1, max_size=3)
 _INSIDE = _PATH.map("/".join).filter(lambda p: ".." not in p.split("/"))
+_SPEC = _INSIDE.filter(lambda p: not p.rpartition("/")[2].startswith(".env"))
 
 
 @st.composite
@@ -333,7 +340,7 @@ _SETTINGS = st.builds(
     name=st.from_regex(r"[a-z0-9][a-z0-9._-]{0,15}", fullmatch=True),
     version=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,20}", fullmatch=True),
     python=st.none() | st.from_regex(r"3\.[0-9]{1,2}", fullmatch=True),
-    spec=_INSIDE,
+    spec=_SPEC,
     runtime=st.sampled_from(runtimes.choices()),
     jobs=_jobs(),
     lab_port=st.integers(1, 65535),

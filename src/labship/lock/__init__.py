@@ -137,7 +137,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
     from labship.spec import read_spec
     from labship.tools.uv import uv, uv_version
 
-    spec = read_spec(project.spec_path)
+    spec = read_spec(project.spec_path, root=project.root)
     if spec.skipped:
         console.warn(
             f"{project.settings.spec}: conda-only packages left out of the lock: "
@@ -336,7 +336,7 @@ def stale_reason(project: Project, lock: Lock) -> str | None:
         return None
     from labship.spec import read_spec
 
-    spec = read_spec(project.spec_path)
+    spec = read_spec(project.spec_path, root=project.root)
     python = project_python(project, spec)
     if inputs_hash(spec, python, project.settings.dev_packages) != lock.meta.get("inputs"):
         return f"{project.settings.spec} or [lab] packages changed since it was locked"

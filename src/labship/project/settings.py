@@ -184,9 +184,10 @@ def _project_table(reader: _Reader, table: Mapping[str, Any]) -> Settings:
             hint='use letters, digits, ".", "_", "+", "-", e.g. "0.1.0"',
         )
     spec = reader.string(table, "project", "spec") or DEFAULT_SPEC
-    if not inside_project(spec):
+    if not inside_project(spec) or PurePosixPath(spec).name.startswith(".env"):
+        what = "a profile" if inside_project(spec) else "not a path inside the project"
         raise ConfigError(
-            f"{source}: [project] spec {_shown(spec)} is not a path inside the project",
+            f"{source}: [project] spec {_shown(spec)} is {what}",
             hint='write it relative to labship.toml, e.g. "docker/environment.yml"',
         )
     return Settings(name=name, version=version, python=python, spec=spec, runtime=runtime)

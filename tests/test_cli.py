@@ -370,7 +370,9 @@ def test_command_line_mistakes_are_one_line_and_exit_64(make_project: MakeProjec
     for args, words in (
         (["frobnicate"], "invalid choice"),
         (["run", "--no-such-flag"], "unrecognized arguments"),
-        (["lab", "--port", "many"], "invalid"),
+        (["lab", "--port", "many"], "--port"),
+        (["lab", "--port", "0"], "not a TCP port"),
+        (["lab", "--port", "70000"], "not a TCP port"),
         (["runs", "--last", "-1"], "--last"),
         (["runs", "--last", "0"], "--last"),
         ([], "required"),

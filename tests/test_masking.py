@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from labship.masking import MASK, Masker, mask_values
+import time
+
+import pytest
+
+from labship.masking import MASK, Masker, looks_secret, mask_values, secret_keys
 
 SECRET = "Sup3r-S3cret!pw"
 
@@ -79,3 +83,58 @@ def test_console_hides_url_credentials_in_every_line() -> None:
     console.tool_line("error: Failed to fetch `https://tok3n@host/six/`")
     assert "s3cr3t" not in stream.getvalue() and "tok3n" not in stream.getvalue()
     assert "https://user:****@host/simple" in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "API_TOKEN",
+        "MY_SERVICE_PASSWORD",
+        "DB_PASS",
+        "db_pwd",
+        "GHTOKEN",
+        "CLIENTSECRET",
+        "AWS_SECRET_ACCESS_KEY",
+        "STRIPE_API_KEY",
+        "APIKEY",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "SSH.PASSPHRASE",
+        "BASIC-AUTH",
+    ],
+)
+def test_names_that_look_secret(key: str) -> None:
+    assert looks_secret(key)
+
+
+@pytest.mark.parametrize("key", ["GREETING", "DB_HOST", "RANDOM_SEED", "KEYBOARD", "MONKEY"])
+def test_names_that_do_not(key: str) -> None:
+    assert not looks_secret(key, "some value")
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        ("postgres://app:s3cret@db.internal:5432/app", True),
+        ("jdbc:mysql://u:p@h/x", True),
+        ("host=db user=app password=s3cret", True),
+        ("postgres://db.internal/app", False),
+        ("https://token@github.com/org/repo", False),  # no password: masked if declared
+        ("https://example.com/a:b@c", False),  # ':' and '@' in the path, not userinfo
+    ],
+)
+def test_a_url_or_dsn_with_a_password_is_secret_whatever_its_name(value: str, secret: bool) -> None:
+    assert looks_secret("DATABASE_URL", value) is secret
+
+
+def test_declared_secret_wins_and_public_is_the_exception() -> None:
+    values = {"SORT_KEY": "name", "API_TOKEN": "t", "PLAIN": "p", "DB_URL": "pg://u:pw@h/d"}
+    assert secret_keys(values) == {"SORT_KEY", "API_TOKEN", "DB_URL"}
+    assert secret_keys(values, ["PLAIN"], ["SORT_KEY"]) == {"API_TOKEN", "DB_URL", "PLAIN"}
+    assert secret_keys(values, ["API_TOKEN"], ["API_TOKEN"]) >= {"API_TOKEN"}
+
+
+def test_deciding_is_linear_on_hostile_values() -> None:
+    started = time.monotonic()
+    for value in ("a" * 200_000, "://:" + "a" * 200_000, "x://" * 50_000):
+        looks_secret("X", value)
+    assert time.monotonic() - started < 1

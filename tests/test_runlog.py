@@ -18,7 +18,7 @@ def test_outcome_is_kept_and_ordinary_lines_stay_as_they_were(tmp_path: Path) ->
     runlog.append(tmp_path, _record("skipped", 75))
     first, second = (tmp_path / runlog.LOG_NAME).read_text().splitlines()
     assert '"outcome"' not in first and '"outcome":"skipped"' in second
-    assert runlog.read(tmp_path) == [_record(), _record("skipped", 75)]
+    assert runlog.read(tmp_path).records == [_record(), _record("skipped", 75)]
 
 
 def test_the_table_says_why_beside_the_exit_code() -> None:

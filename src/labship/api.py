@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from labship.targets.push import PushResult
 
 LAB_TOKEN = "JUPYTER_TOKEN"
+MIN_TOKEN_LENGTH = 16  # 64 bits as hex; labship new writes 48 characters
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,13 @@ def current_lock(project: Project, mode: LockMode = "auto", *, console: Console)
 def profile(project: Project, name: str = DEFAULT_PROFILE) -> Profile:
     """Load and validate a profile; the lock's spec variables are defaults beneath it."""
     settings = project.settings
-    return load_profile(project.root, name, required=settings.required, secret=settings.secret)
+    return load_profile(
+        project.root,
+        name,
+        required=settings.required,
+        secret=settings.secret,
+        public=settings.public,
+    )
 
 
 def _with_spec_variables(prof: Profile, lock: Lock) -> Profile:
@@ -109,19 +116,35 @@ def run(
     else:
         console.say(f"running {job.name!r} with profile {profile_name!r}")
     started = time.time()
-    code = rt.run(project, env, job, prof, console=console)
+    ended = rt.run(project, env, job, prof, console=console)
     record = runlog.RunRecord(
         job=job.name,
         profile=profile_name,
         runtime=rt.name,
         start=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         duration_s=round(time.time() - started, 3),
-        exit_code=code,
+        exit_code=ended.exit_code,
         lock_hash=lock.prod_hash,
         git_commit=head_commit(project.root),
+        signal=ended.signal_name,
+        killed=ended.killed,
     )
-    runlog.append(project.state_dir, record)
-    return RunOutcome(code, record)
+    _log_run(project, record, console)
+    return RunOutcome(ended.exit_code, record)
+
+
+def _log_run(project: Project, record: RunRecord, console: Console) -> None:
+    """Append to the run log; the job has run, so a log that cannot be written (read-only
+    or full disk) is a warning: the job's own exit code is what cron must see."""
+    from labship import runlog
+
+    try:
+        runlog.append(project.state_dir, record)
+    except OSError as exc:
+        console.warn(
+            f"cannot record the run in {project.state_dir / runlog.LOG_NAME}: "
+            f"{exc.strerror or type(exc).__name__}; the job's exit code stands"
+        )
 
 
 def lab(
@@ -142,15 +165,7 @@ def lab(
     if port is not None and not 1 <= port <= 65535:
         raise UsageError(f"--port {port} is not a TCP port", hint="use a number from 1 to 65535")
     prof = profile(project, DEFAULT_PROFILE)
-    token = prof.values.get(LAB_TOKEN, "")
-    if not token:
-        import secrets  # a fresh token for the user to paste: never one that is in use
-
-        raise ProfileError(
-            f"{prof.path}: no {LAB_TOKEN} for JupyterLab",
-            hint=f"put this line, a new random token, in {prof.path.name}: "
-            f"{LAB_TOKEN}={secrets.token_hex(24)}",
-        )
+    token = _lab_token(prof)
     prof = replace(prof, secret_keys=prof.secret_keys | {LAB_TOKEN})
     console = console.with_secrets(secret_values(prof))
     rt = _interactive(select_runtime(project, runtime, console=console), "lab")
@@ -164,6 +179,27 @@ def lab(
         token=token,
         detach=detach,
         console=console,
+    )
+
+
+def _lab_token(prof: Profile) -> str:
+    """The profile's JUPYTER_TOKEN, refused when it is missing or too short to guess at:
+    it is the only lock on a server that runs code."""
+    token = prof.values.get(LAB_TOKEN, "")
+    if len(token) >= MIN_TOKEN_LENGTH:
+        return token
+    what = (
+        f"{LAB_TOKEN} is too short for JupyterLab ({len(token)} characters, "
+        f"at least {MIN_TOKEN_LENGTH})"
+        if token
+        else f"no {LAB_TOKEN} for JupyterLab"
+    )
+    import secrets  # a fresh token for the user to paste: never one that is in use
+
+    raise ProfileError(
+        f"{prof.path}: {what}",
+        hint=f"put this line, a new random token, in {prof.path.name}: "
+        f"{LAB_TOKEN}={secrets.token_hex(24)}",
     )
 
 
@@ -225,13 +261,22 @@ def env_report(project: Project) -> EnvReport:
     from labship.profiles import env_report as report
 
     settings = project.settings
-    return report(project.root, required=settings.required, secret=settings.secret)
+    return report(
+        project.root, required=settings.required, secret=settings.secret, public=settings.public
+    )
 
 
-def runs(project: Project) -> list[RunRecord]:
+def runs(project: Project, *, console: Console | None = None) -> list[RunRecord]:
+    """The run log's records; lines that are not one are skipped, and said (``console``)."""
     from labship import runlog
 
-    return runlog.read(project.state_dir)
+    log = runlog.read(project.state_dir)
+    if log.skipped and console is not None:
+        console.warn(
+            f"{project.state_dir / runlog.LOG_NAME}: skipped {log.skipped} line(s) that are "
+            "not run records (cut short, edited, or not UTF-8)"
+        )
+    return log.records
 
 
 def new(

@@ -76,9 +76,16 @@ class Console:
 
 
 def columns(rows: Sequence[Sequence[str]]) -> str:
-    """Rows of cells as aligned text columns (the first row is the heading)."""
-    widths = [max(len(cell) for cell in col) for col in zip(*rows, strict=True)]
+    """Rows of cells as aligned text columns (the first row is the heading). A cell that
+    could move the cursor or break the table (a job name may hold any character
+    labship.toml can) is shown escaped."""
+    shown = [[_printable(cell) for cell in row] for row in rows]
+    widths = [max(len(cell) for cell in col) for col in zip(*shown, strict=True)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+        for row in shown
     )
+
+
+def _printable(cell: str) -> str:
+    return cell if cell.isprintable() else cell.encode("unicode_escape").decode("ascii")

@@ -12,10 +12,8 @@ exit code, which ``labship run`` passes through unchanged.
 | 65   | ImportCheckError     | a direct dependency does not import in its new env   |
 | 66   | NotAProjectError     | no labship.toml here or above                        |
 | 67   | AuthError            | a registry refused the login (or needs one)          |
-| 69   | RuntimeUnavailable   | Docker missing, daemon down, socket not permitted    |
+| 69   | RuntimeUnavailable   | Docker missing or down, a registry down or unknown   |
 | 69   | PythonNotFound       | no interpreter on the machine for the project        |
-| 69   | RuntimeUnavailable   | an image registry down, or its host unknown (DNS)    |
-| 69   | (labship doctor)     | something the project needs is missing               |
 | 70   | ToolError            | uv / docker / jupyter failed; carries its message    |
 | 73   | ConflictError        | would overwrite a file labship did not write         |
 | 74   | FileWriteError       | a file cannot be written (read-only, disk full, ...) |
@@ -24,6 +22,8 @@ exit code, which ``labship run`` passes through unchanged.
 | 77   | StaleLockError       | the lock does not match the spec (``lock --check``)  |
 | 78   | ConfigError          | labship.toml is malformed or inconsistent            |
 | 130  | Interrupted          | stopped by Ctrl-C                                    |
+
+``labship doctor`` exits 69 when something the project needs is missing.
 """
 
 from __future__ import annotations

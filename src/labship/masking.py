@@ -58,6 +58,38 @@ def hide_url_credentials(text: str) -> str:
     return _URL_USERINFO.sub(hide, text)
 
 
+# A variable is secret when labship.toml says so, or when it looks secret: a word of its
+# name (split at _ . -) is one of these or ends in a long one (DBPASSWORD, GHTOKEN), or its
+# value is a URL or DSN that carries a password. ``[env] public`` lists exceptions.
+_SECRET_WORDS = frozenset(
+    {"PASSWORD", "PASSWD", "PASS", "PWD", "PASSPHRASE", "SECRET", "SECRETS", "TOKEN"}
+    | {"TOKENS", "KEY", "KEYS", "APIKEY", "CREDENTIAL", "CREDENTIALS", "CREDS", "AUTH"}
+)
+_SECRET_ENDINGS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIALS")
+_WORD_SPLIT = re.compile(r"[_.-]+")
+# scheme://user:password@host, or a libpq DSN's password=...; linear on any input (a
+# scheme pattern before :// would backtrack over every letter of a long value).
+_PASSWORD_IN_VALUE = re.compile(r"://[^/\s:@]*:[^/\s@]+@|\bpassword\s*=\s*\S", re.IGNORECASE)
+
+
+def looks_secret(key: str, value: str = "") -> bool:
+    """True when the name or the value says "secret" (see ``_SECRET_WORDS``)."""
+    words = [w for w in _WORD_SPLIT.split(key.upper()) if w]
+    if any(w in _SECRET_WORDS or w.endswith(_SECRET_ENDINGS) for w in words):
+        return True
+    return _PASSWORD_IN_VALUE.search(value) is not None
+
+
+def secret_keys(
+    values: Mapping[str, str], declared: Iterable[str] = (), public: Iterable[str] = ()
+) -> frozenset[str]:
+    """The one decision of which keys are masked: those declared secret, and those that
+    look secret unless declared public (a key declared both is secret)."""
+    declared, public = frozenset(declared), frozenset(public)
+    found = {key for key, value in values.items() if looks_secret(key, value)}
+    return declared | (found - public)
+
+
 def mask_values(
     values: Mapping[str, str], secret_keys: Container[str], masker: Masker | None = None
 ) -> dict[str, str]:
@@ -73,4 +105,4 @@ def mask_values(
     return {key: MASK if key in secret_keys else masker(value) for key, value in values.items()}
 
 
-__all__ = ["MASK", "Masker", "hide_url_credentials", "mask_values"]
+__all__ = ["MASK", "Masker", "hide_url_credentials", "looks_secret", "mask_values", "secret_keys"]

@@ -97,11 +97,12 @@ def test_an_invalid_lock_never_replaces_a_valid_one(
 def test_a_failed_write_replaces_neither_file(tmp_path: Path) -> None:
     first = tmp_path / "pylock.toml"
     first.write_text("old\n")
-    second = tmp_path / "gone" / "pylock.dev.toml"  # its folder does not exist
+    (tmp_path / "afile").write_text("")
+    second = tmp_path / "afile" / "pylock.dev.toml"  # its folder is a file: cannot be written
     with pytest.raises(FileWriteError, match="unchanged"):
         replace_together({first: "new\n", second: "new\n"})
     assert first.read_text() == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["pylock.toml"]  # nothing staged is left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "pylock.toml"]  # no leftover
 
 
 def test_every_documented_spec_feature_renders_a_valid_uv_project(tmp_path: Path) -> None:

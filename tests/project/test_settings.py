@@ -217,11 +217,78 @@ def test_bad_schedule_keys_name_the_key_and_the_reason(keys: dict[str, Any], exp
     assert message.startswith("labship.toml: ")
 
 
+@pytest.mark.parametrize("spec", ["/proc/self/environ", "../shared/environment.yml", "a/../../x"])
+def test_the_spec_stays_inside_the_project(spec: str) -> None:
+    message = _error(_settings(project={"spec": spec}))
+    assert "[project] spec" in message and "not a path inside the project" in message
+
+
+@pytest.mark.parametrize("spec", [".env_prod", "config/.env", ".env_dev.txt"])
+def test_the_spec_is_no_profile(spec: str) -> None:
+    """A profile holds secrets; read as a spec, its first line would be quoted in an error."""
+    assert "is a profile" in _error(_settings(project={"spec": spec}))
+
+
+def test_a_spec_linked_out_of_the_project_is_refused_where_it_is_read(tmp_path: Path) -> None:
+    from labship.project import load_project
+
+    (tmp_path / "labship.toml").write_text('[project]\nname = "demo"\nspec = "req.txt"\n')
+    (tmp_path / "req.txt").symlink_to("/etc/hostname")
+    with pytest.raises(ConfigError, match="leads outside the project"):
+        _ = load_project(tmp_path).spec_path
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        ("../other/run.sh", "outside the project"),
+        ("code/../../run.sh x", "outside the project"),
+        (["code/../../run.sh"], "outside the project"),
+        (["python", "a\0b"], "NUL"),
+    ],
+)
+def test_a_job_command_names_nothing_outside_the_project(command: object, what: str) -> None:
+    message = _error(_settings(jobs={"train": {"command": command}}))
+    assert "[jobs.train] command" in message and what in message
+
+
+def test_a_job_script_path_inside_the_project_and_a_program_are_fine() -> None:
+    jobs = {
+        "a": "code/run.sh --out /tmp/x",
+        "b": "python ../elsewhere.py",
+        "c": "./run.sh",
+        "d": "/opt/conda/bin/python code/train.py",  # a program of the machine or the image
+    }
+    parsed = parse_settings(_settings(jobs=jobs), source="x").jobs
+    assert parsed["a"].argv[0] == "code/run.sh"  # arguments are the program's business
+    assert parsed["b"].argv == ("python", "../elsewhere.py")
+    assert parsed["d"].argv[0] == "/opt/conda/bin/python"
+
+
+@pytest.mark.parametrize("timeout", [-1, 3601, 1.5, "10", True])
+def test_bad_stop_timeout(timeout: object) -> None:
+    message = _error(_settings(jobs={"t": {"command": "python t.py", "stop_timeout": timeout}}))
+    assert "stop_timeout must be a whole number of seconds from 0 to 3600" in message
+
+
+def test_stop_timeout_defaults_to_docker_stops_ten_seconds() -> None:
+    jobs = parse_settings(_settings(jobs={"t": "python t.py"}), source="x").jobs
+    assert jobs["t"].stop_timeout == 10
+
+
+@pytest.mark.parametrize("version", ["1.0\nRUN x", " 1.0", "1.0 beta", "-1", "v" * 129])
+def test_bad_version(version: str) -> None:
+    assert "[project] version" in _error(_settings(project={"version": version}))
+
+
 def test_lists_of_strings() -> None:
     assert "packages" in _error(_settings(lab={"packages": "jupyterlab"}))
     assert "required" in _error(_settings(env={"required": ["A", 1]}))
-    s = parse_settings(_settings(env={"required": ["A"], "secret": ["B"]}), source="x")
-    assert s.required == ("A",) and s.secret == ("B",)
+    s = parse_settings(
+        _settings(env={"required": ["A"], "secret": ["B"], "public": ["C_KEY"]}), source="x"
+    )
+    assert s.required == ("A",) and s.secret == ("B",) and s.public == ("C_KEY",)
+    assert "public" in _error(_settings(env={"public": "C_KEY"}))
     assert "skip_imports" in _error(_settings(check={"skip_imports": "pyautogui"}))
 
 
@@ -268,6 +335,7 @@ def test_render_every_field_round_trips() -> None:
     jobs = {
         "train": Job("train", ("python", "code/train.py"), "fit the model"),
         "odd name": Job("odd name", ("python", "-c", "print('a b')", "")),
+        "slow": Job("slow", ("code/stop.sh",), stop_timeout=45),
     }
     settings = Settings(
         name="churn.v2",
@@ -281,6 +349,7 @@ def test_render_every_field_round_trips() -> None:
         keep_in_prod=("ipykernel",),
         required=("RANDOM_SEED",),
         secret=("DB_PASSWORD",),
+        public=("SORT_KEY",),
         image="registry.example/churn",
         base_image="python:3.12-slim",
         system_packages=("unixodbc",),
@@ -293,6 +362,8 @@ def test_render_every_field_round_trips() -> None:
     assert 'command = "python code/train.py"' in text  # as a person would write it
     assert "`labship run 'odd name'`" in text
     assert '[jobs."odd name"]' in text
+    assert "stop_timeout = 45" in text and text.count("stop_timeout") == 1
+    assert 'public = ["SORT_KEY"]' in text
 
 
 def test_a_job_name_no_comment_can_hold_gets_none() -> None:
@@ -317,21 +388,33 @@ _SCHEDULE_KEYS = st.fixed_dictionaries(
         "ping_url": st.sampled_from(["", "https://hc-ping.com/x", 'http://127.0.0.1:8/p?a="b"']),
     }
 )
+_ARG = st.text(st.characters(blacklist_characters="\0"), max_size=12)
+# What may be valid: no NUL, and a first word that names no path outside the project.
+_PATH = st.lists(st.from_regex(r"[A-Za-z0-9_ .-]{1,8}", fullmatch=True), min_size=1, max_size=3)
+_INSIDE = _PATH.map("/".join).filter(lambda p: ".." not in p.split("/"))
+_SPEC = _INSIDE.filter(lambda p: not p.rpartition("/")[2].startswith(".env"))
 
 
 @st.composite
 def _jobs(draw: st.DrawFn) -> dict[str, Job]:
     names = draw(st.lists(_TEXT, max_size=3, unique=True))
-    argvs = st.lists(_TEXT, min_size=1, max_size=4).map(tuple)
-    return {name: Job(name, draw(argvs), draw(_TEXT), **draw(_SCHEDULE_KEYS)) for name in names}
+    first = _ARG.filter(lambda a: "/" not in a) | _INSIDE | _INSIDE.map(lambda p: "/" + p)
+    argvs = st.tuples(first, st.lists(_ARG, max_size=3)).map(lambda a: (a[0], *a[1]))
+    timeouts = st.integers(0, 3600)
+    return {
+        name: Job(
+            name, draw(argvs), draw(_TEXT), stop_timeout=draw(timeouts), **draw(_SCHEDULE_KEYS)
+        )
+        for name in names
+    }
 
 
 _SETTINGS = st.builds(
     Settings,
     name=st.from_regex(r"[a-z0-9][a-z0-9._-]{0,15}", fullmatch=True),
-    version=_SOME_TEXT,
+    version=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,20}", fullmatch=True),
     python=st.none() | st.from_regex(r"3\.[0-9]{1,2}", fullmatch=True),
-    spec=_SOME_TEXT,
+    spec=_SPEC,
     runtime=st.sampled_from(runtimes.choices()),
     jobs=_jobs(),
     lab_port=st.integers(1, 65535),
@@ -339,6 +422,7 @@ _SETTINGS = st.builds(
     keep_in_prod=_TUPLES,
     required=_TUPLES,
     secret=_TUPLES,
+    public=_TUPLES,
     image=_TEXT,
     base_image=st.none() | _SOME_TEXT,
     system_packages=_TUPLES,

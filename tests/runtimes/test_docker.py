@@ -107,13 +107,23 @@ JOBS = {
     "fail": ["python", "-c", "import sys; sys.exit(3)"],
     "term": ["sh", "-c", "trap 'echo got TERM; exit 143' TERM; echo started; sleep 60 & wait"],
     "stdin": ["python", "-c", "import sys; print(sys.stdin.read().upper())"],
+    "stubborn": [
+        "sh",
+        "-c",
+        "trap 'echo ignoring TERM' TERM; echo started; while :; do sleep 0.1; done",
+    ],
 }
+STOP_TIMEOUTS = {"stubborn": 2}
 
 
 def _write_project(root: Path, *, lab_packages: list[str], name: str = "demo") -> Project:
     (root / "code").mkdir(parents=True)
     (root / "requirements.txt").write_text("six==1.16.0\n")
-    jobs = "".join(f"[jobs.{k}]\ncommand = {json.dumps(v)}\n" for k, v in JOBS.items())
+    jobs = "".join(
+        f"[jobs.{k}]\ncommand = {json.dumps(v)}\n"
+        + (f"stop_timeout = {STOP_TIMEOUTS[k]}\n" if k in STOP_TIMEOUTS else "")
+        for k, v in JOBS.items()
+    )
     (root / "labship.toml").write_text(
         f'[project]\nname = "{name}"\npython = "3.11"\nspec = "requirements.txt"\n'
         f"{jobs}[lab]\nport = 18890\npackages = {json.dumps(lab_packages)}\n"
@@ -170,7 +180,7 @@ def _run_script(locked: Locked, job: str) -> str:
         "prof = load_profile(p.root, 'prod', secret=p.settings.secret)\n"
         f"sys.exit((rt := DockerRuntime()).run(p, rt.prepare(p, read_lock(p), dev=False, "
         f"console=Console(quiet=True)), p.job({job!r}), prof, "
-        "console=Console(quiet=True)))\n"
+        "console=Console(quiet=True)).exit_code)\n"
     )
 
 
@@ -230,51 +240,81 @@ def test_run_gives_piped_stdin_to_the_job(docker_project: Locked) -> None:
     assert "PIPED DATA" in proc.stdout
 
 
-@pytest.mark.docker
-def test_sigterm_reaches_the_job_and_no_container_is_left(docker_project: Locked) -> None:
-    project = docker_project.project
+def _start_job(project: Project, job: str) -> tuple[subprocess.Popen[str], str]:
+    """``labship run JOB`` on the docker runtime, once its container exists."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "labship",
-            "run",
-            "term",
-            *("--profile", "prod", "--runtime", "docker"),
-        ],
+        [sys.executable, "-m", "labship", "run", job, "--profile", "prod", "--runtime", "docker"],
         cwd=project.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    names: list[str] = []
+    deadline = time.monotonic() + 120
+    while not names and time.monotonic() < deadline and proc.poll() is None:
+        names = _containers(project)
+        time.sleep(0.2)
+    if not names:
+        proc.kill()
+        raise AssertionError(proc.communicate()[1])
+    return proc, names[0]
+
+
+def _inspect(name: str, template: str) -> str:
+    found = subprocess.run(
+        ["docker", "inspect", "--format", template, name],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.strip()
+
+
+def _terminate(proc: subprocess.Popen[str]) -> tuple[str, str, float]:
+    """SIGTERM to ``labship run`` once the job's trap is in place: (stdout, stderr, the
+    seconds it took to end)."""
     try:
-        names: list[str] = []
-        deadline = time.monotonic() + 120
-        while not names and time.monotonic() < deadline and proc.poll() is None:
-            names = _containers(project)
-            time.sleep(0.2)
-        assert names, proc.communicate()[1] if proc.poll() is not None else "no container"
-        (name,) = names
-        labels = subprocess.run(
-            ["docker", "inspect", "--format", "{{json .Config.Labels}}", name],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        found = json.loads(labels.stdout)
-        assert name.startswith("labship-demo-term-")
-        assert found["org.labship.project"] == "demo"
-        assert found["org.labship.job"] == "term"
-        assert found["org.labship.profile"] == "prod"
         time.sleep(1.0)  # let the trap be installed
+        sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
+        return out, err, time.monotonic() - sent
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.docker
+def test_sigterm_reaches_the_job_and_no_container_is_left(docker_project: Locked) -> None:
+    project = docker_project.project
+    proc, name = _start_job(project, "term")
+    found = json.loads(_inspect(name, "{{json .Config.Labels}}"))
+    out, err, _ = _terminate(proc)
+    assert name.startswith("labship-demo-term-")
+    assert found["org.labship.project"] == "demo"
+    assert found["org.labship.job"] == "term"
+    assert found["org.labship.profile"] == "prod"
     assert "got TERM" in out, err
     assert proc.returncode == 143, err
     assert _containers(project) == []
+
+
+@pytest.mark.docker
+def test_a_job_that_ignores_sigterm_is_killed_after_its_stop_timeout(
+    docker_project: Locked,
+) -> None:
+    project = docker_project.project
+    proc, name = _start_job(project, "stubborn")
+    timeout = _inspect(name, "{{.Config.StopTimeout}}")
+    out, err, took = _terminate(proc)
+    assert timeout == "2"  # a `docker stop` by anyone waits as long
+    assert 2 <= took < 9  # its own 2 s, not the default 10 s
+    assert "ignoring TERM" in out, err
+    assert proc.returncode == 137, err
+    assert "did not stop within 2 s" in err
+    assert _containers(project) == []
+    record = json.loads((project.state_dir / "runs.jsonl").read_text().splitlines()[-1])
+    assert (record["job"], record["signal"], record["killed"]) == ("stubborn", "SIGTERM", True)
 
 
 @pytest.mark.docker

@@ -245,7 +245,7 @@ def test_lab_that_never_answers_leaves_no_server(
     from labship.console import Console
     from labship.errors import ToolError
     from labship.project import load_project
-    from labship.runtimes import lab as labmodule
+    from labship.runtimes import lab
 
     root = tmp_path / "deaf"
     shutil.copytree(lab_project, root, ignore=shutil.ignore_patterns(".labship"))
@@ -256,7 +256,8 @@ def test_lab_that_never_answers_leaves_no_server(
     )
     with (root / ".env_dev").open("a") as env:
         env.write(f"JUPYTER_CONFIG_DIR={config}\n")
-    monkeypatch.setattr(labmodule, "wait_ready", functools.partial(labmodule.wait_ready, timeout=8))
+    # The local runtime imports its lab helpers when it starts a lab: patch them at home.
+    monkeypatch.setattr(lab, "wait_ready", functools.partial(lab.wait_ready, timeout=20))
 
     def servers() -> list[int]:
         pids = []

@@ -179,6 +179,8 @@ RECORD_KEYS = {
     "exit_code",
     "lock_hash",
     "git_commit",
+    "signal",
+    "killed",
 }
 
 
@@ -261,19 +263,26 @@ print("never interrupted")
 """
 
 
-@pytest.mark.parametrize("traps", [True, False], ids=["job-traps-TERM", "job-dies-of-TERM"])
-def test_sigterm_reaches_the_job(make_project: MakeProject, traps: bool) -> None:
-    root = make_project(jobs={"wait": "python code/wait.py"})
-    (root / "code" / "wait.py").write_text(TRAP_JOB if traps else PLAIN_JOB)
-    labship("lock", cwd=root, check=True)
-
+def _terminated_run(root: Path) -> tuple[subprocess.Popen[str], str, str, float]:
+    """``labship run`` sent SIGTERM once its job is ready: (the process, stdout, stderr,
+    the seconds it took to end)."""
     proc = start("run", cwd=root)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, err = finish(proc, timeout=30)
-    assert time.monotonic() - sent < 10
+    return proc, out, err, time.monotonic() - sent
+
+
+@pytest.mark.parametrize("traps", [True, False], ids=["job-traps-TERM", "job-dies-of-TERM"])
+def test_sigterm_reaches_the_job(make_project: MakeProject, traps: bool) -> None:
+    root = make_project(jobs={"wait": "python code/wait.py"})
+    (root / "code" / "wait.py").write_text(TRAP_JOB if traps else PLAIN_JOB)
+    labship("lock", cwd=root, check=True)
+
+    proc, out, err, took = _terminated_run(root)
+    assert took < 10
     assert proc.returncode == 143, err
     assert "never interrupted" not in out
     if traps:
@@ -282,6 +291,62 @@ def test_sigterm_reaches_the_job(make_project: MakeProject, traps: bool) -> None
     assert "Traceback" not in err
     (record,) = records(root)
     assert (record["job"], record["exit_code"]) == ("wait", 143)
+    assert (record["signal"], record["killed"]) == ("SIGTERM", False)
+
+
+# A job that traps TERM and goes on: only its stop_timeout ends it.
+STUBBORN_JOB = """\
+import os, signal, time
+signal.signal(signal.SIGTERM, lambda signum, frame: os.write(1, b"ignoring TERM\\n"))
+os.write(1, b"ready\\n")
+for _ in range(1200):
+    time.sleep(0.1)
+print("never interrupted")
+"""
+
+
+def test_a_job_that_ignores_sigterm_is_killed_after_its_stop_timeout(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(jobs={"stubborn": "python code/stubborn.py"})
+    config = root / "labship.toml"
+    config.write_text(
+        config.read_text().replace(
+            '[jobs.stubborn]\ncommand = "python code/stubborn.py"\n',
+            '[jobs.stubborn]\ncommand = "python code/stubborn.py"\nstop_timeout = 2\n',
+        )
+    )
+    (root / "code" / "stubborn.py").write_text(STUBBORN_JOB)
+    labship("lock", cwd=root, check=True)
+
+    proc, out, err, took = _terminated_run(root)
+    assert 2 <= took < 8, took  # its own 2 s, not the default 10 s
+    assert proc.returncode == 137, err
+    assert "ignoring TERM" in out and "never interrupted" not in out
+    assert "did not stop within 2 s" in err and "stop_timeout" in err
+    (record,) = records(root)
+    assert (record["exit_code"], record["signal"], record["killed"]) == (137, "SIGTERM", True)
+    table = labship("runs", cwd=root, check=True).stdout
+    assert "137 (SIGTERM, killed)" in table
+
+
+def test_old_run_records_without_the_signal_fields_still_read(make_project: MakeProject) -> None:
+    root = make_project()
+    (root / ".labship").mkdir()
+    old = {
+        "job": "hello",
+        "profile": "dev",
+        "runtime": "local",
+        "start": "2026-01-01T00:00:00Z",
+        "duration_s": 1.5,
+        "exit_code": 0,
+        "lock_hash": "a" * 64,
+        "git_commit": None,
+    }
+    (root / ".labship" / "runs.jsonl").write_text(json.dumps(old) + "\n")
+    listed = labship("runs", "--json", cwd=root, check=True)
+    assert json.loads(listed.stdout) == [{**old, "signal": None, "killed": False}]
+    assert listed.stderr == ""
 
 
 def test_missing_system_package_is_reported_with_its_install_command(

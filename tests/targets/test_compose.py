@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -118,6 +119,16 @@ def test_prod_file_has_every_job(project: Project) -> None:
         assert service["environment"]["LABSHIP_JOB"] == name
         # compose interpolates '$' in the file: each one is doubled to stay literal.
         assert service["command"] == [a.replace("$", "$$") for a in argv]
+
+
+def test_a_jobs_stop_timeout_is_its_stop_grace_period(project: Project) -> None:
+    first, *others = project.settings.jobs
+    jobs = dict(project.settings.jobs)
+    jobs[first] = dataclasses.replace(jobs[first], stop_timeout=45)
+    slow = dataclasses.replace(project, settings=dataclasses.replace(project.settings, jobs=jobs))
+    services = _load(render_compose(slow)[PROD_FILE])["services"]
+    assert services[first]["stop_grace_period"] == "45s"
+    assert all("stop_grace_period" not in services[name] for name in others)  # compose's 10 s
 
 
 def test_no_values_in_the_files(project: Project) -> None:
@@ -270,7 +281,7 @@ def _labship_run(built: Built, job: str) -> subprocess.CompletedProcess[str]:
         "prof = load_profile(p.root, 'prod', secret=p.settings.secret)\n"
         f"sys.exit((rt := DockerRuntime()).run(p, rt.prepare(p, read_lock(p), dev=False, "
         f"console=Console(quiet=True)), p.job({job!r}), prof, "
-        "console=Console(quiet=True)))\n"
+        "console=Console(quiet=True)).exit_code)\n"
     )
     return subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
     console.say(f"created {result.root} ({len(result.created)} files)")
     for note in result.notes:
         console.say(note)
-    print(f"next: cd {args.name} && labship lock && labship run")
+    print(f"next: cd {shlex.quote(args.name)} && labship lock && labship run")
     return 0
 
 
@@ -158,7 +159,8 @@ def cmd_env(args: argparse.Namespace, console: Console) -> int:
 def cmd_runs(args: argparse.Namespace, console: Console) -> int:
     from labship import api, runlog
 
-    records = api.runs(project_of(args))[-args.last :] if args.last else api.runs(project_of(args))
+    records = api.runs(project_of(args), console=console)
+    records = records[-args.last :] if args.last else records
     if args.json:
         print(json.dumps([r.to_json() for r in records], indent=2))
     elif records:
@@ -249,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     runtime_flag(p)
 
     p = add("lab", cmd_lab, "start JupyterLab on 127.0.0.1")
-    p.add_argument("--port", type=int)
+    p.add_argument("--port", type=_port, help="default: [lab] port in labship.toml")
     p.add_argument("--detach", "-d", action="store_true")
     runtime_flag(p)
 
@@ -280,9 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _positive(text: str) -> int:
     """A whole number >= 1 (argparse names the flag when this raises)."""
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
+    return _whole(text, 1, None, "a whole number from 1 up")
+
+
+def _port(text: str) -> int:
+    """A TCP port, 1 to 65535: 0 would mean "any port", not the configured one."""
+    return _whole(text, 1, 65535, "a TCP port (1 to 65535)")
+
+
+def _whole(text: str, low: int, high: int | None, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
 
 

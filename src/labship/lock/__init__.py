@@ -75,13 +75,14 @@ class LockResult:
 
 
 def _versions(path: Path) -> dict[str, str]:
-    """Package -> version; a lock that is not TOML is stale, not a traceback."""
+    """Package name -> version; a lock broken below its header (a conflict marker, a
+    package without a name) is one line, like one broken in its [tool.labship] table."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return {p["name"]: p["version"] for p in data.get("packages", [])}
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return {str(p["name"]): str(p["version"]) for p in data.get("packages", [])}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, LookupError, TypeError):
         raise StaleLockError(
-            f"{path}: cannot be read (not a valid lock)", hint="run 'labship lock'"
+            f"{path}: cannot be read (its [[packages]] are malformed)", hint="run 'labship lock'"
         ) from None
 
 
@@ -147,7 +148,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
     from labship.spec import read_spec
 
     settings = project.settings
-    spec = read_spec(project.spec_path)
+    spec = read_spec(project.spec_path, root=project.root)
     if spec.skipped:
         console.warn(
             f"{settings.spec}: conda-only packages left out of the lock: "
@@ -220,7 +221,7 @@ def _hashes(project: Project) -> tuple[str, str] | None:
             _content_hash(_split(project.lock_path.read_text(encoding="utf-8"))[0]),
             _content_hash(_split(project.dev_lock_path.read_text(encoding="utf-8"))[0]),
         )
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # unreadable: whatever is written now is a change
         return None
 
 
@@ -233,6 +234,11 @@ def read_lock(project: Project, *, check: bool = True) -> Lock:
         except FileNotFoundError:
             raise StaleLockError(
                 f"{project.root}: no lock ({path.name} is missing)", hint="run 'labship lock'"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise StaleLockError(
+                f"{path}: cannot be read ({why})", hint="run 'labship lock'"
             ) from None
     (prod_body, prod_tail), (dev_body, _) = (_split(t) for t in texts)
     if not prod_tail:
@@ -285,7 +291,7 @@ def stale_reason(project: Project, lock: Lock) -> str | None:
         return None
     from labship.spec import read_spec
 
-    spec = read_spec(project.spec_path)
+    spec = read_spec(project.spec_path, root=project.root)
     python = project_python(project, spec)
     settings = project.settings
     if inputs_hash(spec, python, settings.dev_packages, settings.keep_in_prod) != lock.meta.get(

@@ -9,14 +9,12 @@ failure while writing leaves both old files as they were.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from labship.errors import FileWriteError, Interrupted, ToolError
+from labship.errors import Interrupted, ToolError
 
 TOOL_TABLE = "\n[tool.labship]\n"
 
@@ -54,27 +52,12 @@ def _broken(path: Path, why: str) -> ToolError:
 
 
 def replace_together(files: Mapping[Path, str]) -> None:
-    """Write every file beside its target, then rename them all over their targets."""
+    """Write every file beside its target, then rename them all over their targets; a
+    signal meanwhile is acted on once both are in place, never between the two."""
+    from labship.atomicfile import write_texts_atomic
     from labship.tools.process import deferred_signals
 
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path, text in files.items():
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            staged.append((Path(name), path))
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        with deferred_signals() as received:
-            for tmp, path in staged:
-                os.replace(tmp, path)
-    except OSError as exc:
-        where = staged[-1][1] if staged else next(iter(files))
-        raise FileWriteError(
-            f"cannot write {where}: {exc.strerror or exc}; the old lock files are unchanged",
-            hint="free disk space or fix the folder's permissions, then run 'labship lock'",
-        ) from None
-    finally:
-        for leftover, _path in staged:
-            leftover.unlink(missing_ok=True)
+    with deferred_signals() as received:
+        write_texts_atomic(files, unchanged="the old lock files are unchanged")
     if received:
         raise Interrupted("stopped by a signal (after writing the lock files)")

@@ -50,7 +50,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import ProfileError, UsageError
-from labship.masking import MASK, Masker, mask_values
+from labship.masking import MASK, Masker, mask_values, secret_keys
 from labship.profiles.envfile import parse_env_file, parse_env_text
 
 if TYPE_CHECKING:
@@ -139,8 +139,10 @@ def load_profile(
     *,
     required: Sequence[str] = (),
     secret: Sequence[str] = (),
+    public: Sequence[str] = (),
 ) -> Profile:
-    """Load ``.env_<name>``; fail early, naming every missing variable at once."""
+    """Load ``.env_<name>``; fail early, naming every missing variable at once. Its secret
+    keys are those declared, and those that look secret unless declared ``public``."""
     path = profile_path(root, name)
     if not _PROFILE_NAME_RE.fullmatch(name) or not path.is_file():
         raise UsageError(
@@ -156,7 +158,32 @@ def load_profile(
             f"{', '.join(missing)} (profile {name!r})",
             hint=f"add {'them' if len(missing) > 1 else 'it'} to {path.name}{see}",
         )
-    return Profile(name=name, path=path, values=values, secret_keys=frozenset(secret))
+    _check_passable(path, values)
+    return Profile(
+        name=name, path=path, values=values, secret_keys=secret_keys(values, secret, public)
+    )
+
+
+# The kernel's limit for one "KEY=value" string in a process's environment (Linux's
+# MAX_ARG_STRLEN, 32 pages); a larger one fails the job's start with E2BIG.
+MAX_VARIABLE_BYTES = 32 * 4096
+
+
+def _check_passable(path: Path, values: Mapping[str, str]) -> None:
+    """Refuse, naming the key (never the value), what no process environment can hold."""
+    for key, value in values.items():
+        if "\0" in value:
+            raise ProfileError(
+                f"{path}: {key} holds a NUL byte, which no process environment can carry",
+                hint=f"remove it from {path.name}",
+            )
+        size = len(key.encode()) + 1 + len(value.encode())
+        if size >= MAX_VARIABLE_BYTES:
+            raise ProfileError(
+                f"{path}: {key} is {size} bytes, over the kernel's limit of "
+                f"{MAX_VARIABLE_BYTES // 1024} KiB for one variable",
+                hint="put the data in a file and the file's path in the variable",
+            )
 
 
 def _missing_hint(root: Path, name: str, required: Sequence[str]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from labship.errors import ProfileError
 from labship.masking import Masker, mask_values
+from labship.masking import secret_keys as secret_keys_of
 from labship.profiles import (
     DEFAULT_PROFILE,
     Profile,
@@ -232,9 +233,9 @@ def env_report(
     *,
     required: Sequence[str] = (),
     secret: Sequence[str] = (),
+    public: Sequence[str] = (),
 ) -> EnvReport:
     """Look at every profile without failing on the first bad one: report, don't raise."""
-    secret_keys = frozenset(secret)
     loaded: list[Profile] = []
     errors: dict[str, str] = {}
     for name in list_profiles(root):
@@ -244,7 +245,9 @@ def env_report(
         except ProfileError as exc:
             errors[name] = str(exc)
             values = {}
-        loaded.append(Profile(name=name, path=path, values=values, secret_keys=secret_keys))
+        loaded.append(Profile(name, path, values, secret_keys_of(values, secret, public)))
+    # A key secret in any profile (declared, or looking secret) is secret in every profile.
+    secret_keys = frozenset(secret).union(*(p.secret_keys for p in loaded))
     # A value secret in any profile is masked in every profile.
     masker = Masker(v for p in loaded for v in secret_values(p))
     reports = [
@@ -264,7 +267,7 @@ def env_report(
     return EnvReport(
         root=root,
         required=tuple(dict.fromkeys(required)),
-        secret=tuple(dict.fromkeys(secret)),
+        secret=tuple(dict.fromkeys([*secret, *sorted(secret_keys)])),
         profiles=tuple(reports),
         differences=tuple(diff_profiles(parsed)),
         missing_profiles=tuple(missing_profiles(root, required)),

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from labship.errors import NotAProjectError, UsageError
+from labship.errors import ConfigError, NotAProjectError, UsageError
 from labship.project.settings import (
     CONFIG_NAME,
     DEV_LOCK_NAME,
@@ -52,7 +52,16 @@ class Project:
 
     @property
     def spec_path(self) -> Path:
-        return self.root / self.settings.spec
+        """The spec, which must stay inside the project, symlinks followed: labship reads
+        it and quotes its lines in errors, so it must not be /proc/self/environ."""
+        path = self.root / self.settings.spec
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise ConfigError(
+                f"{self.config_path}: [project] spec {self.settings.spec!r} leads outside "
+                "the project (a symbolic link)",
+                hint="copy the file into the project instead of linking to it",
+            )
+        return path
 
     @property
     def lock_path(self) -> Path:

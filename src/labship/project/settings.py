@@ -21,6 +21,7 @@ timeout = "2h"                      # a scheduled run is stopped after it (secon
 profile = "prod"                    # the profile scheduled runs use (default prod)
 runtime = "docker"                  # the runtime scheduled runs use (default: the project's)
 ping_url = "https://hc-ping.com/<uuid>"  # pinged at start (/start), success, failure (/<code>)
+stop_timeout = 10                   # seconds between SIGTERM and SIGKILL (0 to 3600)
 
 [lab]
 port = 8888
@@ -30,6 +31,7 @@ keep_in_prod = ["ipykernel"]        # development tools the spec lists that prod
 [env]
 required = ["RANDOM_SEED"]
 secret = ["DB_PASSWORD", "JUPYTER_TOKEN"]
+public = ["SORT_KEY"]               # names that look secret (labship.masking) but are not
 
 [docker]
 image = "churn"
@@ -53,7 +55,7 @@ import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labship.errors import ConfigError
@@ -68,11 +70,15 @@ DEFAULT_SPEC = "docker/environment.yml"
 DEFAULT_RUNTIME = "auto"
 DEFAULT_LAB_PORT = 8888  # JupyterLab's own default, so classic compose files map it
 DEFAULT_DEV_PACKAGES = ("jupyterlab",)
+DEFAULT_STOP_TIMEOUT = 10  # seconds, as docker stop
+MAX_STOP_TIMEOUT = 3600
 
 NAME_HINT = "use lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
 PYTHON_HINT = 'write it as major.minor, e.g. "3.11"'
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _PYTHON = re.compile(r"3\.[0-9]+")
+# Also an image tag and a label: letters, digits and . _ + - (PEP 440 and semver fit).
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 
 
 def valid_name(name: str) -> bool:
@@ -111,6 +117,7 @@ class Job:
     profile: str = DEFAULT_JOB_PROFILE
     runtime: str = ""
     ping_url: str = ""
+    stop_timeout: int = DEFAULT_STOP_TIMEOUT  # after a signal, before it is killed
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ class Settings:
     keep_in_prod: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     secret: tuple[str, ...] = ()
+    public: tuple[str, ...] = ()  # names that look secret but are not
     image: str = ""
     base_image: str | None = None
     system_packages: tuple[str, ...] = ()
@@ -157,10 +165,10 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     lab = reader.table(data, "lab")
     reader.only(lab, "lab", {"port", "packages", "keep_in_prod"})
     port = lab.get("port", DEFAULT_LAB_PORT)
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+    if not _whole_in(port, 1, 65535):
         raise ConfigError(f"{source}: [lab] port must be a whole number from 1 to 65535")
     env = reader.table(data, "env")
-    reader.only(env, "env", {"required", "secret"})
+    reader.only(env, "env", {"required", "secret", "public"})
     docker = reader.table(data, "docker")
     reader.only(
         docker, "docker", {"image", "base_image", "system_packages", "ca_bundle", "registry"}
@@ -175,6 +183,7 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         keep_in_prod=reader.strings(lab, "lab", "keep_in_prod"),
         required=reader.strings(env, "env", "required"),
         secret=reader.strings(env, "env", "secret"),
+        public=reader.strings(env, "env", "public"),
         image=reader.string(docker, "docker", "image"),
         base_image=reader.string(docker, "docker", "base_image") or None,
         system_packages=reader.strings(docker, "docker", "system_packages"),
@@ -204,16 +213,40 @@ def _project_table(reader: _Reader, table: Mapping[str, Any]) -> Settings:
             f"{source}: [project] runtime = {runtime!r} is not a runtime name",
             hint='e.g. runtime = "local"',
         )
-    return Settings(
-        name=name,
-        version=reader.string(table, "project", "version") or DEFAULT_VERSION,
-        python=python,
-        spec=reader.string(table, "project", "spec") or DEFAULT_SPEC,
-        runtime=runtime,
-    )
+    version = reader.string(table, "project", "version") or DEFAULT_VERSION
+    if not _VERSION.fullmatch(version):
+        raise ConfigError(
+            f"{source}: [project] version {_shown(version)} is not a version",
+            hint='use letters, digits, ".", "_", "+", "-", e.g. "0.1.0"',
+        )
+    spec = reader.string(table, "project", "spec") or DEFAULT_SPEC
+    if not inside_project(spec) or PurePosixPath(spec).name.startswith(".env"):
+        what = "a profile" if inside_project(spec) else "not a path inside the project"
+        raise ConfigError(
+            f"{source}: [project] spec {_shown(spec)} is {what}",
+            hint='write it relative to labship.toml, e.g. "docker/environment.yml"',
+        )
+    return Settings(name=name, version=version, python=python, spec=spec, runtime=runtime)
 
 
-_JOB_KEYS = {"command", "description"} | {
+def inside_project(rel: str) -> bool:
+    """True for a relative path that cannot climb out of the project (no '..', not
+    absolute): labship reads it and may quote it, so it must not name /proc/self/environ."""
+    path = PurePosixPath(rel)
+    return bool(rel) and "\0" not in rel and not path.is_absolute() and ".." not in path.parts
+
+
+def _whole_in(value: object, low: int, high: int) -> bool:
+    """An integer (TOML's, not a bool) from ``low`` to ``high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _shown(value: str) -> str:
+    """A value for an error message: quoted, control characters escaped, cut short."""
+    return repr(value if len(value) <= 60 else value[:60] + "...")
+
+
+_JOB_KEYS = {"command", "description", "stop_timeout"} | {
     "schedule", "timezone", "timeout", "profile", "runtime", "ping_url",
 }  # fmt: skip
 
@@ -226,13 +259,24 @@ def _job(reader: _Reader, name: str, body: object) -> Job:
     if not isinstance(body, Mapping):
         raise ConfigError(f"{reader.source}: [{where}] must be a table with a command")
     reader.only(body, where, _JOB_KEYS)
-    argv = _command(reader, where, body.get("command"))
-    return Job(
-        name, argv, reader.string(body, where, "description"), **_schedule(reader, where, body)
-    )
+    argv = _argv(reader, where, body.get("command"))
+    stop_timeout = body.get("stop_timeout", DEFAULT_STOP_TIMEOUT)
+    if not _whole_in(stop_timeout, 0, MAX_STOP_TIMEOUT):
+        raise ConfigError(
+            f"{reader.source}: [{where}] stop_timeout must be a whole number of seconds "
+            f"from 0 to {MAX_STOP_TIMEOUT}",
+            hint=f"e.g. stop_timeout = 30 (default {DEFAULT_STOP_TIMEOUT})",
+        )
+    description = reader.string(body, where, "description")
+    schedule = _schedule(reader, where, body)
+    return Job(name, argv, description, stop_timeout=stop_timeout, **schedule)
 
 
-def _command(reader: _Reader, where: str, command: object) -> tuple[str, ...]:
+def _argv(reader: _Reader, where: str, command: object) -> tuple[str, ...]:
+    """The command as argv. Its first word, which labship resolves from the project
+    folder, is a program (on PATH, or absolute: the machine's or the image's) or a script
+    inside the project; the paths after it are the program's business."""
+    example = 'e.g. command = "python code/train.py"'
     if isinstance(command, str):
         try:
             argv = tuple(shlex.split(command))
@@ -246,14 +290,20 @@ def _command(reader: _Reader, where: str, command: object) -> tuple[str, ...]:
     elif command is not None:
         raise ConfigError(
             f"{reader.source}: [{where}] command must be a string or a list of strings",
-            hint='e.g. command = "python code/train.py"',
+            hint=example,
         )
     else:
         argv = ()
     if not argv:
+        raise ConfigError(f"{reader.source}: [{where}] command is missing or empty", hint=example)
+    if any("\0" in arg for arg in argv):
+        raise ConfigError(f"{reader.source}: [{where}] command holds a NUL byte", hint=example)
+    first = PurePosixPath(argv[0])
+    if not first.is_absolute() and ".." in first.parts:
         raise ConfigError(
-            f"{reader.source}: [{where}] command is missing or empty",
-            hint='e.g. command = "python code/train.py"',
+            f"{reader.source}: [{where}] command {_shown(argv[0])} is outside the project",
+            hint="name a program (python, sh, /usr/bin/env) or a script inside the "
+            "project (code/run.sh)",
         )
     return argv
 
@@ -382,6 +432,7 @@ def render_settings(settings: Settings) -> str:
             "name": name,
             "command": _command_value(job.argv),
             "description": job.description,
+            "stop_timeout": job.stop_timeout if job.stop_timeout != DEFAULT_STOP_TIMEOUT else None,
             "hint": _run_hint(name),
             "job": job,
             "profile": None if job.profile == DEFAULT_JOB_PROFILE else job.profile,

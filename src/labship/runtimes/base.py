@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from labship.lock import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
+    from labship.tools.process import Ended
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,11 @@ class Runtime(Protocol, Generic[E]):
         atomic; a failure leaves the previous environment in place)."""
         ...
 
-    def run(self, project: Project, env: E, job: Job, profile: Profile, *, console: Console) -> int:
-        """Run ``job`` with exactly the profile's variables; stream output; return its code."""
+    def run(
+        self, project: Project, env: E, job: Job, profile: Profile, *, console: Console
+    ) -> Ended:
+        """Run ``job`` with exactly the profile's variables; stream output; return how it
+        ended (its code, and the signal it was sent and whether it had to be killed)."""
         ...
 
 

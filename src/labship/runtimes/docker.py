@@ -62,6 +62,7 @@ from labship.runtimes.lab import (
 from labship.tools.docker import container_exists
 from labship.tools.process import (
     STOP_GRACE,
+    Ended,
     deferred_signals,
     forward_signals,
     signals_handled,
@@ -189,10 +190,15 @@ def _labels(project: Project, **more: str) -> list[str]:
 def _mounts(project: Project) -> list[str]:
     """Bind mounts of code/ data/ notebooks/; missing folders are made so docker does not
     create them as root."""
+    from labship.atomicfile import write_error
+
     args: list[str] = []
     for folder in container.MOUNTED:
         source = project.root / folder
-        source.mkdir(exist_ok=True)
+        try:
+            source.mkdir(exist_ok=True)
+        except OSError as exc:  # a read-only or full project folder
+            raise write_error(exc, source, "no container was started") from None
         buf = io.StringIO()
         # --mount is CSV: quoting keeps a comma in the path from splitting the field.
         csv.writer(buf, lineterminator="").writerow(
@@ -250,7 +256,7 @@ class DockerRuntime:
 
     def run(
         self, project: Project, env: Image, job: Job, profile: Profile, *, console: Console
-    ) -> int:
+    ) -> Ended:
         """The job in a fresh prod container; its exit code, its output unbuffered by us."""
         values = container_environment(
             profile,
@@ -264,6 +270,7 @@ class DockerRuntime:
         name = container_name(project, job.name)
         stdin_data = _stdin_is_data()
         options = ["--rm", "--name", name, "--pull", "never"]
+        options += ["--stop-timeout", str(job.stop_timeout)]  # for a `docker stop` by anyone
         options += _labels(project, kind="run", job=job.name, profile=profile.name)
         options += ["-i"] if stdin_data else []
         try:
@@ -274,12 +281,12 @@ class DockerRuntime:
                     env=split.client_env,
                 )
             if early:  # stopped before the job began: do not start it
-                return 128 + early[0]
-            return self._attach(name, interactive=stdin_data, console=console)
+                return Ended(128 + early[0], early[0])
+            return self._attach(name, job.stop_timeout, interactive=stdin_data, console=console)
         finally:
             self._remove(name, console)
 
-    def _attach(self, name: str, *, interactive: bool, console: Console) -> int:
+    def _attach(self, name: str, grace: int, *, interactive: bool, console: Console) -> Ended:
         argv = [_binary(), "start", "-a", *(["-i"] if interactive else []), name]
         proc = subprocess.Popen(
             argv,
@@ -287,16 +294,14 @@ class DockerRuntime:
             start_new_session=True,
         )
         with forward_signals(proc) as received:
-            return wait(proc, received, kill=self._killer(name, console))
+            return wait(proc, received, kill=self._killer(name, grace, console), grace=grace)
 
-    def _killer(self, name: str, console: Console) -> Callable[[], None]:
+    def _killer(self, name: str, grace: float, console: Console) -> Callable[[], None]:
         """After the grace period (as ``docker stop``): a docker client that dies does not
         stop its container, so labship kills the container itself before it leaves."""
 
         def kill() -> None:
-            console.warn(
-                f"the job did not stop within {STOP_GRACE:.0f} s; killing container {name}"
-            )
+            console.warn(f"the job did not stop within {grace:.0f} s; killing container {name}")
             _docker(["kill", name], _quiet(console), check=False)
 
         return kill
@@ -404,7 +409,7 @@ class DockerRuntime:
                     f"JupyterLab at {info.url} (token: JUPYTER_TOKEN in .env_dev; Ctrl-C stops it)"
                 )
             signalled = bool(received)
-            code = wait(proc, received, kill=self._killer(name, console))
+            code = wait(proc, received, kill=self._killer(name, STOP_GRACE, console)).exit_code
         if code not in (0, 130, 143) and not (signalled or received):
             raise ToolError(f"JupyterLab exited with code {code} (its output is above)")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.atomicfile import write_text_atomic
-from labship.errors import FileWriteError, PortInUse, ToolError
+from labship.errors import PortInUse, ToolError
 from labship.runtimes.base import LabInfo
 from labship.tools.process import wait_until
 
@@ -90,13 +90,7 @@ def state_path(project: Project) -> Path:
 
 def write_record(project: Project, info: LabInfo, handle: Mapping[str, Any]) -> None:
     record = {"runtime": info.runtime, "url": info.url, "port": info.port, "handle": handle}
-    try:
-        write_text_atomic(state_path(project), json.dumps(record, indent=2) + "\n")
-    except OSError as exc:
-        raise FileWriteError(
-            f"cannot record the lab in {state_path(project)}: {exc.strerror}",
-            hint="make the project folder writable",
-        ) from None
+    write_text_atomic(state_path(project), json.dumps(record, indent=2) + "\n")
 
 
 def read_record(project: Project) -> LabRecord | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from labship.runtimes.base import Environment, LabInfo
 from labship.store import Store
 from labship.tools import procinfo
-from labship.tools.process import STOP_GRACE, run_foreground, wait_until
+from labship.tools.process import Ended, run_foreground, wait_until
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -59,7 +59,7 @@ class LocalRuntime:
 
     def run(
         self, project: Project, env: Venv, job: Job, profile: Profile, *, console: Console
-    ) -> int:
+    ) -> Ended:
         variables = self._environment(
             env, profile, {"LABSHIP_PROFILE": profile.name, "LABSHIP_JOB": job.name}
         )
@@ -67,14 +67,18 @@ class LocalRuntime:
         argv[0] = shutil.which(argv[0], path=variables["PATH"]) or argv[0]
         with self.store.in_use(env.path):
             ended = run_foreground(
-                argv, env=variables, cwd=project.root, what=f"job {job.name!r}", grace=STOP_GRACE
+                argv,
+                env=variables,
+                cwd=project.root,
+                what=f"job {job.name!r}",
+                grace=job.stop_timeout,
             )
         if ended.killed:
             console.warn(
-                f"job {job.name!r} did not stop within {STOP_GRACE:.0f} s of the signal; "
-                "it was killed (SIGKILL)"
+                f"job {job.name!r} did not stop within {job.stop_timeout} s of the signal "
+                "(its stop_timeout); it was killed (SIGKILL)"
             )
-        return ended.exit_code
+        return ended
 
     def lab(
         self,
@@ -116,11 +120,16 @@ class LocalRuntime:
     def _start_detached(
         self, project: Project, argv: list[str], env: dict[str, str], info: LabInfo, token: str
     ) -> None:
+        from labship.atomicfile import write_error
         from labship.runtimes.lab import wait_ready, write_record
 
-        project.state_dir.mkdir(exist_ok=True)
         log = project.state_dir / "lab.log"
-        with open(log, "ab") as out:
+        try:
+            project.state_dir.mkdir(exist_ok=True)
+            out = open(log, "ab")  # noqa: SIM115 - closed right after the start
+        except OSError as exc:
+            raise write_error(exc, log, "JupyterLab was not started") from None
+        with out:
             proc = subprocess.Popen(
                 argv,
                 env=env,
@@ -141,7 +150,8 @@ class LocalRuntime:
 
     def _lab_pid(self, project: Project) -> tuple[LabInfo, int] | None:
         """The recorded lab and its pid, only while that pid is still the process labship
-        started (same start time): a reused pid is never signalled."""
+        started (same start time) and leads its own process group, as a lab labship
+        starts does: a reused pid, or one written into the record, is never signalled."""
         from labship.runtimes.lab import read_record
 
         record = read_record(project)
@@ -152,6 +162,8 @@ class LocalRuntime:
             return None
         if not isinstance(start, str) or procinfo.start_time(pid) != start:
             return None
+        if not procinfo.leads_group(pid):
+            return None  # killpg(pid) would signal no lab, or a group that is not ours
         return record.info, pid
 
     def lab_running(self, project: Project) -> LabInfo | None:

@@ -49,7 +49,7 @@ def run_image(
     image = Image("docker", labels.get("org.labship.lock", ""), False, False, found["Id"], ref)
     vars_from = "PRODUCTION variables" if profile_name == "prod" else f"profile {profile_name!r}"
     console.say(f"running {job.name!r} from {ref} with {vars_from} from {profile.path.name}")
-    return DockerRuntime().run(project, image, job, profile, console=console)
+    return DockerRuntime().run(project, image, job, profile, console=console).exit_code
 
 
 def _local_or_pulled(ref: str, console: Console) -> dict[str, Any]:

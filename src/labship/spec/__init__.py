@@ -81,11 +81,12 @@ class Spec:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def read_spec(path: Path) -> Spec:
-    """Read ``*.yml``/``*.yaml`` as a conda environment, anything else as requirements.txt."""
+def read_spec(path: Path, *, root: Path | None = None) -> Spec:
+    """Read ``*.yml``/``*.yaml`` as a conda environment, anything else as requirements.txt.
+    ``-r`` files must lie inside ``root`` (the project): their lines are quoted in errors."""
     if path.suffix.lower() in (".yml", ".yaml"):
-        return _read_conda(path)
-    return _read_requirements_txt(path)
+        return _read_conda(path, root)
+    return _read_requirements_txt(path, root)
 
 
 def translate_matchspec(spec: str, *, where: str) -> str | None:
@@ -263,7 +264,7 @@ def _translate_constraint(token: str) -> str:
 # --- environment.yml -----------------------------------------------------------------
 
 
-def _read_conda(path: Path) -> Spec:
+def _read_conda(path: Path, root: Path | None) -> Spec:
     shown = _display(path)
     sections = _sections(_compose(_read_text(path, shown), shown), shown)
     channels = tuple(
@@ -271,6 +272,7 @@ def _read_conda(path: Path) -> Spec:
         for item in _sequence(sections.get("channels"), shown, "channels")
     )
     deps = _Dependencies(path, shown)
+    deps.pip.root = root
     for item in _sequence(sections.get("dependencies"), shown, "dependencies"):
         deps.add(item)
     python_spec = deps.python_spec or None
@@ -470,6 +472,7 @@ class _Collector:
     index_url_where: str = ""
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
+    root: Path | None = None  # where -r files may be (the project)
 
     def line(self, text: str, where: str, base: Path, stack: tuple[Path, ...]) -> None:
         """One logical pip line; ``base`` resolves relative paths, ``stack`` finds cycles."""
@@ -533,6 +536,12 @@ class _Collector:
                 f"{where}: '-r {value}' points at a URL", hint="copy the file into the project"
             )
         target = (base / value).resolve()
+        outside = self.root is not None and not target.is_relative_to(self.root.resolve())
+        if outside or target.name.startswith(".env"):
+            raise SpecError(
+                f"{where}: '-r {value}' is {'outside the project' if outside else 'a profile'}",
+                hint="include only requirement files inside the project",
+            )
         if target in stack:
             chain = " -> ".join(_display(p) for p in (*stack, target))
             raise SpecError(
@@ -602,10 +611,10 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, " ".join(part.strip() for part in pending)
 
 
-def _read_requirements_txt(path: Path) -> Spec:
+def _read_requirements_txt(path: Path, root: Path | None) -> Spec:
     shown = _display(path)
     text = _read_text(path, shown)
-    collector = _Collector()
+    collector = _Collector(root=root)
     for lineno, logical in _logical_lines(text):
         collector.line(logical, f"{shown}:{lineno}", path.parent, (path.resolve(),))
     return Spec(

@@ -27,6 +27,8 @@ Compose v2 both read. Decisions:
 - **The host user.** bash's ``UID`` is a read-only, unexported shell variable, so compose
   would not see it and ``UID=... docker compose`` fails; the files read ``HOST_UID`` /
   ``HOST_GID`` (default 1000), for ``user:`` and the dev build's ``UID``/``GID`` args.
+- **Stopping.** A job's ``stop_timeout`` (labship.toml) is its ``stop_grace_period``,
+  said only when it is not compose's own 10 s, as labship's runtimes give it.
 - **Base image.** ``LABSHIP_BASE_IMAGE`` overrides the Dockerfile's base as it does for
   labship (``build.args.BASE_IMAGE``).
 - **Generated header** (``targets.generated``). ``labship export compose`` rewrites an
@@ -43,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from labship.errors import ConfigError
+from labship.project.settings import DEFAULT_STOP_TIMEOUT
 from labship.targets.base import Context
 from labship.targets.generated import Header, Planned, with_header
 
@@ -93,11 +96,20 @@ class _Service:
     service: str
     name: str
     argv: tuple[str, ...]
+    stop_grace: int | None  # seconds; None: compose's default, which is labship's
 
 
 def _yaml(value: str) -> str:
-    """A YAML double-quoted scalar; ``$`` doubled so compose does not interpolate it."""
-    return json.dumps(value.replace("$", "$$"), ensure_ascii=False)
+    """A YAML double-quoted scalar; ``$`` doubled so compose does not interpolate it.
+    Characters YAML reads as line breaks (U+0085, U+2028) or refuses (DEL, C1 controls)
+    are escaped too, so a job command with one reaches compose unchanged."""
+    quoted = json.dumps(value.replace("$", "$$"), ensure_ascii=False)
+    return "".join(c if c.isprintable() else _yaml_escape(c) for c in quoted)
+
+
+def _yaml_escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _yaml_inner(value: str) -> str:
@@ -126,7 +138,8 @@ def _services(project: Project) -> list[_Service]:
                 f"would both be the compose service {service!r}",
                 hint="rename one of them (letters, digits, '.', '_', '-')",
             )
-        services[service] = _Service(service, name, job.argv)
+        grace = job.stop_timeout if job.stop_timeout != DEFAULT_STOP_TIMEOUT else None
+        services[service] = _Service(service, name, job.argv, grace)
     return list(services.values())
 
 

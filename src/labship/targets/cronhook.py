@@ -58,7 +58,9 @@ def _recorded_since(project: Project, job: Job, started: int) -> bool:
     from labship import runlog
 
     since = time.strftime(_ISO, time.gmtime(started))
-    return any(r.job == job.name and r.start >= since for r in runlog.read(project.state_dir))
+    return any(
+        r.job == job.name and r.start >= since for r in runlog.read(project.state_dir).records
+    )
 
 
 def _record(project: Project, job: Job, started: int, exit_code: int, outcome: str) -> None:

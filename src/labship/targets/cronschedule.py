@@ -238,7 +238,7 @@ def listing(
     zone = system or system_zone()
     moment = now or datetime.now(UTC)
     installed = _installed(project)
-    last = {r.job: r for r in runlog.read(project.state_dir)}
+    last = {r.job: r for r in runlog.read(project.state_dir).records}
     rows = []
     for job in scheduled_jobs(project):
         line = installed.pop(job.name, None)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from labship.atomicfile import write_text_atomic
-from labship.errors import ConflictError, FileWriteError
+from labship.errors import ConflictError
 
 State = Literal["missing", "generated", "edited", "user"]
 UserOwned = Literal["keep", "refuse"]
@@ -138,13 +138,7 @@ def write_all(files: list[Planned], *, force: bool = False) -> dict[Path, State]
             continue
         if current == "generated" and read(planned.path) == planned.text:
             continue
-        try:
-            write_text_atomic(planned.path, planned.text)
-        except OSError as exc:
-            raise FileWriteError(
-                f"cannot write {planned.path}: {_reason(exc)}; the previous file is unchanged",
-                hint="check the folder's permissions and free space",
-            ) from None
+        write_text_atomic(planned.path, planned.text)
     return before
 
 
@@ -158,10 +152,7 @@ def eject(path: Path, body_if_missing: str) -> Path:
     if split is None and path.exists():
         return path  # the user's already
     body = split[0] if split is not None else text
-    try:
-        write_text_atomic(path, body)
-    except OSError as exc:
-        raise FileWriteError(f"cannot write {path}: {_reason(exc)}") from None
+    write_text_atomic(path, body)
     return path
 
 

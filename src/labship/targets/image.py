@@ -126,7 +126,7 @@ def checked_reference(ref: str, where: str, *, tag: bool = True) -> str:
 def _apt_packages(project: Project) -> list[str]:
     packages = ["tini"]
     for name in project.settings.system_packages:
-        if not _APT_NAME.match(name):
+        if not _APT_NAME.fullmatch(name):
             raise ConfigError(
                 f"{project.config_path}: [docker] system_packages: {name!r} is not a "
                 "Debian package name",

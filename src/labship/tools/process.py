@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from labship.console import Console
-from labship.errors import ToolError, UsageError
+from labship.errors import ProfileError, ToolError, UsageError
 
 _TAIL = 20
 
@@ -160,17 +160,32 @@ def deferred_signals(signums: Iterable[int] = FORWARDED) -> Iterator[list[int]]:
         yield received
 
 
+@dataclass(frozen=True)
+class Ended:
+    """How a child ended: its exit code (128+N for a signal N, as shells report it), the
+    first signal labship passed on to it, and whether labship had to kill it."""
+
+    exit_code: int
+    signal: int | None = None
+    killed: bool = False
+
+    @property
+    def signal_name(self) -> str | None:
+        return signal.Signals(self.signal).name if self.signal is not None else None
+
+
 def wait(
     proc: subprocess.Popen[bytes],
     received: list[int],
     *,
     kill: Callable[[], None],
     grace: float = STOP_GRACE,
-) -> int:
+) -> Ended:
     """Wait for ``proc``; once a signal was passed on, give it ``grace`` seconds (none
-    after a second signal), then ``kill()`` it. Returns its exit code, 128+N for a
-    signal N (as shells report it)."""
+    after a second signal), then ``kill()`` it."""
     deadline: float | None = None
+    first: int | None = None
+    killed = False
     # A thread blocks in wait(): Popen.wait(timeout) polls with sleeps up to 50 ms, which
     # every run would pay; the event wakes us the moment the child exits.
     done = threading.Event()
@@ -183,22 +198,17 @@ def wait(
     while not done.wait(timeout=0.2):
         if not received:
             continue
+        first = received[0] if first is None else first
         if deadline is None:
             deadline = time.monotonic() + grace
         if len(received) > 1 or time.monotonic() > deadline:
             kill()
+            killed = True
             received.clear()
             deadline = None
+    first = received[0] if first is None and received else first
     code = proc.returncode
-    return 128 - code if code < 0 else code
-
-
-@dataclass(frozen=True)
-class Foreground:
-    """How a foreground child ended: its exit code, and whether labship had to kill it."""
-
-    exit_code: int
-    killed: bool
+    return Ended(128 - code if code < 0 else code, first, killed)
 
 
 def run_foreground(
@@ -208,7 +218,7 @@ def run_foreground(
     cwd: Path,
     what: str,
     grace: float = STOP_GRACE,
-) -> Foreground:
+) -> Ended:
     """Run a child in the foreground, pass signals on, return how it ended.
 
     SIGTERM and SIGHUP are always passed on. SIGINT reaches the child from the terminal by
@@ -225,11 +235,15 @@ def run_foreground(
         ) from None
     except PermissionError:
         raise UsageError(f"{what}: {argv[0]!r} is not executable") from None
+    except (OSError, ValueError) as exc:  # E2BIG, or a NUL byte (ValueError)
+        raise ProfileError(
+            f"{what}: the kernel refused its variables or arguments "
+            f"({getattr(exc, 'strerror', None) or 'a NUL byte'})",
+            hint="keep each value under 128 KiB and free of NUL bytes; pass big data in a file",
+        ) from None
     interactive = sys.stdin.isatty()
-    killed: list[bool] = []
 
     def kill() -> None:
-        killed.append(True)
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
 
@@ -237,8 +251,7 @@ def run_foreground(
         return signum == signal.SIGINT and interactive
 
     with forward_signals(proc, skip=from_terminal) as received:
-        code = wait(proc, received, kill=kill, grace=grace)
-    return Foreground(code, killed=bool(killed))
+        return wait(proc, received, kill=kill, grace=grace)
 
 
 def wait_until(

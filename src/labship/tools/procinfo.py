@@ -32,3 +32,11 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def leads_group(pid: int) -> bool:
+    """True when ``pid`` is its process group's leader (started in a new session)."""
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False

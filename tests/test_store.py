@@ -379,10 +379,13 @@ def _use_python(root: Path, version: str) -> None:
     config.write_text(text.replace(f'python = "{HOST_PYTHON}"', f'python = "{version}"'))
 
 
-@pytest.mark.parametrize("version", ["3.9", "3.14"])
-def test_lock_for_a_missing_python_fails_clearly(make_project: MakeProject, version: str) -> None:
-    if not python_absent(version):
-        pytest.skip(f"Python {version} is installed here")
+@pytest.mark.parametrize("candidates", [("3.9", "3.8", "3.5"), ("3.14", "3.15", "3.19")])
+def test_lock_for_a_missing_python_fails_clearly(
+    make_project: MakeProject, candidates: tuple[str, ...]
+) -> None:
+    """An old and a new version this machine does not have (never skipped: the first of
+    the candidates that is absent)."""
+    version = next(v for v in candidates if python_absent(v))
     root = make_project()
     _use_python(root, version)
     before = managed_pythons()

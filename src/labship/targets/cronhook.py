@@ -48,18 +48,22 @@ def event(
     else:
         if timed_out:
             _record(project, job, started, exit_code, "timeout")
-        elif not _recorded_since(project, job, started):
+        elif not _recorded_since(project, job, started, exit_code):
             _record(project, job, started, exit_code, "error")
         failed = timed_out or exit_code != 0
         ping(job.ping_url, str(exit_code) if failed else "", console=console)
 
 
-def _recorded_since(project: Project, job: Job, started: int) -> bool:
+def _recorded_since(project: Project, job: Job, started: int, exit_code: int) -> bool:
+    """Whether ``labship run`` recorded this run itself: a record of the job, started
+    since the wrapper began, with the exit code the wrapper saw (a run of the same second
+    that ended otherwise, e.g. a manual one just before, is not this one)."""
     from labship import runlog
 
     since = time.strftime(_ISO, time.gmtime(started))
     return any(
-        r.job == job.name and r.start >= since for r in runlog.read(project.state_dir).records
+        r.job == job.name and r.start >= since and r.exit_code == exit_code
+        for r in runlog.read(project.state_dir).records
     )
 
 

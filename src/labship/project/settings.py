@@ -21,6 +21,9 @@ timeout = "2h"                      # a scheduled run is stopped after it (secon
 profile = "prod"                    # the profile scheduled runs use (default prod)
 runtime = "docker"                  # the runtime scheduled runs use (default: the project's)
 ping_url = "https://hc-ping.com/<uuid>"  # pinged at start (/start), success, failure (/<code>)
+cpu = "500m"                        # Kubernetes quantities: requested and limited (export k8s)
+memory = "512Mi"
+writable = true                     # the job writes outside /tmp: no read-only root (export k8s)
 
 [lab]
 port = 8888
@@ -108,6 +111,9 @@ class Job:
     profile: str = DEFAULT_JOB_PROFILE
     runtime: str = ""
     ping_url: str = ""
+    cpu: str = ""  # a Kubernetes quantity ("500m", "2"); "" = no request or limit
+    memory: str = ""  # a Kubernetes quantity ("512Mi", "2Gi")
+    writable: bool = False  # needs a writable root filesystem (else only /tmp is)
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,7 @@ def _project_table(reader: _Reader, table: Mapping[str, Any]) -> Settings:
 
 _JOB_KEYS = {"command", "description"} | {
     "schedule", "timezone", "timeout", "profile", "runtime", "ping_url",
+    "cpu", "memory", "writable",
 }  # fmt: skip
 
 
@@ -221,7 +228,11 @@ def _job(reader: _Reader, name: str, body: object) -> Job:
     reader.only(body, where, _JOB_KEYS)
     argv = _command(reader, where, body.get("command"))
     return Job(
-        name, argv, reader.string(body, where, "description"), **_schedule(reader, where, body)
+        name,
+        argv,
+        reader.string(body, where, "description"),
+        **_schedule(reader, where, body),
+        **_resources(reader, where, body),
     )
 
 
@@ -280,6 +291,41 @@ def _schedule(reader: _Reader, where: str, body: Mapping[str, Any]) -> dict[str,
         "runtime": runtime,
         "ping_url": ping_url,
     }
+
+
+_QUANTITY = re.compile(
+    r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[KMGTPE]i|[mkMGTPE]|[eE][+-]?[0-9]+)?", re.ASCII
+)
+
+
+def _resources(reader: _Reader, where: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the job's container gets where resources are declared (Kubernetes)."""
+    writable = body.get("writable", False)
+    if not isinstance(writable, bool):
+        raise ConfigError(f"{reader.source}: [{where}] writable must be true or false")
+    return {
+        "cpu": _quantity(body.get("cpu"), f"{reader.source}: [{where}] cpu", '"500m" or 2'),
+        "memory": _quantity(body.get("memory"), f"{reader.source}: [{where}] memory", '"512Mi"'),
+        "writable": writable,
+    }
+
+
+def _quantity(value: object, where: str, example: str) -> str:
+    """A positive Kubernetes quantity, kept as text ("500m", "2", "1.5Gi"); "" when unset."""
+    if value is None:
+        return ""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not (isinstance(text, str) and _QUANTITY.fullmatch(text) and re.search("[1-9]", text)):
+        raise ConfigError(
+            f"{where} must be a positive Kubernetes quantity",
+            hint=f"e.g. {example} (suffixes m, k, M, G, Ki, Mi, Gi, ...)",
+        )
+    if where.endswith("memory") and text.endswith("m"):
+        raise ConfigError(
+            f"{where} = {text!r} means thousandths of a byte",
+            hint=f"write {text[:-1]}Mi (mebibytes) or {text[:-1]}M (megabytes)",
+        )
+    return text
 
 
 def check_schedule(text: str, where: str) -> None:

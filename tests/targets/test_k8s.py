@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -58,7 +59,7 @@ def _project(make_project: MakeProject, *, pushed: bool = True, jobs: str = JOBS
     root = make_project(jobs={}, extra_toml="")
     config = root / "labship.toml"
     text = config.read_text()
-    config.write_text(re.sub(r"\[jobs\.hello\]\ncommand = [^\n]*\n", jobs, text))
+    config.write_text(re.sub(r"\[jobs\.hello\]\ncommand = [^\n]*\n", lambda _: jobs, text))
     (root / ".env_batch").write_text("GREETING=batch\nDB_PASSWORD=batch-secret-789\n")
     project = load_project(root)
     if pushed:
@@ -292,12 +293,21 @@ def test_a_zone_inside_the_schedule_is_refused(make_project: MakeProject, schedu
     assert 'timezone = "Europe/Berlin"' in info.value.hint
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus", "../etc/passwd", "UTC+2"])
-def test_a_zone_that_is_not_iana_is_refused(make_project: MakeProject, zone: str) -> None:
+@pytest.mark.parametrize(
+    ("zone", "why"),
+    [
+        ("Mars/Olympus", "is not a time zone"),
+        ("../etc/passwd", "is not a time zone"),
+        ("UTC+2", "is not a time zone"),
+        ("Local", "names no zone a cluster knows"),
+        ("localtime", "names no zone a cluster knows"),
+    ],
+)
+def test_a_zone_that_is_not_iana_is_refused(make_project: MakeProject, zone: str, why: str) -> None:
     project = _project(make_project)
     with pytest.raises(ConfigError) as info:
         k8s_schedule(project, _job("0 5 * * *", zone))
-    assert "is not a time zone" in str(info.value)
+    assert why in str(info.value) and "[jobs.train] timezone" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -325,6 +335,23 @@ def test_a_schedule_whose_days_kubernetes_reads_otherwise_is_refused(
     with pytest.raises(ConfigError) as info:
         k8s_schedule(_project(make_project), _job("0 5 */2 * mon"))
     assert "Kubernetes would run it on other days than cron" in str(info.value)
+
+
+def test_hostile_names_and_arguments_stay_data(make_project: MakeProject) -> None:
+    argv = ["python", "-c", "print(1)\n#: x", "a: b", "${HOME}", "\u2028", "'\"", "- [x]"]
+    command = "[" + ", ".join(json.dumps(a) for a in argv) + "]"
+    name = 'x"\n  evil: true #'
+    jobs = f'[jobs.{json.dumps(name)}]\ncommand = {command}\nschedule = "@daily"\n'
+    project = _project(make_project, jobs=jobs)
+    _export(project)
+    manifests = _manifests(project.root / k8s.DIR)
+    assert len(manifests) == 2
+    for manifest in manifests.values():
+        assert kubernetes_validate.validate(manifest, NEWEST, strict=True)
+        container = _pod(manifest)["containers"][0]
+        assert container["args"] == argv
+        assert {"name": "LABSHIP_JOB", "value": name} in container["env"]
+        assert manifest["metadata"]["annotations"] == {"labship.org/job": name}
 
 
 # --------------------------------------------------- the Secret and kustomize

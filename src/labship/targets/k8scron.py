@@ -27,7 +27,7 @@ _SEVEN = re.compile(r"(?<![0-9/])7(?![0-9])")
 def k8s_schedule(project: Project, job: Job) -> str:
     """The job's schedule for a CronJob's ``schedule``; the same days and times."""
     from labship.project.cronexpr import DOW, parse
-    from labship.project.settings import check_schedule, check_timezone
+    from labship.project.settings import check_schedule
 
     where = f"{project.config_path}: [jobs.{job.name}] schedule"
     if "TZ=" in job.schedule:
@@ -37,7 +37,7 @@ def k8s_schedule(project: Project, job: Job) -> str:
         )
     check_schedule(job.schedule, where)
     if job.timezone:
-        check_timezone(job.timezone, f"{project.config_path}: [jobs.{job.name}] timezone")
+        _check_zone(project, job)
     expr = parse(job.schedule)
     fields = list(expr.fields)
     fields[DOW] = _weekdays(fields[DOW], expr)
@@ -48,6 +48,19 @@ def k8s_schedule(project: Project, job: Job) -> str:
             hint="list the days instead of '*/n', e.g. '1,15' for the day of month",
         )
     return " ".join(fields)
+
+
+def _check_zone(project: Project, job: Job) -> None:
+    """An IANA name the API server takes: not the machine's own zone by another name."""
+    from labship.project.settings import check_timezone
+
+    where = f"{project.config_path}: [jobs.{job.name}] timezone"
+    if job.timezone.lower() in {"local", "localtime"}:
+        raise ConfigError(
+            f"{where} = {job.timezone!r} names no zone a cluster knows (Kubernetes refuses it)",
+            hint='name the zone, e.g. timezone = "Europe/Berlin", or leave it out',
+        )
+    check_timezone(job.timezone, where)
 
 
 def _weekdays(text: str, expr: CronExpr) -> str:

@@ -147,7 +147,7 @@ class K8sTarget:
             if named.job.schedule:
                 files.append(_manifest(project, "cronjob", named, common))
                 resources.append(files[-1].path.name)
-        profiles = sorted({job.profile for job in jobs if job.schedule})
+        profiles = sorted({job.profile for job in jobs})  # run-once Jobs read them too
         files += self._secrets(project, profiles, resources)
         return files
 

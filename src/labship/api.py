@@ -17,6 +17,8 @@ from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_valu
 from labship.project import Project
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from labship.console import Console
     from labship.doctor import Report
     from labship.lock import Lock, LockResult
@@ -345,12 +347,20 @@ def build(
     return [image.build(project, lock, t, console=console, force=force) for t in checked]
 
 
-def export(project: Project, target: str, *, force: bool = False, console: Console) -> list[Path]:
-    """Write a target's files (``labship export compose``)."""
+def export(
+    project: Project,
+    target: str,
+    *,
+    force: bool = False,
+    console: Console,
+    jobs: Sequence[str] | None = None,
+) -> list[Path]:
+    """Write a target's files (``labship export compose``; ``export k8s train``: one job's)."""
     from labship import targets
     from labship.targets.base import Context
 
-    return targets.export(Context(project), target, force=force, console=console)
+    context = Context(project, jobs=tuple(jobs) if jobs else None)
+    return targets.export(context, target, force=force, console=console)
 
 
 def eject(project: Project, target: str = "image") -> list[Path]:

@@ -35,14 +35,18 @@ def write_error(exc: OSError, path: Path, consequence: str) -> FileWriteError:
     )
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str, *, private: bool = False) -> None:
     """Write beside ``path`` under a unique name, then rename over it; a failure leaves
-    the old file untouched and no temporary file behind."""
-    write_texts_atomic({path: text})
+    the old file untouched and no temporary file behind. ``private``: mode 0600 from the
+    first byte (a file holding secret values)."""
+    write_texts_atomic({path: text}, private=private)
 
 
 def write_texts_atomic(
-    files: Mapping[Path, str], *, unchanged: str = "the previous file is unchanged"
+    files: Mapping[Path, str],
+    *,
+    unchanged: str = "the previous file is unchanged",
+    private: bool = False,
 ) -> None:
     """Every file written aside first, then all renamed: a full disk leaves all of them
     as they were, never a new one beside an old one (a lock's prod and dev halves)."""
@@ -52,7 +56,7 @@ def write_texts_atomic(
         for path, text in files.items():
             current = path
             path.parent.mkdir(parents=True, exist_ok=True)
-            temps[path] = _write_aside(path, text)
+            temps[path] = _write_aside(path, text, private=private)
         for path, tmp in temps.items():
             current = path
             os.replace(tmp, path)
@@ -64,14 +68,15 @@ def write_texts_atomic(
                 tmp.unlink(missing_ok=True)
 
 
-def _write_aside(path: Path, text: str) -> Path:
-    """A new file beside ``path`` holding ``text``, with the mode ``path`` has or would get."""
+def _write_aside(path: Path, text: str, *, private: bool = False) -> Path:
+    """A new file beside ``path`` holding ``text``, with the mode ``path`` has or would get
+    (0600 when ``private``, whatever it had)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    try:
-        mode: int | None = os.stat(path).st_mode & 0o7777
-    except OSError:
-        mode = None  # new: 0666 less the umask, applied by the kernel
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    mode: int | None = 0o600 if private else None
+    if not private:
+        with contextlib.suppress(OSError):  # new: 0666 less the umask, applied by the kernel
+            mode = os.stat(path).st_mode & 0o7777
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             if mode is not None:

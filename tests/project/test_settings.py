@@ -281,6 +281,41 @@ def test_bad_version(version: str) -> None:
     assert "[project] version" in _error(_settings(project={"version": version}))
 
 
+@pytest.mark.parametrize(
+    ("keys", "cpu", "memory"),
+    [
+        ({"cpu": "500m", "memory": "512Mi"}, "500m", "512Mi"),
+        ({"cpu": 2, "memory": "1.5Gi"}, "2", "1.5Gi"),
+        ({"cpu": "0.25", "memory": "128974848"}, "0.25", "128974848"),
+        ({"cpu": ".5", "memory": "129e6"}, ".5", "129e6"),
+        ({}, "", ""),
+    ],
+)
+def test_resources_are_kubernetes_quantities(keys: dict[str, Any], cpu: str, memory: str) -> None:
+    job = parse_settings(_job_with(**keys), source="x").jobs["train"]
+    assert (job.cpu, job.memory, job.writable) == (cpu, memory, False)
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"cpu": "half"}, "[jobs.train] cpu must be a positive Kubernetes quantity"),
+        ({"cpu": "-1"}, "[jobs.train] cpu must be a positive Kubernetes quantity"),
+        ({"cpu": 0}, "[jobs.train] cpu must be a positive Kubernetes quantity"),
+        ({"cpu": 0.5}, "[jobs.train] cpu must be a positive Kubernetes quantity"),
+        ({"cpu": True}, "[jobs.train] cpu must be a positive Kubernetes quantity"),
+        ({"cpu": "500 m"}, "[jobs.train] cpu must be a positive Kubernetes quantity"),
+        ({"memory": "512MB"}, "[jobs.train] memory must be a positive Kubernetes quantity"),
+        ({"memory": "1mi"}, "[jobs.train] memory must be a positive Kubernetes quantity"),
+        ({"memory": "512m"}, "[jobs.train] memory = '512m' means thousandths of a byte"),
+        ({"writable": "yes"}, "[jobs.train] writable must be true or false"),
+    ],
+)
+def test_bad_resources_name_the_key(keys: dict[str, Any], expected: str) -> None:
+    message = _error(_job_with(**keys))
+    assert expected in message and message.startswith("labship.toml: ")
+
+
 def test_lists_of_strings() -> None:
     assert "packages" in _error(_settings(lab={"packages": "jupyterlab"}))
     assert "required" in _error(_settings(env={"required": ["A", 1]}))
@@ -386,6 +421,9 @@ _SCHEDULE_KEYS = st.fixed_dictionaries(
         "profile": st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,8}", fullmatch=True),
         "runtime": st.sampled_from(["", *runtimes.choices()]),
         "ping_url": st.sampled_from(["", "https://hc-ping.com/x", 'http://127.0.0.1:8/p?a="b"']),
+        "cpu": st.sampled_from(["", "500m", "2", "0.25", "1e3"]),
+        "memory": st.sampled_from(["", "512Mi", "2Gi", "1.5G", "128974848"]),
+        "writable": st.booleans(),
     }
 )
 _ARG = st.text(st.characters(blacklist_characters="\0"), max_size=12)

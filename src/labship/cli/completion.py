@@ -102,7 +102,7 @@ def _completes(name: str, parser: argparse.ArgumentParser) -> Completes:
         if action.help == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
             continue
         if not action.option_strings:
-            positional = _kind(action)
+            positional = positional or _kind(action)  # the first one (export's target)
             continue
         flags += action.option_strings
         if action.nargs != 0:  # it takes a value

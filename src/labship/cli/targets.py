@@ -26,7 +26,8 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
-    for path in api.export(project_of(args), args.format, force=args.force, console=console):
+    project = project_of(args)
+    for path in api.export(project, args.format, force=args.force, console=console, jobs=args.jobs):
         console.say(f"wrote {path.name}")
     return 0
 
@@ -48,6 +49,7 @@ def register(add: Add) -> None:
     lock_flags(p)
     p = add("export", cmd_export, "write files other tools run without labship")
     p.add_argument("format", choices=targets.names())
+    p.add_argument("jobs", nargs="*", metavar="JOB", help="only these jobs (k8s)")
     p.add_argument("--force", action="store_true", help="overwrite hand-edited files")
     p = add("eject", cmd_eject, "take over generated files: labship stops generating them")
     p.add_argument("target", nargs="?", choices=targets.names(), default="image")

@@ -22,6 +22,9 @@ profile = "prod"                    # the profile scheduled runs use (default pr
 runtime = "docker"                  # the runtime scheduled runs use (default: the project's)
 ping_url = "https://hc-ping.com/<uuid>"  # pinged at start (/start), success, failure (/<code>)
 stop_timeout = 10                   # seconds between SIGTERM and SIGKILL (0 to 3600)
+cpu = "500m"                        # Kubernetes quantities: requested and limited (export k8s)
+memory = "512Mi"
+writable = true                     # the job writes outside /tmp: no read-only root (export k8s)
 
 [lab]
 port = 8888
@@ -118,6 +121,9 @@ class Job:
     runtime: str = ""
     ping_url: str = ""
     stop_timeout: int = DEFAULT_STOP_TIMEOUT  # after a signal, before it is killed
+    cpu: str = ""  # a Kubernetes quantity ("500m", "2"); "" = no request or limit
+    memory: str = ""  # a Kubernetes quantity ("512Mi", "2Gi")
+    writable: bool = False  # needs a writable root filesystem (else only /tmp is)
 
 
 @dataclass(frozen=True)
@@ -248,6 +254,7 @@ def _shown(value: str) -> str:
 
 _JOB_KEYS = {"command", "description", "stop_timeout"} | {
     "schedule", "timezone", "timeout", "profile", "runtime", "ping_url",
+    "cpu", "memory", "writable",
 }  # fmt: skip
 
 
@@ -269,7 +276,8 @@ def _job(reader: _Reader, name: str, body: object) -> Job:
         )
     description = reader.string(body, where, "description")
     schedule = _schedule(reader, where, body)
-    return Job(name, argv, description, stop_timeout=stop_timeout, **schedule)
+    resources = _resources(reader, where, body)
+    return Job(name, argv, description, stop_timeout=stop_timeout, **schedule, **resources)
 
 
 def _argv(reader: _Reader, where: str, command: object) -> tuple[str, ...]:
@@ -337,6 +345,41 @@ def _schedule(reader: _Reader, where: str, body: Mapping[str, Any]) -> dict[str,
         "runtime": runtime,
         "ping_url": ping_url,
     }
+
+
+_QUANTITY = re.compile(
+    r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[KMGTPE]i|[mkMGTPE]|[eE][+-]?[0-9]+)?", re.ASCII
+)
+
+
+def _resources(reader: _Reader, where: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the job's container gets where resources are declared (Kubernetes)."""
+    writable = body.get("writable", False)
+    if not isinstance(writable, bool):
+        raise ConfigError(f"{reader.source}: [{where}] writable must be true or false")
+    return {
+        "cpu": _quantity(body.get("cpu"), f"{reader.source}: [{where}] cpu", '"500m" or 2'),
+        "memory": _quantity(body.get("memory"), f"{reader.source}: [{where}] memory", '"512Mi"'),
+        "writable": writable,
+    }
+
+
+def _quantity(value: object, where: str, example: str) -> str:
+    """A positive Kubernetes quantity, kept as text ("500m", "2", "1.5Gi"); "" when unset."""
+    if value is None:
+        return ""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not (isinstance(text, str) and _QUANTITY.fullmatch(text) and re.search("[1-9]", text)):
+        raise ConfigError(
+            f"{where} must be a positive Kubernetes quantity",
+            hint=f"e.g. {example} (suffixes m, k, M, G, Ki, Mi, Gi, ...)",
+        )
+    if where.endswith("memory") and text.endswith("m"):
+        raise ConfigError(
+            f"{where} = {text!r} means thousandths of a byte",
+            hint=f"write {text[:-1]}Mi (mebibytes) or {text[:-1]}M (megabytes)",
+        )
+    return text
 
 
 def check_schedule(text: str, where: str) -> None:

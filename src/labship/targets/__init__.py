@@ -23,6 +23,7 @@ _REGISTRY = {
     "image": "labship.targets.image:ImageTarget",
     "compose": "labship.targets.compose:ComposeTarget",
     "cron": "labship.targets.cron:CronTarget",
+    "k8s": "labship.targets.k8s:K8sTarget",
 }
 
 
@@ -46,12 +47,15 @@ def export(
     unless ``force``; a file the user took over and the target keeps is left alone."""
     from labship.targets import generated
 
-    planned = get(name).plan(context)
+    target = get(name)
+    planned = target.plan(context)
     before = generated.write_all(planned, force=force)
     if console is not None:
         for path, state in before.items():
             if state == "user" and not force:
                 console.say(f"using your own {path.name} as is (labship does not touch it)")
+        for note in getattr(target, "notes", ()):  # what the target could not do as asked
+            console.warn(note)
     return [p.path for p in planned]
 
 

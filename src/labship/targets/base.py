@@ -20,6 +20,7 @@ class Context:
     project: Project
     lock: Lock | None = None
     profile: str = "prod"
+    jobs: tuple[str, ...] | None = None  # the jobs a target renders (None: all it renders)
 
 
 class Target(Protocol):

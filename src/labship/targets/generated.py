@@ -108,6 +108,7 @@ class Planned:
     text: str
     user_owned: UserOwned
     takeover: str
+    private: bool = False  # holds secret values: mode 0600 (and git-ignored by its target)
 
 
 def check(planned: Planned, *, force: bool) -> State:
@@ -136,9 +137,10 @@ def write_all(files: list[Planned], *, force: bool = False) -> dict[Path, State]
         current = before[planned.path]
         if current == "user" and planned.user_owned == "keep" and not force:
             continue
-        if current == "generated" and read(planned.path) == planned.text:
+        unchanged = current == "generated" and read(planned.path) == planned.text
+        if unchanged and not planned.private:  # a private one is rewritten: its mode too
             continue
-        write_text_atomic(planned.path, planned.text)
+        write_text_atomic(planned.path, planned.text, private=planned.private)
     return before
 
 

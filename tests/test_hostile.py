@@ -895,7 +895,7 @@ def test_no_value_injects_into_the_labship_toml_init_writes(tmp_path: Path) -> N
 
 def test_the_next_hint_of_new_is_shell_quoted(tmp_path: Path) -> None:
     made = labship("new", "my churn; rm -rf ~", "--bare", cwd=tmp_path, check=True)
-    assert "next: cd 'my churn; rm -rf ~' && labship lock && labship run" in made.stdout
+    assert "next: cd 'my churn; rm -rf ~' && labship run" in made.stdout
     assert (tmp_path / "my churn; rm -rf ~" / "labship.toml").is_file()
 
 

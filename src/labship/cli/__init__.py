@@ -35,7 +35,7 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
     console.say(f"created {result.root} ({len(result.created)} files)")
     for note in result.notes:
         console.say(note)
-    print(f"next: cd {shlex.quote(args.name)} && labship lock && labship run")
+    print(f"next: cd {shlex.quote(args.name)} && labship run")
     return 0
 
 

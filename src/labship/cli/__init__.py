@@ -211,8 +211,6 @@ def _global_flags(parser: argparse.ArgumentParser, *, default: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from labship import runtimes
-
     parser = _Parser(prog="labship", description="From notebook to production, reproducibly.")
     parser.add_argument("--version", action="version", version=f"labship {__version__}")
     _global_flags(parser, default=None)
@@ -226,10 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    def runtime_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--runtime", choices=runtimes.choices(), default=None)
-        lock_flags(p)
+    _register_project_commands(add)
+    _register_running_commands(add)
+    _register_state_commands(add)
+    targets.register(add)
+    schedule.register(add)
+    ship.register(add)
+    from labship.cli import completion
 
+    completion.register(add, parser)
+    return parser
+
+
+Add = Callable[[str, Handler, str], argparse.ArgumentParser]
+
+
+def _register_project_commands(add: Add) -> None:
+    """new, init, lock: the project and its lock."""
     p = add("new", cmd_new, "create a project")
     p.add_argument("name")
     p.add_argument("--bare", action="store_true", help="without the example job and notebook")
@@ -243,6 +254,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("lock", cmd_lock, "resolve the environment into pylock.toml + pylock.dev.toml")
     p.add_argument("--check", action="store_true", help="exit 77 if the lock is stale")
+
+
+def _register_state_commands(add: Add) -> None:
+    """env, runs, gc: what the project's profiles, run log and store hold."""
+    p = add("env", cmd_env, "which variables each profile sets (secrets masked)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("runs", cmd_runs, "the run log")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--last", type=_positive, default=0, metavar="N")
+
+    p = add("gc", cmd_gc, "remove environments no project refers to")
+    p.add_argument("--dry-run", action="store_true")
+
+
+def _register_running_commands(add: Add) -> None:
+    """run, lab, stop, shell: what runs on a runtime."""
+    from labship import runtimes
+
+    def runtime_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--runtime", choices=runtimes.choices(), default=None)
+        lock_flags(p)
 
     p = add("run", cmd_run, "run a job with a profile's variables")
     p.add_argument("job", nargs="?")
@@ -260,24 +293,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("shell", cmd_shell, "a shell in the dev environment")
     p.add_argument("--profile", "-p", default="dev")
     runtime_flag(p)
-
-    p = add("env", cmd_env, "which variables each profile sets (secrets masked)")
-    p.add_argument("--json", action="store_true")
-
-    p = add("runs", cmd_runs, "the run log")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--last", type=_positive, default=0, metavar="N")
-
-    p = add("gc", cmd_gc, "remove environments no project refers to")
-    p.add_argument("--dry-run", action="store_true")
-
-    targets.register(add)
-    schedule.register(add)
-    ship.register(add)
-    from labship.cli import completion
-
-    completion.register(add, parser)
-    return parser
 
 
 def _positive(text: str) -> int:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from labship.console import Console
 from labship.errors import LabshipError, UsageError
@@ -26,8 +25,7 @@ LISTS = ("jobs", "profiles")
 _VALUES = {"job": "jobs", "profile": "profiles", "directory": "dirs", "path": "dirs"}
 
 
-@dataclass(frozen=True)
-class Completes:
+class Completes(NamedTuple):
     """One command as the script sees it: its flags, and what each value is."""
 
     name: str

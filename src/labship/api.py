@@ -17,6 +17,8 @@ from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_valu
 from labship.project import Project
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from labship.console import Console
     from labship.doctor import Report
     from labship.lock import Lock, LockResult
@@ -300,12 +302,22 @@ def build(
     return [image.build(project, lock, t, console=console, force=force) for t in checked]
 
 
-def export(project: Project, target: str, *, force: bool = False, console: Console) -> list[Path]:
-    """Write a target's files (``labship export compose``)."""
+def export(
+    project: Project,
+    target: str,
+    *,
+    force: bool = False,
+    console: Console,
+    jobs: Sequence[str] = (),
+    options: Iterable[str] = (),
+) -> list[Path]:
+    """Write a target's files (``labship export compose``; ``labship export airflow JOB
+    --kubernetes``: ``jobs`` and ``options`` for the targets that accept them)."""
     from labship import targets
     from labship.targets.base import Context
 
-    return targets.export(Context(project), target, force=force, console=console)
+    context = Context(project, jobs=tuple(jobs), options=frozenset(options))
+    return targets.export(context, target, force=force, console=console)
 
 
 def eject(project: Project, target: str = "image") -> list[Path]:

@@ -24,9 +24,22 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from labship import api
+    from labship import api, targets
 
-    for path in api.export(project_of(args), args.format, force=args.force, console=console):
+    if args.format is None:  # no target: say which there are
+        for name in targets.names():
+            print(f"{name:10} {targets.summary(name)}")
+        return 0
+    options = ["kubernetes"] if args.kubernetes else []
+    written = api.export(
+        project_of(args),
+        args.format,
+        force=args.force,
+        console=console,
+        jobs=args.jobs,
+        options=options,
+    )
+    for path in written:
         console.say(f"wrote {path.name}")
     return 0
 
@@ -47,7 +60,9 @@ def register(add: Add) -> None:
     p.add_argument("--force", action="store_true", help="regenerate a hand-edited Dockerfile")
     lock_flags(p)
     p = add("export", cmd_export, "write files other tools run without labship")
-    p.add_argument("format", choices=targets.names())
+    p.add_argument("format", nargs="?", choices=targets.names(), help="none: list the targets")
+    p.add_argument("jobs", nargs="*", metavar="JOB", help="airflow: only these jobs")
     p.add_argument("--force", action="store_true", help="overwrite hand-edited files")
+    p.add_argument("--kubernetes", action="store_true", help="airflow: KubernetesPodOperator")
     p = add("eject", cmd_eject, "take over generated files: labship stops generating them")
     p.add_argument("target", nargs="?", choices=targets.names(), default="image")

@@ -23,6 +23,7 @@ _REGISTRY = {
     "image": "labship.targets.image:ImageTarget",
     "compose": "labship.targets.compose:ComposeTarget",
     "cron": "labship.targets.cron:CronTarget",
+    "airflow": "labship.targets.airflow:AirflowTarget",
 }
 
 
@@ -46,13 +47,34 @@ def export(
     unless ``force``; a file the user took over and the target keeps is left alone."""
     from labship.targets import generated
 
-    planned = get(name).plan(context)
+    target = get(name)
+    _check_accepts(target, context)
+    planned = target.plan(context)
     before = generated.write_all(planned, force=force)
     if console is not None:
         for path, state in before.items():
             if state == "user" and not force:
                 console.say(f"using your own {path.name} as is (labship does not touch it)")
+    after = getattr(target, "after_export", None)  # optional: files beside, next steps
+    if after is not None:
+        after(context, console)
     return [p.path for p in planned]
+
+
+def _check_accepts(target: Target, context: Context) -> None:
+    """Job names and switches only for a target that declares them (``accepts``)."""
+    accepts: frozenset[str] = getattr(target, "accepts", frozenset())
+    asked = set(context.options) | ({"jobs"} if context.jobs else set())
+    extra = sorted(asked - accepts)
+    if extra:
+        what = ", ".join("job names" if e == "jobs" else f"--{e}" for e in extra)
+        raise UsageError(f"'labship export {target.name}' takes no {what}")
+
+
+def summary(name: str) -> str:
+    """The target's one-line description (its class docstring's first line)."""
+    doc = type(get(name)).__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
 def render(context: Context, name: str) -> dict[str, str]:

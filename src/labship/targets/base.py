@@ -20,6 +20,8 @@ class Context:
     project: Project
     lock: Lock | None = None
     profile: str = "prod"
+    jobs: tuple[str, ...] = ()  # only these jobs (targets that accept "jobs"); empty: all
+    options: frozenset[str] = frozenset()  # switches a target accepts, e.g. "kubernetes"
 
 
 class Target(Protocol):

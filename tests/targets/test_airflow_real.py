@@ -20,12 +20,16 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from conftest import labship
 from dockerfixtures import LOCAL_BASE, docker_skip_reason
+from labship import targets
+from labship.project import Job, load_project
+from labship.targets.base import Context
 from labship.tools.uv import uv_bin, uv_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -260,3 +264,76 @@ def test_dags_test_runs_the_jobs_in_their_image(airflow: Airflow, built: Path) -
     assert [t for t, text in rows.items() if SECRET in text] == []
     rendered = airflow("tasks", "render", dag_id, "hello", "2026-01-05T01:00:00+00:00")
     assert SECRET not in rendered.stdout + rendered.stderr
+
+
+@dataclass(frozen=True)
+class SizedJob(Job):
+    """A job with the resource keys the Kubernetes target adds to labship.toml."""
+
+    cpu: str = "500m"
+    memory: str = "1Gi"
+
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: none, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: none, user: {}}]
+contexts: [{name: none, context: {cluster: none, user: none}}]
+current-context: none
+"""
+PODS = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from kubernetes.client import ApiClient
+bag = DagBag(dag_folder=sys.argv[1])
+pods = {t.task_id: ApiClient().sanitize_for_serialization(t.build_pod_request_obj())
+        for dag in bag.dags.values() for t in dag.tasks}
+timeouts = {t.task_id: t.execution_timeout and t.execution_timeout.total_seconds()
+            for dag in bag.dags.values() for t in dag.tasks}
+print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
+                  "pods": pods, "timeouts": timeouts}))
+"""
+
+
+def test_the_kubernetes_dag_imports_and_builds_the_pods(
+    airflow: Airflow, built: Path, tmp_path: Path
+) -> None:
+    """No cluster here: the pods KubernetesPodOperator would create are checked instead
+    (a kubeconfig naming an unreachable server, so nothing is contacted)."""
+    project = load_project(built)
+    hello = project.settings.jobs["hello"]
+    sized = {**project.settings.jobs, "hello": SizedJob(**vars(hello))}
+    project = replace(project, settings=replace(project.settings, jobs=sized))
+    context = Context(project, jobs=("hello", "report"), options=frozenset({"kubernetes"}))
+    (path,) = targets.export(context, "airflow", force=True)
+    assert SECRET not in path.read_text()
+    (tmp_path / "kubeconfig").write_text(KUBECONFIG)
+    airflow.env["KUBECONFIG"] = str(tmp_path / "kubeconfig")
+    found = airflow.python_json(PODS, str(airflow.dags))
+    assert isinstance(found, dict)
+    assert found["errors"] == {}
+    assert set(found["pods"]) == {"hello", "report"}
+    assert found["timeouts"] == {"hello": 600.0, "report": None}
+    spec = found["pods"]["hello"]["spec"]
+    assert spec["securityContext"] == {
+        "runAsGroup": 10001,
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+    }
+    (container,) = spec["containers"]
+    assert container["image"] == "afdemo:0.1.0"
+    assert container["args"] == ["python", "code/job.py"]
+    assert container["command"] == []  # the image's entrypoint (tini) stays
+    assert container["envFrom"] == [{"secretRef": {"name": "afdemo-prod"}}]
+    assert {e["name"]: e["value"] for e in container["env"]} == {
+        "LABSHIP_RUNTIME": "airflow",
+        "LABSHIP_PROFILE": "prod",
+        "LABSHIP_JOB": "hello",
+    }
+    assert container["resources"] == {
+        "limits": {"memory": "1Gi"},
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+    }
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert "resources" not in found["pods"]["report"]["spec"]["containers"][0]

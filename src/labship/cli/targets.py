@@ -52,6 +52,26 @@ def cmd_eject(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+class _Intermixed(argparse.ArgumentParser):
+    """Options between job names (``export airflow --kubernetes JOB``): argparse alone
+    takes no positional after an option that follows the first ones."""
+
+    _mixing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._mixing:  # parse_known_intermixed_args calls back here
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
+
+
+def _intermixed(p: argparse.ArgumentParser) -> None:
+    p.__class__ = type("Intermixed", (_Intermixed, type(p)), {})
+
+
 def register(add: Add) -> None:
     from labship import targets
 
@@ -64,5 +84,6 @@ def register(add: Add) -> None:
     p.add_argument("jobs", nargs="*", metavar="JOB", help="airflow: only these jobs")
     p.add_argument("--force", action="store_true", help="overwrite hand-edited files")
     p.add_argument("--kubernetes", action="store_true", help="airflow: KubernetesPodOperator")
+    _intermixed(p)
     p = add("eject", cmd_eject, "take over generated files: labship stops generating them")
     p.add_argument("target", nargs="?", choices=targets.names(), default="image")

@@ -14,12 +14,16 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,11 +44,13 @@ AIRFLOW_REQUIREMENTS = (
     "apache-airflow-providers-cncf-kubernetes==10.25.0",
 )
 SECRET = "prod-secret-value-456"
+SALT = "salt-value-789"
 JOB = textwrap.dedent(
     """\
     import hashlib, os, sys
     print("greeting", os.environ["GREETING"], "from", os.environ["LABSHIP_JOB"])
     print("password-sha", hashlib.sha256(os.environ["DB_PASSWORD"].encode()).hexdigest()[:16])
+    print("salt", os.environ["SIGNING_SALT"])
     sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     """
 )
@@ -113,12 +119,14 @@ def _project(root: Path) -> Path:
 
             [env]
             required = ["GREETING"]
-            secret = ["DB_PASSWORD"]
+            secret = ["DB_PASSWORD", "SIGNING_SALT"]
             """
         )
     )
-    (root / ".env_prod").write_text(f"GREETING=prod-hello\nDB_PASSWORD={SECRET}\n")
-    (root / ".env_dev").write_text("GREETING=dev-hello\nDB_PASSWORD=dev\n")
+    (root / ".env_prod").write_text(
+        f"GREETING=prod-hello\nDB_PASSWORD={SECRET}\nSIGNING_SALT={SALT}\n"
+    )
+    (root / ".env_dev").write_text("GREETING=dev-hello\nDB_PASSWORD=dev\nSIGNING_SALT=dev\n")
     return root
 
 
@@ -146,6 +154,32 @@ class Airflow:
             raise AssertionError(f"airflow {' '.join(args)} -> {proc.returncode}\n{proc.stderr}")
         return proc
 
+    @contextmanager
+    def api_server(self) -> Iterator[None]:
+        """The execution API the executor's tasks talk to, on a free port, while inside."""
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        argv = [str(self.python), "-m", "airflow", "api-server", "--port", str(port)]
+        with open(self.home / "api-server.log", "wb") as log:
+            proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        self.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"{url}/execution/"
+        try:
+            _wait_for(f"{url}/api/v2/version", proc)
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def task_log(self, dag_id: str, task_id: str) -> str:
+        (path,) = (self.home / "logs" / f"dag_id={dag_id}").glob(f"*/task_id={task_id}/*.log")
+        return path.read_text()
+
     def python_json(self, code: str, *args: str) -> object:
         """Run ``code`` in Airflow's Python; it prints one JSON document last."""
         proc = subprocess.run(
@@ -159,6 +193,19 @@ class Airflow:
         with sqlite3.connect(self.home / "airflow.db") as db:
             tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
             return {t: repr(db.execute(f'select * from "{t}"').fetchall()) for t in tables}
+
+
+def _wait_for(url: str, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"airflow api-server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"airflow api-server did not answer {url} in {seconds:.0f}s")
 
 
 @pytest.fixture(scope="module")
@@ -235,23 +282,29 @@ def test_the_dag_folder_imports_cleanly(airflow: Airflow, built: Path) -> None:
     assert set(dags["afdemo.manual"]["tasks"]) == {"report"}
 
 
-def test_dags_test_runs_the_jobs_in_their_image(airflow: Airflow, built: Path) -> None:
+def test_a_run_through_the_executor(airflow: Airflow, built: Path) -> None:
+    """``dags test --use-executor``: the tasks run as the scheduler runs them (LocalExecutor,
+    the task supervisor, the execution API), so their logs are the files the UI shows."""
     labship("export", "airflow", cwd=built, check=True)
     variables = built / ".labship" / "airflow" / "variables-prod.json"
     assert variables.stat().st_mode & 0o777 == 0o600
     airflow("variables", "import", str(variables))
     dag_id = "afdemo.30_6_x_x_1-5.Asia-Kolkata"
-    run = airflow("dags", "test", dag_id, check=False)
+    with airflow.api_server():
+        run = airflow("dags", "test", dag_id, "--use-executor", check=False)
     output = run.stdout + run.stderr
-    # The job's output reached the task log, with the profile's values.
-    assert "greeting prod-hello from hello" in output
-    sha = hashlib.sha256(SECRET.encode()).hexdigest()[:16]
-    assert f"password-sha {sha}" in output
     with sqlite3.connect(airflow.home / "airflow.db") as db:
-        states = dict(
-            db.execute("select task_id, state from task_instance where dag_id = ?", (dag_id,))
-        )
+        query = "select task_id, state from task_instance where dag_id = ?"
+        states = dict(db.execute(query, (dag_id,)))
     assert states == {"hello": "success", "boom": "failed"}, output[-3000:]
+    # The job's output reached the task log, with the profile's values; the value of a
+    # secret key is masked there even under a name Airflow would not guess (SIGNING_SALT).
+    log = airflow.task_log(dag_id, "hello")
+    assert "greeting prod-hello from hello" in log
+    sha = hashlib.sha256(SECRET.encode()).hexdigest()[:16]
+    assert f"password-sha {sha}" in log
+    assert "salt ***" in log and SALT not in log
+    assert "greeting prod-hello from boom" in airflow.task_log(dag_id, "boom")
     # The secret is in the Variable only: not in the DAG folder, the run's output, the
     # rendered fields, XComs, the stored DAG code or any other table.
     assert SECRET not in output
@@ -261,7 +314,7 @@ def test_dags_test_runs_the_jobs_in_their_image(airflow: Airflow, built: Path) -
     rows = airflow.db_rows()
     assert "labship_afdemo_prod" in rows["variable"]  # stored encrypted (Fernet)
     assert [t for t, text in rows.items() if "code/job.py" in text]  # the scan sees the DAG
-    assert [t for t, text in rows.items() if SECRET in text] == []
+    assert [t for t, text in rows.items() if SECRET in text or SALT in text] == []
     rendered = airflow("tasks", "render", dag_id, "hello", "2026-01-05T01:00:00+00:00")
     assert SECRET not in rendered.stdout + rendered.stderr
 

@@ -157,6 +157,8 @@ def test_the_file_is_protected_like_the_others(make_project: MakeProject) -> Non
     project = _project(make_project, TWO_JOBS)
     path, _ = _export(project)
     first = path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o644  # Airflow may run as another user
+    path.chmod(0o640)
     _export(project)
     assert path.read_text() == first and file_state(path) == "generated"
     path.write_text(first.replace("catchup=False", "catchup=True"))
@@ -164,6 +166,7 @@ def test_the_file_is_protected_like_the_others(make_project: MakeProject) -> Non
         _export(project)
     api.export(project, "airflow", force=True, console=Console(quiet=True))
     assert path.read_text() == first
+    assert path.stat().st_mode & 0o777 == 0o640  # a rewrite keeps the owner's choice
     api.eject(project, "airflow")
     assert file_state(path) == "user"
     with pytest.raises(ConflictError, match="not written by labship"):

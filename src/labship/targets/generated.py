@@ -17,6 +17,7 @@ written, each is replaced atomically, so a conflict leaves nothing half-done.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ from labship.errors import ConflictError, FileWriteError
 State = Literal["missing", "generated", "edited", "user"]
 UserOwned = Literal["keep", "refuse"]
 
+# Generated files are read by others (Airflow's user, compose, a reviewer): a new one is
+# rw-r--r--, a rewritten one keeps its mode (the atomic write alone would make it 0600).
+SHARED_MODE = 0o644
 _CHECKSUM_PREFIX = "# labship-checksum: sha256="
 _CHECKSUM_LINE = re.compile(r"^# labship-checksum: sha256=([0-9a-f]{64})\n")
 
@@ -139,7 +143,9 @@ def write_all(files: list[Planned], *, force: bool = False) -> dict[Path, State]
         if current == "generated" and read(planned.path) == planned.text:
             continue
         try:
+            mode = planned.path.stat().st_mode & 0o7777 if current != "missing" else SHARED_MODE
             write_text_atomic(planned.path, planned.text)
+            os.chmod(planned.path, mode)
         except OSError as exc:
             raise FileWriteError(
                 f"cannot write {planned.path}: {_reason(exc)}; the previous file is unchanged",

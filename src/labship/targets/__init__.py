@@ -73,8 +73,8 @@ def _check_accepts(target: Target, context: Context) -> None:
 
 def summary(name: str) -> str:
     """The target's one-line description (its class docstring's first line)."""
-    doc = type(get(name)).__doc__ or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    doc = (type(get(name)).__doc__ or "").strip().replace("``", "")
+    return doc.splitlines()[0] if doc else ""
 
 
 def render(context: Context, name: str) -> dict[str, str]:

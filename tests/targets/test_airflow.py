@@ -179,6 +179,9 @@ def test_only_the_named_jobs(make_project: MakeProject) -> None:
     assert [c["task_id"] for c in _calls(path, "LabshipJob")] == ["other"]
     with pytest.raises(UsageError):
         _export(project, "nosuch")
+    (project.root / "labship.toml").write_text('[project]\nname = "demo"\n')
+    with pytest.raises(UsageError, match="no jobs to export"):
+        _export(load_project(project.root))
 
 
 def test_commands_and_names_stay_literals(make_project: MakeProject) -> None:
@@ -212,7 +215,7 @@ def test_kubernetes_tasks_read_a_secret_and_run_as_the_image_user(
     assert "V1SecretEnvSource(name='demo-prod')" in str(task["env_from"])
     assert "run_as_non_root=True, run_as_user=10001" in str(task["security_context"])
     assert "container_resources" not in task  # no cpu/memory keys in labship.toml yet
-    assert "the tasks read the Kubernetes Secret demo-prod" in said
+    assert "the tasks read the Kubernetes Secret demo-prod: make it from .env_prod" in said
     assert not (project.state_dir / "airflow").exists()
 
 

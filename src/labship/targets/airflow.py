@@ -30,6 +30,7 @@ job is one task that runs the job's command in the project's prod image, as
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labship.errors import ConfigError, FileWriteError
+from labship.errors import ConfigError, FileWriteError, UsageError
 from labship.targets.base import Context
 from labship.targets.generated import Header, Planned, with_header
 
@@ -114,9 +115,14 @@ def secret_name(project: Project, profile: str) -> str:
 def selected_jobs(project: Project, names: Iterable[str] = ()) -> list[Job]:
     """The named jobs (each must exist), else every job of the project."""
     names = list(names)
-    if not names:
-        return list(project.settings.jobs.values())
-    return [project.job(name) for name in dict.fromkeys(names)]
+    if names:
+        return [project.job(name) for name in dict.fromkeys(names)]
+    if not project.settings.jobs:
+        raise UsageError(
+            f"{project.config_path}: no jobs to export",
+            hint="add a [jobs.NAME] table with a command",
+        )
+    return list(project.settings.jobs.values())
 
 
 def _task(project: Project, job: Job, taken: dict[str, str]) -> Task:
@@ -231,32 +237,30 @@ class AirflowTarget:
         return [Planned(dag_path(project), text, "refuse", "labship eject airflow")]
 
     def after_export(self, context: Context, console: Console | None) -> None:
-        """Say where the image comes from, and how the profiles' values reach Airflow."""
+        """Write the Variables' import files; say where the image comes from and how the
+        profiles' values reach Airflow."""
+        from labship.console import Console
+
+        console = console or Console(stream=io.StringIO())  # said to no one
         project = context.project
-        jobs = selected_jobs(project, context.jobs)
         image, pinned = image_ref(project)
-        say = console.say if console is not None else _silent
-        if not pinned and console is not None:
+        if not pinned:
             console.warn(
                 f"no push recorded: the DAG runs the local tag {image}, which the next "
                 "build moves; run 'labship push' and export again to pin it by digest"
             )
-        profiles = sorted({job.profile for job in jobs})
-        if "kubernetes" in context.options:
-            for profile in profiles:
-                say(f"the tasks read the Kubernetes Secret {secret_name(project, profile)}")
-            return
-        for profile in profiles:
-            path = write_variables(project, profile)
-            if path is None:
-                if console is not None:
-                    console.warn(f"no .env_{profile}: create it and export again")
-                continue
-            say(f"load the {profile} profile into Airflow: airflow variables import {path}")
-
-
-def _silent(message: str) -> None:
-    del message
+        for profile in sorted({job.profile for job in selected_jobs(project, context.jobs)}):
+            if "kubernetes" in context.options:
+                name = secret_name(project, profile)
+                console.say(
+                    f"the tasks read the Kubernetes Secret {name}: make it from .env_{profile}"
+                )
+            elif (path := write_variables(project, profile)) is None:
+                console.warn(f"no .env_{profile}: create it and export again")
+            else:
+                console.say(
+                    f"load the {profile} profile into Airflow: airflow variables import {path}"
+                )
 
 
 def write_variables(project: Project, profile: str) -> Path | None:

@@ -64,18 +64,28 @@ class Task:
     """One job as one task: what the template needs, names and numbers only."""
 
     task_id: str
-    argv: tuple[str, ...]
-    job: str
-    profile: str
-    timeout: int | None
-    cpu: str | None
-    memory: str | None
+    job: Job
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What labship's runtimes add to a job's environment; no profile value."""
+        return {
+            "LABSHIP_RUNTIME": RUNTIME,
+            "LABSHIP_PROFILE": self.job.profile,
+            "LABSHIP_JOB": self.job.name,
+        }
 
     @property
     def requests(self) -> dict[str, str]:
-        """Kubernetes resource requests; memory is also the limit (no CPU limit: throttling)."""
-        found = {"cpu": self.cpu, "memory": self.memory}
-        return {key: value for key, value in found.items() if value}
+        """Kubernetes requests from the job's ``cpu``/``memory`` (the Kubernetes target's
+        keys in labship.toml, read when present)."""
+        found = {key: getattr(self.job, key, None) for key in ("cpu", "memory")}
+        return {key: str(value) for key, value in found.items() if value}
+
+    @property
+    def limits(self) -> dict[str, str]:
+        """Memory is also the limit; no CPU limit (it throttles rather than protects)."""
+        return {key: value for key, value in self.requests.items() if key == "memory"}
 
 
 @dataclass(frozen=True)
@@ -134,17 +144,7 @@ def _task(project: Project, job: Job, taken: dict[str, str]) -> Task:
             hint="rename one of them (letters, digits, '.', '_', '-')",
         )
     taken[task_id] = job.name
-    # Resource keys belong to the Kubernetes target's settings; read them if present.
-    cpu, memory = getattr(job, "cpu", None), getattr(job, "memory", None)
-    return Task(
-        task_id,
-        job.argv,
-        job.name,
-        job.profile,
-        job.timeout,
-        str(cpu) if cpu else None,
-        str(memory) if memory else None,
-    )
+    return Task(task_id, job)
 
 
 def _schedule(project: Project, job: Job) -> tuple[str | None, str]:
@@ -198,7 +198,7 @@ def render_dag(project: Project, jobs: Iterable[Job], *, kubernetes: bool = Fals
 
     found = dags(project, jobs)
     tasks = [task for dag in found for task in dag.tasks]
-    profiles = sorted({task.profile for task in tasks})
+    profiles = sorted({task.job.profile for task in tasks})
     env = environment().overlay()
     env.filters["py"] = repr
     return env.get_template("airflow/dag.py.j2").render(
@@ -210,7 +210,6 @@ def render_dag(project: Project, jobs: Iterable[Job], *, kubernetes: bool = Fals
         import_files={p: _relative(project, variables_path(project, p)) for p in profiles},
         secrets={p: secret_name(project, p) for p in profiles} if kubernetes else {},
         secret_keys=sorted(project.settings.secret),
-        runtime=RUNTIME,
         docker_url=DOCKER_URL,
         app_uid=APP_UID,
     )

@@ -17,7 +17,7 @@ from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_valu
 from labship.project import Project
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from labship.console import Console
     from labship.doctor import Report
@@ -353,13 +353,15 @@ def export(
     *,
     force: bool = False,
     console: Console,
-    jobs: Sequence[str] | None = None,
+    jobs: Sequence[str] = (),
+    options: Iterable[str] = (),
 ) -> list[Path]:
-    """Write a target's files (``labship export compose``; ``export k8s train``: one job's)."""
+    """Write a target's files (``labship export compose``; ``labship export airflow JOB
+    --kubernetes``: ``jobs`` and ``options`` for the targets that accept them)."""
     from labship import targets
     from labship.targets.base import Context
 
-    context = Context(project, jobs=tuple(jobs) if jobs else None)
+    context = Context(project, jobs=tuple(jobs), options=frozenset(options))
     return targets.export(context, target, force=force, console=console)
 
 

@@ -91,7 +91,7 @@ def _registry_name(project: Project | None) -> str | None:
 def _has_schedules(project: Project | None) -> bool:
     """cron is needed once a job has a schedule ([jobs.X] schedule, read by the cron work)."""
     jobs = project.settings.jobs.values() if project is not None else ()
-    return any(getattr(job, "schedule", None) for job in jobs)
+    return any(job.schedule for job in jobs)
 
 
 def check_uv() -> Check:

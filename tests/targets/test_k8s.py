@@ -72,7 +72,7 @@ def _project(make_project: MakeProject, *, pushed: bool = True, jobs: str = JOBS
 
 def _export(project: Project, *jobs: str) -> tuple[list[Path], str]:
     err = io.StringIO()
-    paths = api.export(project, "k8s", console=Console(stream=err), jobs=list(jobs) or None)
+    paths = api.export(project, "k8s", console=Console(stream=err), jobs=list(jobs))
     return paths, err.getvalue()
 
 

@@ -99,8 +99,8 @@ def _completes(name: str, parser: argparse.ArgumentParser) -> Completes:
     for action in parser._actions:
         if action.help == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
             continue
-        if not action.option_strings:
-            positional = positional or _kind(action)  # the first one (export's target)
+        if not action.option_strings:  # the first one (export TARGET [JOB...]: the target)
+            positional = positional or _kind(action)
             continue
         flags += action.option_strings
         if action.nargs != 0:  # it takes a value

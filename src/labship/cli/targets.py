@@ -24,10 +24,22 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from labship import api
+    from labship import api, targets
 
-    project = project_of(args)
-    for path in api.export(project, args.format, force=args.force, console=console, jobs=args.jobs):
+    if args.format is None:  # no target: say which there are
+        for name in targets.names():
+            print(f"{name:10} {targets.summary(name)}")
+        return 0
+    options = ["kubernetes"] if args.kubernetes else []
+    written = api.export(
+        project_of(args),
+        args.format,
+        force=args.force,
+        console=console,
+        jobs=args.jobs,
+        options=options,
+    )
+    for path in written:
         console.say(f"wrote {path.name}")
     return 0
 
@@ -40,6 +52,26 @@ def cmd_eject(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+class _Intermixed(argparse.ArgumentParser):
+    """Options between job names (``export airflow --kubernetes JOB``): argparse alone
+    takes no positional after an option that follows the first ones."""
+
+    _mixing = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._mixing:  # parse_known_intermixed_args calls back here
+            return super().parse_known_args(args, namespace)
+        self._mixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._mixing = False
+
+
+def _intermixed(p: argparse.ArgumentParser) -> None:
+    p.__class__ = type("Intermixed", (_Intermixed, type(p)), {})
+
+
 def register(add: Add) -> None:
     from labship import targets
 
@@ -48,8 +80,10 @@ def register(add: Add) -> None:
     p.add_argument("--force", action="store_true", help="regenerate a hand-edited Dockerfile")
     lock_flags(p)
     p = add("export", cmd_export, "write files other tools run without labship")
-    p.add_argument("format", choices=targets.names())
-    p.add_argument("jobs", nargs="*", metavar="JOB", help="only these jobs (k8s)")
+    p.add_argument("format", nargs="?", choices=targets.names(), help="none: list the targets")
+    p.add_argument("jobs", nargs="*", metavar="JOB", help="airflow, k8s: only these jobs")
     p.add_argument("--force", action="store_true", help="overwrite hand-edited files")
+    p.add_argument("--kubernetes", action="store_true", help="airflow: KubernetesPodOperator")
+    _intermixed(p)
     p = add("eject", cmd_eject, "take over generated files: labship stops generating them")
     p.add_argument("target", nargs="?", choices=targets.names(), default="image")

@@ -24,6 +24,7 @@ _REGISTRY = {
     "compose": "labship.targets.compose:ComposeTarget",
     "cron": "labship.targets.cron:CronTarget",
     "k8s": "labship.targets.k8s:K8sTarget",
+    "airflow": "labship.targets.airflow:AirflowTarget",
 }
 
 
@@ -48,6 +49,7 @@ def export(
     from labship.targets import generated
 
     target = get(name)
+    _check_accepts(target, context)
     planned = target.plan(context)
     before = generated.write_all(planned, force=force)
     if console is not None:
@@ -56,7 +58,26 @@ def export(
                 console.say(f"using your own {path.name} as is (labship does not touch it)")
         for note in getattr(target, "notes", ()):  # what the target could not do as asked
             console.warn(note)
+    after = getattr(target, "after_export", None)  # optional: files beside, next steps
+    if after is not None:
+        after(context, console)
     return [p.path for p in planned]
+
+
+def _check_accepts(target: Target, context: Context) -> None:
+    """Job names and switches only for a target that declares them (``accepts``)."""
+    accepts: frozenset[str] = getattr(target, "accepts", frozenset())
+    asked = set(context.options) | ({"jobs"} if context.jobs else set())
+    extra = sorted(asked - accepts)
+    if extra:
+        what = ", ".join("job names" if e == "jobs" else f"--{e}" for e in extra)
+        raise UsageError(f"'labship export {target.name}' takes no {what}")
+
+
+def summary(name: str) -> str:
+    """The target's one-line description (its class docstring's first line)."""
+    doc = (type(get(name)).__doc__ or "").strip().replace("``", "")
+    return doc.splitlines()[0] if doc else ""
 
 
 def render(context: Context, name: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from labship.lock import Lock
-    from labship.project import Project
+    from labship.project import Job, Project
     from labship.targets.generated import Planned
 
 
@@ -20,7 +20,8 @@ class Context:
     project: Project
     lock: Lock | None = None
     profile: str = "prod"
-    jobs: tuple[str, ...] | None = None  # the jobs a target renders (None: all it renders)
+    jobs: tuple[str, ...] = ()  # only these jobs (targets that accept "jobs"); empty: all
+    options: frozenset[str] = frozenset()  # switches a target accepts, e.g. "kubernetes"
 
 
 class Target(Protocol):
@@ -29,3 +30,18 @@ class Target(Protocol):
     def plan(self, context: Context) -> list[Planned]:
         """The files this target writes, rendered; nothing is written here."""
         ...
+
+
+def selected_jobs(context: Context) -> list[Job]:
+    """The jobs named in the context (each must exist), else every job of the project."""
+    from labship.errors import UsageError
+
+    project = context.project
+    if context.jobs:
+        return [project.job(name) for name in dict.fromkeys(context.jobs)]
+    if not project.settings.jobs:
+        raise UsageError(
+            f"{project.config_path}: no jobs to export",
+            hint="add a [jobs.NAME] table with a command",
+        )
+    return list(project.settings.jobs.values())

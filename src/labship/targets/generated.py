@@ -28,6 +28,8 @@ from labship.errors import ConflictError
 State = Literal["missing", "generated", "edited", "user"]
 UserOwned = Literal["keep", "refuse"]
 
+# Generated files are read by others (Airflow's user, compose, a reviewer): a new one is
+# rw-r--r--, a rewritten one keeps its mode (the atomic write alone would make it 0600).
 _CHECKSUM_PREFIX = "# labship-checksum: sha256="
 _CHECKSUM_LINE = re.compile(r"^# labship-checksum: sha256=([0-9a-f]{64})\n")
 

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import ConfigError, ProfileError
-from labship.targets.base import Context
+from labship.targets.base import Context, selected_jobs
 from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
@@ -131,13 +131,14 @@ class K8sTarget:
     """deploy/k8s/: CronJobs, Jobs, the kustomization and the Secrets' env files."""
 
     name = "k8s"
+    accepts = frozenset({"jobs"})
 
     def __init__(self) -> None:
         self.notes: list[str] = []
 
     def plan(self, context: Context) -> list[Planned]:
         project = context.project
-        jobs = selected_jobs(project, context.jobs)
+        jobs = selected_jobs(context)
         image = self._image(project)
         common = _common(project, image)
         files: list[Planned] = []
@@ -192,13 +193,6 @@ class K8sTarget:
             else:
                 files.append(_planned(root / f"{profile}.env", text, private=True))
         return files
-
-
-def selected_jobs(project: Project, names: tuple[str, ...] | None) -> list[Job]:
-    """The jobs named (each must exist), else all of them."""
-    if not names:
-        return list(project.settings.jobs.values())
-    return [project.job(name) for name in dict.fromkeys(names)]
 
 
 def _planned(path: Path, body: str, *, private: bool = False) -> Planned:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import ConfigError, FileWriteError
-from labship.targets.base import Context, selected_jobs
+from labship.targets.base import Context, distinct_names, selected_jobs
 from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
@@ -121,16 +121,8 @@ def secret_name(project: Project, profile: str) -> str:
     return name
 
 
-def _task(project: Project, job: Job, taken: dict[str, str]) -> Task:
-    task_id = (_TASK_UNSAFE.sub("_", job.name).strip("._-") or "job")[:250]
-    if task_id in taken:
-        raise ConfigError(
-            f"{project.config_path}: jobs {taken[task_id]!r} and {job.name!r} would both "
-            f"be the Airflow task {task_id!r}",
-            hint="rename one of them (letters, digits, '.', '_', '-')",
-        )
-    taken[task_id] = job.name
-    return Task(task_id, job)
+def _task_id(job_name: str) -> str:
+    return (_TASK_UNSAFE.sub("_", job_name).strip("._-") or "job")[:250]
 
 
 def _schedule(project: Project, job: Job) -> tuple[str | None, str]:
@@ -156,9 +148,9 @@ def _slug(cron: str | None, timezone: str) -> str:
 def dags(project: Project, jobs: Iterable[Job]) -> list[Dag]:
     """The jobs grouped by schedule, in labship.toml's order: one DAG each."""
     groups: dict[tuple[str | None, str], list[Task]] = {}
-    taken: dict[str, str] = {}
-    for job in jobs:
-        groups.setdefault(_schedule(project, job), []).append(_task(project, job, taken))
+    allowed = "letters, digits, '.', '_', '-'"
+    for task_id, job in distinct_names(project, jobs, _task_id, "Airflow task", allowed):
+        groups.setdefault(_schedule(project, job), []).append(Task(task_id, job))
     single = len(groups) == 1
     return [
         Dag(project.name if single else f"{project.name}.{_slug(*key)}", *key, tuple(tasks))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from labship.lock import Lock
     from labship.project import Job, Project
     from labship.targets.generated import Planned
@@ -45,3 +47,23 @@ def selected_jobs(context: Context) -> list[Job]:
             hint="add a [jobs.NAME] table with a command",
         )
     return list(project.settings.jobs.values())
+
+
+def distinct_names(
+    project: Project, jobs: Iterable[Job], name_of: Callable[[str], str], what: str, allowed: str
+) -> list[tuple[str, Job]]:
+    """Each job's name in another system (a compose service, an Airflow task, a
+    Kubernetes resource); two jobs that would get one name are refused, naming both."""
+    from labship.errors import ConfigError
+
+    seen: dict[str, Job] = {}
+    for job in jobs:
+        name = name_of(job.name)
+        if name in seen:
+            raise ConfigError(
+                f"{project.config_path}: jobs {seen[name].name!r} and {job.name!r} would both "
+                f"be the {what} {name!r}",
+                hint=f"rename one of them ({allowed})",
+            )
+        seen[name] = job
+    return list(seen.items())

@@ -44,9 +44,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from labship.errors import ConfigError
 from labship.project.settings import DEFAULT_STOP_TIMEOUT
-from labship.targets.base import Context
+from labship.targets.base import Context, distinct_names
 from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
@@ -129,18 +128,25 @@ def _environment() -> jinja2.Environment:
 
 
 def _services(project: Project) -> list[_Service]:
-    services: dict[str, _Service] = {}
-    for name, job in project.settings.jobs.items():
-        service = _SERVICE_UNSAFE.sub("-", name).strip("-") or "job"
-        if service in services:
-            raise ConfigError(
-                f"{project.config_path}: jobs {services[service].name!r} and {name!r} "
-                f"would both be the compose service {service!r}",
-                hint="rename one of them (letters, digits, '.', '_', '-')",
-            )
-        grace = job.stop_timeout if job.stop_timeout != DEFAULT_STOP_TIMEOUT else None
-        services[service] = _Service(service, name, job.argv, grace)
-    return list(services.values())
+    def service_of(name: str) -> str:
+        return _SERVICE_UNSAFE.sub("-", name).strip("-") or "job"
+
+    named = distinct_names(
+        project,
+        project.settings.jobs.values(),
+        service_of,
+        "compose service",
+        "letters, digits, '.', '_', '-'",
+    )
+    return [
+        _Service(
+            service,
+            job.name,
+            job.argv,
+            job.stop_timeout if job.stop_timeout != DEFAULT_STOP_TIMEOUT else None,
+        )
+        for service, job in named
+    ]
 
 
 class ComposeTarget:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import ConfigError, ProfileError
-from labship.targets.base import Context, selected_jobs
+from labship.targets.base import Context, distinct_names, selected_jobs
 from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
@@ -107,17 +107,13 @@ class _Names:
 
 def _names(project: Project, jobs: list[Job]) -> list[_Names]:
     """Each job's resource name and labels; two jobs with one name are refused."""
-    seen: dict[str, str] = {}
+
+    def name_of(job_name: str) -> str:
+        return dns_label(f"{project.name}-{job_name}")
+
+    allowed = "lowercase letters, digits, '-'"
     out = []
-    for job in jobs:
-        name = dns_label(f"{project.name}-{job.name}")
-        if name in seen:
-            raise ConfigError(
-                f"{project.config_path}: jobs {seen[name]!r} and {job.name!r} would both be "
-                f"the Kubernetes name {name!r}",
-                hint="rename one of them (lowercase letters, digits, '-')",
-            )
-        seen[name] = job.name
+    for name, job in distinct_names(project, jobs, name_of, "Kubernetes name", allowed):
         labels = {
             "app.kubernetes.io/name": dns_label(project.name, 63),
             "app.kubernetes.io/component": name,

@@ -529,3 +529,14 @@ def test_the_cli_exports_and_says_each_file(make_project: MakeProject) -> None:
     proc = labship("export", "k8s", "nope", cwd=project.root)
     assert proc.returncode == 64
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_the_grace_period_is_the_jobs_stop_timeout(make_project: MakeProject) -> None:
+    """The same stop_timeout as `labship run` and the cron wrapper: 30 s to checkpoint."""
+    jobs = '[jobs.train]\ncommand = "python code/hello.py"\nstop_timeout = 30\n'
+    paths, _ = _export(_project(make_project, jobs=jobs))
+    manifests = _manifests(paths[0].parent)
+    specs = [m["spec"] for name, m in manifests.items() if name.startswith("job-")]
+    assert specs and all(
+        s["template"]["spec"]["terminationGracePeriodSeconds"] == 30 for s in specs
+    )

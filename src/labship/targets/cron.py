@@ -38,14 +38,13 @@ from typing import TYPE_CHECKING
 from labship.errors import ConfigError, UsageError
 from labship.targets.base import Context
 from labship.targets.generated import Header, Planned, with_header
-from labship.tools.process import STOP_GRACE
 
 if TYPE_CHECKING:
     from labship.project import Job, Project
 
 MARKER = "labship:"
 KEEP_LOGS = 30
-KILL_AFTER = STOP_GRACE + 5  # labship run stops the job within its grace; then timeout kills
+KILL_MARGIN = 5  # labship run kills the job after its stop_timeout; then timeout kills
 HEADER = Header(
     sources="labship.toml",
     command="labship schedule",
@@ -152,6 +151,6 @@ def render_wrapper(project: Project, job: Job) -> str:
         lock=str(cron_dir(project) / f"{_slug(job.name)}.lock"),
         keep=KEEP_LOGS,
         timeout=job.timeout,
-        grace=int(KILL_AFTER),
+        grace=job.stop_timeout + KILL_MARGIN,
         run_flags=shlex.join(flags),
     )

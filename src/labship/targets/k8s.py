@@ -198,13 +198,11 @@ def _planned(path: Path, body: str, *, private: bool = False) -> Planned:
 
 def _common(project: Project, image: str) -> dict[str, Any]:
     from labship.runtimes.container import APP_UID
-    from labship.tools.process import STOP_GRACE
 
     return {
         "project": project.name,
         "image": image,
         "uid": APP_UID,
-        "grace": int(STOP_GRACE),
         "backoff_limit": BACKOFF_LIMIT,
         "starting_deadline": STARTING_DEADLINE,
         "history": HISTORY,
@@ -229,6 +227,7 @@ def _manifest(project: Project, kind: str, named: _Names, common: dict[str, Any]
         schedule=k8s_schedule(project, job) if kind == "cronjob" else "",
         path=str(path.relative_to(project.root)),
         **common,
+        grace=job.stop_timeout,  # as `labship run`: the job's own stop_timeout
     )
     return _planned(path, body)
 

@@ -24,7 +24,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ import pytest
 from conftest import labship
 from dockerfixtures import LOCAL_BASE, docker_skip_reason
 from labship import targets
-from labship.project import Job, load_project
+from labship.project import load_project
 from labship.targets.base import Context
 from labship.tools.uv import uv_bin, uv_env
 
@@ -319,14 +319,6 @@ def test_a_run_through_the_executor(airflow: Airflow, built: Path) -> None:
     assert [t for t, text in rows.items() if SECRET in text or SALT in text] == []
 
 
-@dataclass(frozen=True)
-class SizedJob(Job):
-    """A job with the resource keys the Kubernetes target adds to labship.toml."""
-
-    cpu: str = "500m"
-    memory: str = "1Gi"
-
-
 KUBECONFIG = """\
 apiVersion: v1
 kind: Config
@@ -356,7 +348,7 @@ def test_the_kubernetes_dag_imports_and_builds_the_pods(
     (a kubeconfig naming an unreachable server, so nothing is contacted)."""
     project = load_project(built)
     hello = project.settings.jobs["hello"]
-    sized = {**project.settings.jobs, "hello": SizedJob(**vars(hello))}
+    sized = {**project.settings.jobs, "hello": replace(hello, cpu="500m", memory="1Gi")}
     project = replace(project, settings=replace(project.settings, jobs=sized))
     context = Context(project, jobs=("hello", "report"), options=frozenset({"kubernetes"}))
     (path,) = targets.export(context, "airflow", force=True)

@@ -47,6 +47,7 @@ CONNECTIONS = (16, 64)
 TARGETS = {"single": 5.0, "batch": 3.0, "p99": 1 / 3}
 COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 SAVE = """
+import sys
 import mlflow.sklearn
 from mlflow.models import infer_signature
 from sklearn.datasets import load_iris
@@ -133,9 +134,12 @@ def wrk(url: str, payload: Path, connections: int, seconds: int) -> tuple[float,
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out.stdout)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out.stdout)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out.stdout)
+    total = re.search(r"(\d+) requests in", out.stdout)
     if rps is None or p50 is None or p99 is None:
         raise BenchError(f"wrk output not understood: {out.stdout[-500:]}")
-    return float(rps.group(1)), _ms(p50), _ms(p99), int(bad.group(1)) if bad else 0
+    failed = int(bad.group(1)) if bad else 0
+    share = 1 - failed / int(total.group(1)) if total and int(total.group(1)) else 1.0
+    return float(rps.group(1)) * share, _ms(p50), _ms(p99), failed  # answered ones only
 
 
 def _ms(match: re.Match[str]) -> float:

@@ -32,7 +32,7 @@ def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int
         "--workers", type=positive, default=None, help="default: the CPUs labship may use"
     )
     p.add_argument(
-        "--queue", type=positive, default=None, help="requests that may wait (default: 16 a worker)"
+        "--queue", type=positive, default=None, help="requests that may wait (default: 64 a worker)"
     )
     p.add_argument(
         "--timeout", type=float, default=60.0, help="seconds a prediction may take (then 504)"

@@ -28,7 +28,7 @@ class ServeOptions:
     port: int = DEFAULT_PORT
     host: str = "127.0.0.1"
     workers: int | None = None  # None: the CPUs this process may use
-    queue: int | None = None  # None: 16 per worker
+    queue: int | None = None  # None: 64 per worker
     timeout: float = 60.0  # seconds a prediction may take before 504
 
 
@@ -47,7 +47,7 @@ def serve(model: Path, options: ServeOptions, *, console: Console) -> int:
     env = environment(folder, store, console=console)
     code = stage_code(store)
     workers = options.workers or usable_cpus()
-    queue = options.queue if options.queue is not None else 16 * workers
+    queue = options.queue if options.queue is not None else 64 * workers
     argv = [str(env / "bin" / "python"), "-m", f"{PACKAGE}.server", "--model", str(folder.path)]
     argv += ["--host", options.host, "--port", str(options.port), "--workers", str(workers)]
     argv += ["--queue", str(queue), "--timeout", f"{options.timeout:g}"]

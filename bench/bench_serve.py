@@ -251,7 +251,7 @@ def measure(work: Path, workers: int, seconds: int) -> tuple[list[Load], dict[st
         "mlflow": tool_version(
             [str(venv / "bin" / "python"), "-c", "import mlflow; print(mlflow.__version__)"]
         ),
-        "wrk": tool_version(["wrk", "--version"]).split(" [")[0],
+        "wrk": tool_version(["dpkg-query", "-W", "-f=${Version}", "wrk"]),  # no --version
     }
     return loads, versions
 

@@ -22,6 +22,16 @@ CASES: list[tuple[str, Any, str]] = [
         "application/json",
     ),
     (
+        "split-reordered",
+        {"dataframe_split": {"columns": COLUMNS[::-1], "data": [r[::-1] for r in ROWS]}},
+        "application/json",
+    ),
+    (
+        "split-bool",
+        {"dataframe_split": {"columns": COLUMNS, "data": [[True, 3.5, 1.4, 0.2]]}},
+        "application/json",
+    ),
+    (
         "split-index",
         {"dataframe_split": {"index": [7, 8, 9], "columns": COLUMNS, "data": ROWS}},
         "application/json",

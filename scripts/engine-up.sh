@@ -22,12 +22,13 @@ command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missin
 # a loopback image registry and htpasswd for the push tests
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)   # bench/bench_serve.py's load generator
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  say "docker.io, docker-compose, debootstrap, cron, docker-registry, apache2-utils already installed"
+  say "docker.io, docker-compose, debootstrap, cron, docker-registry, apache2-utils, wrk already installed"
 fi
 
 # 2. daemon

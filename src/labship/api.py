@@ -461,3 +461,21 @@ def doctor(project: Project | None) -> Report:
     from labship.doctor import diagnose
 
     return diagnose(project)
+
+
+def serve(
+    model: Path,
+    *,
+    port: int = 5000,
+    workers: int | None = None,
+    timeout: float = 60.0,
+    queue: int | None = None,
+    console: Console,
+) -> int:
+    """Serve an MLflow model folder over HTTP (MLflow's protocol) until stopped, in an
+    environment locked and built from the model's own requirements."""
+    from labship.serve import ServeOptions
+    from labship.serve import serve as _serve
+
+    options = ServeOptions(port=port, workers=workers, queue=queue, timeout=timeout)
+    return _serve(model, options, console=console)

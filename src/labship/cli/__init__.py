@@ -230,8 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     targets.register(add)
     schedule.register(add)
     ship.register(add)
-    from labship.cli import completion
+    from labship.cli import completion, serve
 
+    serve.register(add, _port, _positive)
     completion.register(add, parser)
     return parser
 

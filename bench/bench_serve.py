@@ -1,0 +1,298 @@
+"""Serving benchmark: ``labship serve`` against ``mlflow models serve`` on the same model
+(scikit-learn LogisticRegression on iris, ``mlflow.sklearn.save_model``) with the same
+number of workers, loaded by ``wrk`` (Debian's package; CI installs it in
+``scripts/engine-up.sh``). Writes docs/benchmarks-serve.md (``--quick``: a temporary file).
+
+    python -m bench.bench_serve              # 5 s per load, 16 and 64 connections
+    python -m bench.bench_serve --quick      # 2 s per load
+
+Targets: at least 5x mlflow's throughput for one row, 3x for 100 rows, and at most a
+third of its p99 latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench._common import (
+    BenchError,
+    Result,
+    entry,
+    labship_cli,
+    labship_uv,
+    loadavg,
+    machine_facts,
+    parser,
+    publish,
+    report_path,
+    say,
+    tool_version,
+    work_dir,
+)
+
+DOC = "benchmarks-serve.md"
+MLFLOW = ("mlflow==3.17.2", "scikit-learn==1.9.1")
+CONNECTIONS = (16, 64)
+TARGETS = {"single": 5.0, "batch": 3.0, "p99": 1 / 3}
+COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+SAVE = """
+import sys
+import mlflow.sklearn
+from mlflow.models import infer_signature
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+X, y = load_iris(return_X_y=True, as_frame=True)
+model = LogisticRegression(max_iter=500).fit(X, y)
+mlflow.sklearn.save_model(model, sys.argv[1], signature=infer_signature(X, model.predict(X)))
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    """One wrk run: requests per second, latency percentiles (ms), errors."""
+
+    server: str
+    rows: int
+    connections: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+
+
+def body(rows: int) -> str:
+    data = [[5.1 + (i % 7) * 0.3, 3.5, 1.4 + (i % 5), 0.2 + (i % 3) * 0.8] for i in range(rows)]
+    return json.dumps({"dataframe_split": {"columns": COLUMNS, "data": data}})
+
+
+def prepare(work: Path) -> tuple[Path, Path]:
+    """(mlflow's venv, the iris model folder), built with labship's uv."""
+    venv = work / "mlflow-venv"
+    uv = labship_uv()
+    subprocess.run([uv, "venv", "-q", "--python", "3.11", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *MLFLOW], check=True)
+    model = work / "iris"
+    subprocess.run([str(python), "-c", SAVE, str(model)], check=True, capture_output=True)
+    return venv, model
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(argv: list[str], port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    stop(proc)
+    raise BenchError(f"{argv[:4]} did not answer on port {port}: {log.read_text()[-800:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def wrk(url: str, payload: Path, connections: int, seconds: int) -> tuple[float, float, float, int]:
+    """(rps, p50 ms, p99 ms, non-2xx responses) of one wrk run."""
+    script = payload.with_suffix(".lua")
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'local f = io.open("{payload}") wrk.body = f:read("*a") f:close()\n'
+    )
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    out = subprocess.run([*argv, url + "/invocations"], capture_output=True, text=True, check=True)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out.stdout)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out.stdout)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out.stdout)
+    total = re.search(r"(\d+) requests in", out.stdout)
+    if rps is None or p50 is None or p99 is None:
+        raise BenchError(f"wrk output not understood: {out.stdout[-500:]}")
+    failed = int(bad.group(1)) if bad else 0
+    share = 1 - failed / int(total.group(1)) if total and int(total.group(1)) else 1.0
+    return float(rps.group(1)) * share, _ms(p50), _ms(p99), failed  # answered ones only
+
+
+def _ms(match: re.Match[str]) -> float:
+    return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+
+def load_all(servers: dict[str, str], work: Path, seconds: int) -> list[Load]:
+    """Every load against every server, the servers alternating at each step."""
+    loads: list[Load] = []
+    for rows in (1, 100):
+        payload = work / f"rows{rows}.json"
+        payload.write_text(body(rows))
+        for connections in CONNECTIONS:
+            for name, url in servers.items():
+                wrk(url, payload, connections, 1)  # warm-up, not counted
+                rps, p50, p99, bad = wrk(url, payload, connections, seconds)
+                say(
+                    f"{name} rows={rows} c={connections}: {rps:,.0f} rps "
+                    f"p50 {p50:.1f} p99 {p99:.1f} ms"
+                )
+                loads.append(Load(name, rows, connections, rps, p50, p99, bad))
+    return loads
+
+
+def serve_both(
+    venv: Path, model: Path, work: Path, workers: int
+) -> dict[str, tuple[str, subprocess.Popen[bytes]]]:
+    """Both servers on free ports: name -> (url, process)."""
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
+    port = free_port()
+    argv = [str(labship_cli()), "serve", str(model), "--port", str(port), "--workers", str(workers)]
+    servers = {
+        "labship": (f"http://127.0.0.1:{port}", start(argv, port, work / "labship.log", env))
+    }
+    port = free_port()
+    argv = [str(venv / "bin" / "python"), "-m", "mlflow", "models", "serve", "-m", str(model)]
+    argv += ["--env-manager", "local", "--port", str(port), "--workers", str(workers)]
+    servers["mlflow"] = (f"http://127.0.0.1:{port}", start(argv, port, work / "mlflow.log", env))
+    return servers
+
+
+@dataclass(frozen=True)
+class Compared:
+    """labship against mlflow for one load: throughput and p99 ratios."""
+
+    rows: int
+    connections: int
+    labship: Load
+    mlflow: Load
+
+    @property
+    def rps_ratio(self) -> float:
+        return self.labship.rps / self.mlflow.rps if self.mlflow.rps else 0.0
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.labship.p99_ms / self.mlflow.p99_ms if self.mlflow.p99_ms else 0.0
+
+
+def compare(loads: list[Load]) -> list[Compared]:
+    by = {(x.server, x.rows, x.connections): x for x in loads}
+    return [
+        Compared(rows, c, by["labship", rows, c], by["mlflow", rows, c])
+        for rows in (1, 100)
+        for c in CONNECTIONS
+    ]
+
+
+def results(compared: list[Compared]) -> list[Result]:
+    rows: list[Result] = []
+    for c in compared:
+        target = TARGETS["single"] if c.rows == 1 else TARGETS["batch"]
+        what = "1 row" if c.rows == 1 else f"{c.rows} rows"
+        rows.append(
+            Result(
+                f"throughput, {what}, {c.connections} connections: labship / mlflow",
+                f">= {target:g}x",
+                c.rps_ratio,
+                "x",
+                c.rps_ratio >= target,
+                note=f"{c.labship.rps:,.0f} vs {c.mlflow.rps:,.0f} rps",
+            )
+        )
+        rows.append(
+            Result(
+                f"p99 latency, {what}, {c.connections} connections: labship / mlflow",
+                "<= 0.33x",
+                c.p99_ratio,
+                "x",
+                c.p99_ratio <= TARGETS["p99"],
+                note=f"{c.labship.p99_ms:.1f} vs {c.mlflow.p99_ms:.1f} ms",
+                digits=2,
+            )
+        )
+    return rows
+
+
+def measure(work: Path, workers: int, seconds: int) -> tuple[list[Load], dict[str, str]]:
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed: apt-get install wrk (scripts/engine-up.sh does)")
+    venv, model = prepare(work)
+    servers = serve_both(venv, model, work, workers)
+    try:
+        loads = load_all({name: url for name, (url, _p) in servers.items()}, work, seconds)
+    finally:
+        for _url, proc in servers.values():
+            stop(proc)
+    versions = {
+        "mlflow": tool_version(
+            [str(venv / "bin" / "python"), "-c", "import mlflow; print(mlflow.__version__)"]
+        ),
+        "wrk": tool_version(["dpkg-query", "-W", "-f=${Version}", "wrk"]),  # no --version
+    }
+    return loads, versions
+
+
+def arguments() -> argparse.ArgumentParser:
+    p = parser((__doc__ or "").splitlines()[0])
+    p.add_argument("--seconds", type=int, help="seconds per wrk load (5; quick 2)")
+    p.add_argument("--workers", type=int, help="workers of both servers (default: labship's)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from labship.serve.cpus import usable_cpus
+
+    args = arguments().parse_args(argv)
+    seconds = args.seconds or (2 if args.quick else 5)
+    workers = args.workers or usable_cpus()
+    out = report_path(args, DOC)
+    say(f"{workers} workers each, {seconds} s per load; report to {out}")
+    with work_dir("labship-bench-serve-", parent=args.workdir, keep=args.keep) as work:
+        loads, versions = measure(work, workers, seconds)
+    compared = compare(loads)
+    machine = machine_facts(
+        {
+            "mlflow": versions["mlflow"],
+            "wrk": versions["wrk"],
+            "workers (both servers)": str(workers),
+            "load average (1/5/15 min) at the end": loadavg(),
+        }
+    )
+    return publish(
+        args,
+        out,
+        kind="serve",
+        title="Serving benchmark",
+        machine=machine,
+        results=results(compared),
+        d={"loads": loads, "compared": compared, "seconds": seconds, "workers": workers},
+        targets=TARGETS,
+    )
+
+
+if __name__ == "__main__":
+    entry(main, "bench_serve")

@@ -1,0 +1,39 @@
+"""``labship serve MODEL``: an MLflow model folder as a REST API (no project needed)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from labship.console import Console
+
+Add = Callable[..., argparse.ArgumentParser]
+
+
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from labship import api
+
+    return api.serve(
+        Path(args.model),
+        port=args.port,
+        workers=args.workers,
+        timeout=args.timeout,
+        queue=args.queue,
+        console=console,
+    )
+
+
+def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int]) -> None:
+    p = add("serve", cmd_serve, "serve an MLflow model folder as an MLflow-compatible REST API")
+    p.add_argument("model", help="the folder mlflow.<flavor>.save_model wrote")
+    p.add_argument("--port", type=port, default=5000, help="default: 5000, as mlflow's")
+    p.add_argument(
+        "--workers", type=positive, default=None, help="default: the CPUs labship may use"
+    )
+    p.add_argument(
+        "--queue", type=positive, default=None, help="requests that may wait (default: 64 a worker)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds a prediction may take (then 504)"
+    )

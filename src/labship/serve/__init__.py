@@ -1,0 +1,84 @@
+"""``labship serve``: an MLflow model folder as an MLflow-compatible REST API.
+
+labship's side (this package but ``app/``) reads the folder, locks and builds the model's
+environment in the store, and starts the server in it in the foreground; ``app/`` is
+the server, which runs inside that environment without labship (see ``app/__init__``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from labship.errors import PortInUse, UsageError
+
+if TYPE_CHECKING:
+    from labship.console import Console
+
+DEFAULT_PORT = 5000  # mlflow models serve's
+STOP_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    port: int = DEFAULT_PORT
+    host: str = "127.0.0.1"
+    workers: int | None = None  # None: the CPUs this process may use
+    queue: int | None = None  # None: 64 per worker
+    timeout: float = 60.0  # seconds a prediction may take before 504
+
+
+def serve(model: Path, options: ServeOptions, *, console: Console) -> int:
+    """Serve until stopped; the server's exit code (0 after SIGTERM/SIGINT)."""
+    from labship.serve.cpus import usable_cpus
+    from labship.serve.env import PACKAGE, environment, stage_code
+    from labship.serve.model import read_model
+    from labship.store import Store
+    from labship.tools.process import run_foreground
+
+    _check_options(options)
+    folder = read_model(model)
+    _port_free(options.host, options.port)
+    store = Store()
+    env = environment(folder, store, console=console)
+    code = stage_code(store)
+    workers = options.workers or usable_cpus()
+    queue = options.queue if options.queue is not None else 64 * workers
+    argv = [str(env / "bin" / "python"), "-m", f"{PACKAGE}.server", "--model", str(folder.path)]
+    argv += ["--host", options.host, "--port", str(options.port), "--workers", str(workers)]
+    argv += ["--queue", str(queue), "--timeout", f"{options.timeout:g}"]
+    variables = {**os.environ, "PYTHONPATH": str(code), "PYTHONNOUSERSITE": "1"}
+    variables.pop("VIRTUAL_ENV", None)
+    console.say(
+        f"serving {folder.path} on http://{options.host}:{options.port} ({workers} workers)"
+    )
+    with store.in_use(env):
+        ended = run_foreground(argv, env=variables, cwd=folder.path, what="serve", grace=STOP_GRACE)
+    return 0 if ended.signal is not None and not ended.killed else ended.exit_code
+
+
+def _check_options(options: ServeOptions) -> None:
+    if not 1 <= options.port <= 65535:
+        raise UsageError(f"--port {options.port} is not a TCP port", hint="use 1 to 65535")
+    if options.workers is not None and options.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if options.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+
+
+def _port_free(host: str, port: int) -> None:
+    """Refuse a taken port before the environment is built (exit 75)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    f"port {port} on {host} is in use", hint="pass another --port"
+                ) from None
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None

@@ -1,0 +1,290 @@
+"""The front process: HTTP on asyncio, predictions in forked worker processes.
+
+Requests beyond the workers wait in a bounded queue (503 when it is full); a prediction
+slower than the timeout is answered 504 and its worker is killed and replaced, so its
+CPU comes back; a worker that dies is replaced while the others keep answering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from . import protocol, worker
+
+VERSION = b'"labship-serve 0.1.0"'
+
+
+class Slot:
+    """One worker process and the front's end of its socket."""
+
+    def __init__(self, model: worker.Model) -> None:
+        front, back = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:  # the worker: no asyncio, no signals, no sockets of the front
+            _become_worker(back.fileno())
+            worker.serve_forever(model, back)
+        back.close()
+        self.pid = pid
+        self.sock = front
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def ask(self, content_type: bytes, body: bytes) -> tuple[int, bytes]:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(sock=self.sock)
+        reader, writer = self.streams
+        writer.write(worker.REQUEST.pack(len(body), len(content_type)) + content_type + body)
+        status, size = worker.ANSWER.unpack(await reader.readexactly(worker.ANSWER.size))
+        return status, await reader.readexactly(size)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        if self.streams is not None:
+            self.streams[1].close()
+        else:
+            self.sock.close()
+
+
+def _become_worker(keep: int) -> None:
+    """Drop what the fork copied from the front: its clients' sockets (a client would
+    never see its connection close), the listening socket, the event loop's signals."""
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+
+
+class Pool:
+    """Idle workers, and the requests waiting for one (at most ``queue``)."""
+
+    def __init__(self, model: worker.Model, size: int, queue: int, timeout: float) -> None:
+        self.model = model
+        self.timeout = timeout
+        self.queue = queue
+        self.slots = [Slot(model) for _ in range(size)]
+        self.idle: collections.deque[Slot] = collections.deque(self.slots)
+        self.waiting: collections.deque[asyncio.Future[Slot]] = collections.deque()
+
+    async def predict(self, content_type: bytes, body: bytes) -> tuple[int, bytes]:
+        slot = await self._take()
+        if slot is None:
+            return 503, protocol.error_body(
+                "TEMPORARILY_UNAVAILABLE", "the server is at capacity; retry later"
+            )
+        try:
+            answer = await asyncio.wait_for(slot.ask(content_type, body), self.timeout)
+        except TimeoutError:
+            self._replace(slot)
+            return 504, protocol.error_body(
+                "DEADLINE_EXCEEDED", f"the prediction took longer than {self.timeout:g}s"
+            )
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self._replace(slot)
+            return 500, protocol.error_body(
+                "INTERNAL_ERROR", "the worker died during the prediction; it was replaced"
+            )
+        self._give(slot)
+        return answer
+
+    async def _take(self) -> Slot | None:
+        if self.idle:
+            return self.idle.popleft()
+        if len(self.waiting) >= self.queue:
+            return None
+        fut: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
+        self.waiting.append(fut)
+        return await fut
+
+    def _give(self, slot: Slot) -> None:
+        while self.waiting:
+            fut = self.waiting.popleft()
+            if not fut.done():
+                fut.set_result(slot)
+                return
+        self.idle.append(slot)
+
+    def _replace(self, dead: Slot) -> None:
+        dead.kill()
+        fresh = Slot(self.model)
+        self.slots[self.slots.index(dead)] = fresh
+        self._give(fresh)
+
+    def reap(self) -> None:
+        """Replace idle workers that died between requests (killed from outside)."""
+        for slot in list(self.idle):
+            try:
+                done, _status = os.waitpid(slot.pid, os.WNOHANG)
+            except ChildProcessError:
+                done = slot.pid
+            if done:
+                self.idle.remove(slot)
+                self._replace(slot)
+
+    def stop(self) -> None:
+        for slot in self.slots:
+            slot.kill()
+
+
+_REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    413: b"Payload Too Large",
+    415: b"Unsupported Media Type",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
+}
+MAX_BODY = 64 << 20
+
+
+class Http(asyncio.Protocol):
+    """HTTP/1.1 with keep-alive, one request at a time per connection."""
+
+    def __init__(self, pool: Pool, version: bytes) -> None:
+        self.pool = pool
+        self.version = version
+        self.buf = bytearray()
+        self.busy = False
+        self.transport: asyncio.Transport | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.busy:
+            self._next()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def _next(self) -> None:
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buf) > 65536:
+                self._send(413, protocol.error_body("BAD_REQUEST", "headers too large"), True)
+            return
+        method, path, headers = _head(bytes(self.buf[:end]))
+        size = int(headers.get(b"content-length", b"0") or 0)
+        if size > MAX_BODY:
+            self._send(413, protocol.error_body("BAD_REQUEST", "body too large"), True)
+            return
+        if len(self.buf) < end + 4 + size:
+            return
+        body = bytes(self.buf[end + 4 : end + 4 + size])
+        del self.buf[: end + 4 + size]
+        close = headers.get(b"connection", b"").lower() == b"close"
+        self._route(method, path, headers.get(b"content-type", b""), body, close)
+
+    def _route(self, method: bytes, path: bytes, ctype: bytes, body: bytes, close: bool) -> None:
+        path = path.split(b"?", 1)[0]
+        if path in (b"/ping", b"/health") and method == b"GET":
+            self._send(200, b"\n", close)
+        elif path == b"/version" and method == b"GET":
+            self._send(200, self.version, close)
+        elif path == b"/invocations" and method == b"POST":
+            self.busy = True
+            self.task = asyncio.ensure_future(self._invoke(ctype, body, close))
+        elif path in (b"/ping", b"/health", b"/version", b"/invocations"):
+            self._send(405, protocol.error_body("BAD_REQUEST", "method not allowed"), close)
+        else:
+            self._send(404, protocol.error_body("NOT_FOUND", "not found"), close)
+
+    async def _invoke(self, ctype: bytes, body: bytes, close: bool) -> None:
+        status, answer = await self.pool.predict(ctype, body)
+        self.busy = False
+        self._send(status, answer, close)
+
+    def _send(self, status: int, body: bytes, close: bool) -> None:
+        if self.transport is None:
+            return
+        head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+        self.transport.write(
+            head % (status, _REASONS.get(status, b"Error"), len(body))
+            + (b"connection: close\r\n\r\n" if close else b"\r\n")
+            + body
+        )
+        if close:
+            self.transport.close()
+            self.transport = None
+        elif self.buf and not self.busy:
+            self._next()
+
+
+def _head(raw: bytes) -> tuple[bytes, bytes, dict[bytes, bytes]]:
+    lines = raw.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    return parts[0], parts[1] if len(parts) > 1 else b"/", headers
+
+
+def _mlflow_version() -> bytes:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlflow").encode()
+    except PackageNotFoundError:
+        return VERSION
+
+
+async def _main(args: argparse.Namespace) -> None:
+    model = worker.Model(Path(args.model))
+    pool = Pool(model, args.workers, args.queue, args.timeout)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGCHLD, pool.reap)
+    version = _mlflow_version()
+    server = await loop.create_server(
+        lambda: Http(pool, version), args.host, args.port, reuse_address=True, backlog=2048
+    )
+    print(
+        f"labship-serve: listening on http://{args.host}:{args.port} "
+        f"({args.workers} workers, queue {args.queue}, timeout {args.timeout:g}s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        pool.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="labship-serve")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--queue", type=int, default=64)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    del started
+    asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The model's environment: its requirements.txt plus the server's few packages, locked
+once by uv (PEP 751) and built in labship's content-addressed store. Nothing is
+installed when the server starts, and nothing with pip."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from labship.atomicfile import write_text_atomic
+from labship.errors import ImportCheckError, ResolutionError
+from labship.lock import Lock
+from labship.store import Store
+
+if TYPE_CHECKING:
+    from labship.console import Console
+    from labship.serve.model import ModelFolder
+
+# What the server adds to the model's own set: fast JSON, and YAML for the MLmodel file.
+SERVER_REQUIREMENTS = ("orjson>=3.9", "pyyaml>=6")
+APP = Path(__file__).resolve().parent / "app"
+PACKAGE = "labship_serve"
+
+
+def environment(model: ModelFolder, store: Store, *, console: Console) -> Path:
+    """The environment's folder, built now or found in the store."""
+    lock = _lock(model, store, console=console)
+    env, _built = store.ensure(lock, dev=False, console=console, check=_check)
+    return env
+
+
+def _lock(model: ModelFolder, store: Store, *, console: Console) -> Lock:
+    """The lock for these inputs: resolved the first time, read back ever after."""
+    inputs = "\n".join([model.python, *model.requirements, "--", *SERVER_REQUIREMENTS])
+    key = hashlib.sha256(inputs.encode()).hexdigest()[:16]
+    path = store.root / "serve" / f"pylock.{key}.toml"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        console.say(f"locking {model.path / 'requirements.txt'} for Python {model.python} with uv")
+        write_text_atomic(path, _resolve(inputs.replace("--\n", ""), model.python, console))
+    text = path.read_text(encoding="utf-8")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Lock(path.parent, model.python, path, path, digest, digest, {})
+
+
+def _resolve(requirements: str, python: str, console: Console) -> str:
+    from labship.tools.uv import uv
+
+    lines = requirements.split("\n", 1)[1]  # the first line is the Python version
+    with tempfile.TemporaryDirectory(prefix="labship-serve-") as tmp:
+        source, out = Path(tmp) / "requirements.in", Path(tmp) / "pylock.toml"
+        source.write_text(lines + "\n", encoding="utf-8")
+        args = ["pip", "compile", "--quiet", "--no-header", "--python-version", python]
+        result = uv([*args, str(source), "-o", str(out)], console=console, check=False)
+        if result.returncode != 0:
+            raise ResolutionError(
+                f"the model's requirements cannot be resolved for Python {python}: "
+                f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else '?'}",
+                hint="fix requirements.txt in the model folder",
+            )
+        return out.read_text(encoding="utf-8")
+
+
+def _check(env: Path) -> None:
+    """The server's imports must work in the new environment before it is kept."""
+    probe = "import orjson, yaml, pandas, numpy"
+    done = subprocess.run(
+        [str(env / "bin" / "python"), "-c", probe], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1:] or ["?"]
+        raise ImportCheckError(f"the model's environment cannot run the server: {last[0]}")
+
+
+def stage_code(store: Store) -> Path:
+    """A folder holding ``labship_serve`` (the server's files, keyed by their content),
+    for the environment's PYTHONPATH: labship itself is not installed there."""
+    files = sorted(APP.glob("*.py"))
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    final = store.root / "serve" / "code" / digest.hexdigest()[:16]
+    if (final / PACKAGE / "server.py").is_file():
+        return final
+    tmp = final.with_name(f".{final.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / PACKAGE).mkdir(parents=True)
+    for file in files:
+        shutil.copy2(file, tmp / PACKAGE / file.name)
+    try:
+        tmp.rename(final)
+    except OSError:  # a concurrent twin put the same files there first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final

@@ -451,6 +451,9 @@ class DockerRuntime:
             return None  # not a container labship made for this project: not ours
         return record.info
 
+    def tracking_running(self, project: Project) -> str | None:
+        return None
+
     def stop(self, project: Project, *, console: Console) -> bool:
         """Stop and remove the lab container(s) of this project; False if there were none.
         Only containers labelled as this project's lab are touched, whatever the record says."""

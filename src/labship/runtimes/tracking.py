@@ -85,6 +85,35 @@ def server_args(*, host: str, port: int, folder: str, workers: int = 1) -> list[
     ]
 
 
+def container_command() -> list[str]:
+    """The server in a container (compose, the docker runtime): all interfaces of its own
+    network namespace (the host publishes it on 127.0.0.1 only), the store mounted at
+    ``container.MLFLOW_DATA``, reachable from the lab by the name ``mlflow``."""
+    from labship.runtimes import container
+
+    return [
+        "mlflow",
+        *server_args(host="0.0.0.0", port=container.MLFLOW_PORT, folder=container.MLFLOW_DATA),
+        "--allowed-hosts",
+        container.MLFLOW_ALLOWED_HOSTS,
+    ]
+
+
+def container_uri() -> str:
+    """The server's URI from the lab's container."""
+    from labship.runtimes import container
+
+    return f"http://{container.MLFLOW_HOST}:{container.MLFLOW_PORT}"
+
+
+def keep_profile_uri(argv: list[str] | tuple[str, ...], uri: str) -> list[str]:
+    """``argv`` run with MLFLOW_TRACKING_URI set to ``uri`` unless the container's
+    environment (the profile) already sets it: compose's ``environment:`` would win over
+    ``env_file:``, so the default is given inside the container."""
+    script = f'export {URI_VAR}="${{{URI_VAR}:-{uri}}}"; exec "$@"'
+    return ["sh", "-c", script, "sh", *argv]
+
+
 def _taken(port: int) -> PortInUse | None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

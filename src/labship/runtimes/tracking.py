@@ -114,6 +114,13 @@ def keep_profile_uri(argv: list[str] | tuple[str, ...], uri: str) -> list[str]:
     return ["sh", "-c", script, "sh", *argv]
 
 
+def port_taken(port: int) -> PortInUse:
+    return PortInUse(
+        f"port {port} on 127.0.0.1 for the MLflow tracking server is already in use",
+        hint="stop what uses it, or set another in labship.toml: [services] mlflow_port = N",
+    )
+
+
 def _taken(port: int) -> PortInUse | None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -121,11 +128,7 @@ def _taken(port: int) -> PortInUse | None:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return PortInUse(
-                    f"port {port} on 127.0.0.1 for the MLflow tracking server is already in use",
-                    hint="stop what uses it, or set another in labship.toml: "
-                    "[services] mlflow_port = N",
-                )
+                return port_taken(port)
             return PortInUse(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
     return None
 

@@ -257,3 +257,62 @@ def test_runs_without_tracking_still_work(tracked: Tracked) -> None:
     assert "mlflow: not installed" in prod.stdout
     records = json.loads(labship("runs", "--json", cwd=tracked.root, check=True).stdout)
     assert [r.get("mlflow_run_id") for r in records[-2:]] == [None, None]
+
+
+@pytest.mark.docker
+def test_docker_lab_runs_the_tracking_server_beside_it(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The docker runtime: the server in its own container of the dev image, the lab's
+    notebooks log to it by name, the host reaches it on 127.0.0.1, stop removes all."""
+    from dockerfixtures import LOCAL_BASE, docker_skip_reason
+
+    reason = docker_skip_reason()
+    if reason is not None:
+        pytest.skip(f"no Docker engine: {reason}")
+    base = tmp_path_factory.mktemp("docker-tracking")
+    labship("new", "demo", cwd=base, check=True)
+    root, port = base / "demo", free_port()
+    _set_up(root, free_port(), port)
+    env = {"LABSHIP_BASE_IMAGE": LOCAL_BASE, "LABSHIP_RUNTIME": "docker"}
+    labship("lock", cwd=root, check=True)
+    started = labship("lab", "-d", cwd=root, env=env)
+
+    def ours(kind: str) -> list[str]:
+        listing = subprocess.run(
+            ["docker", kind, "ls", *(["-a"] if kind == "container" else []), "--filter",
+             f"label=org.labship.root={root}", "--format", "{{.Name}}" if kind == "network"
+             else "{{.Names}}"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return listing.stdout.split()
+
+    try:
+        assert started.returncode == 0, started.stderr
+        url = f"http://127.0.0.1:{port}"
+        status, content_type, _ = get(f"{url}/")
+        assert status == 200 and content_type.startswith("text/html")
+        record = json.loads((root / ".labship" / "lab.json").read_text())
+        lab, server = record["handle"]["container"], record["handle"]["tracking"]["container"]
+        published = subprocess.run(["docker", "port", server], capture_output=True, text=True)
+        assert published.stdout.strip() == f"5000/tcp -> 127.0.0.1:{port}"
+        logged = subprocess.run(
+            ["docker", "exec", lab, "python", "-c",
+             "import mlflow\nwith mlflow.start_run() as r:\n    mlflow.log_text('hi', 'n.txt')\n"
+             "print(r.info.run_id)"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert logged.returncode == 0, logged.stderr
+        run_id = logged.stdout.split()[-1]
+        found = json.loads(get(f"{url}/api/2.0/mlflow/runs/get?run_id={run_id}")[2])
+        assert found["run"]["info"]["run_id"] == run_id
+        (note,) = (root / ".labship" / "mlflow" / "artifacts").rglob("n.txt")
+        assert note.stat().st_uid == os.getuid()  # written as the host user
+        from labship.api import tracking_uri
+        from labship.project import load_project
+
+        assert tracking_uri(load_project(root)) == url
+    finally:
+        stopped = labship("stop", cwd=root)
+    assert stopped.returncode == 0 and "lab stopped" in stopped.stderr
+    assert ours("container") == [] and ours("network") == []

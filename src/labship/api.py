@@ -113,6 +113,8 @@ def run(
     lock = current_lock(project, lock_mode, console=console)
     prof = _with_spec_variables(prof, lock)
     tracked = _tracked(project, rt, profile_name)
+    if project.settings.mlflow and profile_name == DEFAULT_PROFILE and not tracked:
+        console.say(f"MLflow tracking is on, but jobs on the {rt.name} runtime are not tracked")
     run_id = server = None
     if tracked:  # the dev set (it has MLflow), this lab's server, tags naming this run
         prof, run_id, server = _with_tracking(project, job.name, prof, console)

@@ -172,8 +172,19 @@ def test_server_that_fails_leaves_nothing_up(tracked: Tracked) -> None:
     assert tracked.leftover == []
 
 
+def group_commands(pgid: int) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if entry.name.isdigit() and os.getpgid(int(entry.name)) == pgid:
+                found.append((entry / "cmdline").read_text().replace("\0", " "))
+    return found
+
+
 def test_lab_and_server_start(tracked: Tracked) -> None:
     assert tracked.started.returncode == 0, tracked.started.stderr
+    commands = group_commands(tracked.server_pid)
+    assert commands and not any("huey" in c or "_job_runner" in c for c in commands), commands
     assert f"MLflow tracking server at {tracked.url}" in tracked.started.stderr
     from labship.api import tracking_uri
     from labship.project import load_project

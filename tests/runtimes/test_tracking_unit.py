@@ -99,3 +99,9 @@ def test_labship_version_imports_nothing_of_tracking() -> None:
     code = "import sys, labship.cli; labship.cli.main(['--version']); print(sorted(sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert "labship.runtimes.tracking" not in out and "urllib.request" not in out
+
+
+def test_the_server_runs_without_mlflows_job_runner_unless_asked() -> None:
+    assert tracking.server_environment({}) == {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    asked = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"}
+    assert tracking.server_environment(asked) == asked

@@ -120,6 +120,8 @@ def test_mlflow_service_beside_the_lab(project: Project) -> None:
     assert mlflow["ports"] == ["127.0.0.1:${MLFLOW_PORT:-5055}:5000"]  # this machine only
     assert mlflow["user"] == "${HOST_UID:-1000}:${HOST_GID:-1000}"  # the host user, not root
     assert mlflow["volumes"] == ["./.labship/mlflow:/mlflow"]  # inside the project
+    jobs = "${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}"  # no job runner unless asked
+    assert mlflow["environment"]["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == jobs
     command = mlflow["command"]
     assert command[:2] == ["mlflow", "server"]
     assert "sqlite:////mlflow/mlflow.db" in command and "/mlflow/artifacts" in command

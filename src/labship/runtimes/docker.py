@@ -405,6 +405,8 @@ class DockerRuntime:
             )
             options = ["--pull", "never", *_labels(project, kind="mlflow")]
             options += ["--user", f"{self.uid}:{self.gid}", "-e", "HOME=/tmp"]
+            for key, value in tracking.server_environment(os.environ).items():
+                options += ["-e", f"{key}={value}"]
             options += ["--network", network, "--network-alias", container.MLFLOW_HOST]
             options += ["--mount", mount.getvalue()]
             options += ["-p", f"127.0.0.1:{port}:{container.MLFLOW_PORT}"]

@@ -163,7 +163,9 @@ class LocalRuntime:
             *tracking.server_args(host="127.0.0.1", port=port, folder=str(folder)),
         ]
         # The server gets the base environment only: the profile's values are the jobs'.
-        variables = self._environment(env, replace(profile, values={}), {})
+        variables = self._environment(
+            env, replace(profile, values={}), tracking.server_environment(os.environ)
+        )
         try:
             out = open(log, "ab")  # noqa: SIM115 - closed right after the start
         except OSError as exc:

@@ -10,6 +10,10 @@ lives, its command line, its port, its readiness, and what its REST API says abo
   never the folder (a container reaches it too).
 - **127.0.0.1 only** on the local runtime, MLflow's own host-header and CORS defaults,
   no token: it is a development server on this machine, like MLflow's own default.
+- **Without MLflow's job runner.** ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`` unless the
+  caller's environment says otherwise: the runner (GenAI scorers, prompt optimisation)
+  adds eight processes; measured here, the server then starts in 39 s instead of 89 s on a
+  loaded machine, with 2 processes and 0.5 GB instead of 10 and 1.2 GB.
 - **Which run a job logged**: labship gives each tracked job ``LABSHIP_RUN_ID`` and
   ``MLFLOW_RUN_CONTEXT`` (a JSON object of tags that MLflow's ``SystemEnvironmentContext``
   adds to every run the process starts), so the job's runs carry the tag
@@ -66,6 +70,14 @@ def ensure_data_dir(project: Project) -> Path:
     except OSError as exc:
         raise write_error(exc, folder, "the tracking server was not started") from None
     return folder
+
+
+JOBS_VAR = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
+
+
+def server_environment(caller: Mapping[str, str]) -> dict[str, str]:
+    """What the server gets beside the base environment: no job runner, unless asked."""
+    return {JOBS_VAR: caller.get(JOBS_VAR) or "false"}
 
 
 def server_args(*, host: str, port: int, folder: str, workers: int = 1) -> list[str]:

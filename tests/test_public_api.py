@@ -33,6 +33,7 @@ EXPECTED = {
     "select_runtime",
     "shell",
     "stop",
+    "tracking_uri",
 }
 
 

@@ -30,6 +30,7 @@ _EXPORTS = {
     "select_runtime": "labship.api",
     "shell": "labship.api",
     "stop": "labship.api",
+    "tracking_uri": "labship.api",
     "Console": "labship.console",
     "LabshipError": "labship.errors",
     "Lock": "labship.lock",

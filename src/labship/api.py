@@ -112,13 +112,20 @@ def run(
     rt = select_runtime(project, runtime, console=console)
     lock = current_lock(project, lock_mode, console=console)
     prof = _with_spec_variables(prof, lock)
-    env = rt.prepare(project, lock, dev=False, console=console)
+    tracked = _tracked(project, rt, profile_name)
+    if project.settings.mlflow and profile_name == DEFAULT_PROFILE and not tracked:
+        console.say(f"MLflow tracking is on, but jobs on the {rt.name} runtime are not tracked")
+    run_id = server = None
+    if tracked:  # the dev set (it has MLflow), this lab's server, tags naming this run
+        prof, run_id, server = _with_tracking(project, job.name, prof, console)
+    env = rt.prepare(project, lock, dev=tracked, console=console)
     if profile_name == "prod":
         console.say(f"running {job.name!r} with PRODUCTION variables from {prof.path.name}")
     else:
         console.say(f"running {job.name!r} with profile {profile_name!r}")
     started = time.time()
     ended = rt.run(project, env, job, prof, console=console)
+    mlflow_run = _tracked_run(server, run_id, console) if server and run_id else None
     record = runlog.RunRecord(
         job=job.name,
         profile=profile_name,
@@ -126,13 +133,64 @@ def run(
         start=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         duration_s=round(time.time() - started, 3),
         exit_code=ended.exit_code,
-        lock_hash=lock.prod_hash,
+        lock_hash=lock.hash(dev=tracked),
         git_commit=head_commit(project.root),
         signal=ended.signal_name,
         killed=ended.killed,
+        mlflow_run_id=mlflow_run,
     )
     _log_run(project, record, console)
     return RunOutcome(ended.exit_code, record)
+
+
+def _tracked(project: Project, rt: Runtime[Any], profile_name: str) -> bool:
+    """A run MLflow tracks: ``[services] mlflow`` on, the lab's profile (dev), a runtime
+    whose jobs can reach the lab's server (local). Off: no import, no HTTP."""
+    return (
+        project.settings.mlflow
+        and profile_name == DEFAULT_PROFILE
+        and bool(getattr(rt, "tracks_jobs", False))
+    )
+
+
+def _with_tracking(
+    project: Project, job: str, prof: Profile, console: Console
+) -> tuple[Profile, str, str | None]:
+    """The profile plus what a tracked job gets (``runtimes.tracking.job_variables``), the
+    id labship gives the run, and the lab's tracking server URI (None: not running)."""
+    import secrets
+
+    from labship.runtimes import tracking
+
+    run_id = secrets.token_hex(16)
+    server = tracking_uri(project)
+    if server is None and not prof.values.get(tracking.URI_VAR):
+        console.say(
+            "MLflow tracking is on but no tracking server is running for this project "
+            "(labship lab starts one): this run is not tracked"
+        )
+    extra = tracking.job_variables(prof.values, server, run_id, job)
+    if prof.values.get(tracking.URI_VAR):
+        server = None  # the profile's own server: labship does not ask it about the run
+    return replace(prof, values={**prof.values, **extra}), run_id, server
+
+
+def _tracked_run(server: str, run_id: str, console: Console) -> str | None:
+    """The MLflow run the job logged, asked of the tracking server by its tag."""
+    from labship.runtimes import tracking
+
+    found = tracking.find_run(server, run_id)
+    if found is None:
+        return None
+    console.say(f"MLflow run {found[0]}: {tracking.run_url(server, *found)}")
+    return found[0]
+
+
+def tracking_uri(project: Project) -> str | None:
+    """The URI of the MLflow tracking server running beside the project's lab (on this
+    machine: http://127.0.0.1:PORT), while it is the one labship started; else None."""
+    rt = _recorded_runtime(project)
+    return rt.tracking_running(project) if rt is not None else None
 
 
 def _log_run(project: Project, record: RunRecord, console: Console) -> None:

@@ -35,11 +35,14 @@ class RunRecord:
     outcome: str = ""
     signal: str | None = None  # the signal labship passed on to the job (SIGTERM, ...)
     killed: bool = False  # the job outlived its stop_timeout and was killed
+    mlflow_run_id: str | None = None  # the MLflow run the job logged ([services] mlflow)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         if not self.outcome:
             del data["outcome"]  # the lines of ordinary runs stay as they were
+        if self.mlflow_run_id is None:
+            del data["mlflow_run_id"]
         return data
 
 
@@ -90,6 +93,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "outcome": (str,),
     "signal": (str, type(None)),
     "killed": (bool,),
+    "mlflow_run_id": (str, type(None)),
 }
 _REQUIRED = {f.name for f in fields(RunRecord) if f.default is MISSING}
 
@@ -121,6 +125,8 @@ def _exit(record: RunRecord) -> str:
 
 
 def table(records: list[RunRecord]) -> str:
+    """The runs as columns; an ``mlflow run`` column once any run logged one."""
+    tracked = any(r.mlflow_run_id for r in records)
     head = ("start", "job", "profile", "runtime", "duration", "exit", "lock", "commit")
     rows = [
         (
@@ -132,7 +138,8 @@ def table(records: list[RunRecord]) -> str:
             f"{_exit(r)} {r.outcome}".rstrip(),
             r.lock_hash[:12],
             (r.git_commit or "-")[:12],
+            *([r.mlflow_run_id or "-"] if tracked else []),
         )
         for r in records
     ]
-    return columns([head, *rows])
+    return columns([(*head, *(["mlflow run"] if tracked else [])), *rows])

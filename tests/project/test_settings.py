@@ -485,3 +485,53 @@ def test_docker_registry_round_trips_and_is_said_in_the_file() -> None:
     data = {"project": {"name": "d"}, "docker": {"registry": "r.io/t"}}
     parsed = parse_settings(data, source="x")
     assert parsed.registry == "r.io/t"
+
+
+# ------------------------------------------------------------------ [services]
+
+
+def test_services_default_off() -> None:
+    s = parse_settings({"project": {"name": "demo"}}, source="x")
+    assert s.mlflow is False and s.mlflow_port is None
+    assert s.lock_dev_packages == s.dev_packages == ("jupyterlab",)
+
+
+def test_mlflow_joins_the_dev_set_once() -> None:
+    s = parse_settings(_settings(services={"mlflow": True, "mlflow_port": 5001}), source="x")
+    assert s.mlflow is True and s.mlflow_port == 5001
+    assert s.lock_dev_packages == ("jupyterlab", "mlflow")
+    named = _settings(lab={"packages": ["jupyterlab", "MLflow==3.17.2"]}, services={"mlflow": True})
+    assert parse_settings(named, source="x").lock_dev_packages == ("jupyterlab", "MLflow==3.17.2")
+
+
+@pytest.mark.parametrize(
+    ("services", "words"),
+    [
+        ({"mlflow": "yes"}, "[services] mlflow must be true or false"),
+        ({"mlflow": 1}, "[services] mlflow must be true or false"),
+        ({"mlflow_port": 0}, "[services] mlflow_port must be a whole number from 1 to 65535"),
+        ({"mlflow_port": "5000"}, "mlflow_port must be a whole number"),
+        ({"mlflow_port": True}, "mlflow_port must be a whole number"),
+        ({"mlflow_port": 8888}, "mlflow_port 8888 is also the lab's port"),
+        ({"mlfow": True}, "[services] unknown key 'mlfow'"),
+    ],
+)
+def test_bad_services(services: dict[str, Any], words: str) -> None:
+    message = _error(_settings(services=services))
+    assert words in message and "labship.toml" in message
+    assert "\n" not in message
+
+
+def test_services_must_be_a_table() -> None:
+    assert "[services] must be a table" in _error(_settings(services=True))
+
+
+@pytest.mark.parametrize("services", [{"mlflow": True}, {"mlflow": True, "mlflow_port": 5050}])
+def test_services_render_and_read_back(services: dict[str, Any]) -> None:
+    s = parse_settings(_settings(services=services), source="x")
+    assert parse_settings(tomllib.loads(render_settings(s)), source="x") == s
+
+
+def test_services_off_are_not_written() -> None:
+    s = parse_settings({"project": {"name": "demo"}}, source="x")
+    assert "[services]" not in render_settings(s)

@@ -105,6 +105,71 @@ def test_dev_file_is_the_lab_on_loopback(project: Project) -> None:
     assert "--ServerApp.root_dir=/app" in lab["command"]
 
 
+def _with_mlflow(project: Project, services: str) -> Project:
+    toml = project.config_path
+    toml.write_text(toml.read_text() + f"[services]\n{services}\n")
+    return load_project(project.root)
+
+
+def test_mlflow_service_beside_the_lab(project: Project) -> None:
+    project = _with_mlflow(project, "mlflow = true\nmlflow_port = 5055")
+    data = _load(render_compose(project)[DEV_FILE])
+    lab, mlflow = data["services"]["lab"], data["services"]["mlflow"]
+    assert mlflow["image"] == lab["image"] == "composedemo:dev"  # MLflow from the dev set
+    assert mlflow["build"] == lab["build"]
+    assert mlflow["ports"] == ["127.0.0.1:${MLFLOW_PORT:-5055}:5000"]  # this machine only
+    assert mlflow["user"] == "${HOST_UID:-1000}:${HOST_GID:-1000}"  # the host user, not root
+    assert mlflow["volumes"] == ["./.labship/mlflow:/mlflow"]  # inside the project
+    jobs = "${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}"  # no job runner unless asked
+    assert mlflow["environment"]["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == jobs
+    command = mlflow["command"]
+    assert command[:2] == ["mlflow", "server"]
+    assert "sqlite:////mlflow/mlflow.db" in command and "/mlflow/artifacts" in command
+    assert "mlflow:5000" in command[command.index("--allowed-hosts") + 1].split(",")
+    assert lab["depends_on"] == ["mlflow"]
+    # The lab's URI is a default inside the container: .env_dev's own one wins.
+    assert lab["command"][:2] == ["sh", "-c"] and "$${MLFLOW_TRACKING_URI:-" in lab["command"][2]
+    assert lab["command"][4:6] == ["jupyter", "lab"]
+    assert "MLFLOW_TRACKING_URI" not in lab["environment"]
+
+
+def test_without_mlflow_there_is_no_service(project: Project) -> None:
+    data = _load(render_compose(_with_mlflow(project, "mlflow = false"))[DEV_FILE])
+    assert list(data["services"]) == ["lab"]
+
+
+@pytest.mark.parametrize("own", [None, "http://team-server:5000"])
+def test_compose_reads_the_mlflow_service(project: Project, own: str | None) -> None:
+    """docker-compose itself parses it, and the lab's command gives the profile's URI
+    precedence, as sh runs it in the container."""
+    compose = _compose_command()
+    if compose is None:
+        pytest.skip("neither 'docker compose' nor 'docker-compose' is installed")
+    project = _with_mlflow(project, "mlflow = true")
+    export_compose(project)
+    config = subprocess.run(
+        [*compose, "-f", DEV_FILE, "config"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOST_UID": "1234", "HOST_GID": "1234"},
+    )
+    assert config.returncode == 0, config.stderr
+    services = _load(config.stdout)["services"]
+    assert services["mlflow"]["user"] == "1234:1234"
+    assert "127.0.0.1" in json.dumps(services["mlflow"]["ports"])
+    command = [arg.replace("$$", "$") for arg in services["lab"]["command"]]  # as compose runs it
+    environ = {"PATH": os.environ["PATH"], **({"MLFLOW_TRACKING_URI": own} if own else {})}
+    shown = subprocess.run(
+        [*command[:4], "sh", "-c", 'echo "$MLFLOW_TRACKING_URI"'],
+        capture_output=True,
+        text=True,
+        env=environ,
+        check=True,
+    )
+    assert shown.stdout.strip() == (own or "http://mlflow:5000")
+
+
 def test_prod_file_has_every_job(project: Project) -> None:
     data = _load(render_compose(project)[PROD_FILE])
     assert "version" not in data

@@ -46,7 +46,7 @@ def names(project: Project, *, dev: bool) -> list[str]:
     from labship.spec import read_spec
 
     wanted = list(read_spec(project.spec_path).requirements)
-    wanted += list(project.settings.dev_packages) if dev else []
+    wanted += list(project.settings.lock_dev_packages) if dev else []
     skip = {normal(n) for n in project.settings.skip_imports}
     out: list[str] = []
     for text in wanted:

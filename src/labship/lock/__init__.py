@@ -121,7 +121,7 @@ def input_digest(project: Project, python: str) -> str:
         h.update(project.spec_path.read_bytes())
     except OSError:
         h.update(b"<missing>")
-    inputs: list[object] = [python, list(project.settings.dev_packages)]
+    inputs: list[object] = [python, list(project.settings.lock_dev_packages)]
     if project.settings.keep_in_prod:
         inputs.append(list(project.settings.keep_in_prod))
     h.update(json.dumps(inputs).encode())
@@ -169,7 +169,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
         name=project.name,
         python=python,
         prod=parts.prod,
-        dev=(*parts.moved, *settings.dev_packages),
+        dev=(*parts.moved, *settings.lock_dev_packages),
         spec=spec,
         where=settings.spec,
         environments=tuple(environments()),
@@ -192,9 +192,9 @@ def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) ->
     return {
         "python": python,
         "spec": settings.spec,
-        "inputs": inputs_hash(spec, python, settings.dev_packages, settings.keep_in_prod),
+        "inputs": inputs_hash(spec, python, settings.lock_dev_packages, settings.keep_in_prod),
         "digest": input_digest(project, python),
-        "dev_packages": settings.dev_packages,
+        "dev_packages": settings.lock_dev_packages,
         "moved": moved,
         "uv_version": uv_version(),
         "labship_version": __version__,
@@ -294,8 +294,7 @@ def stale_reason(project: Project, lock: Lock) -> str | None:
     spec = read_spec(project.spec_path, root=project.root)
     python = project_python(project, spec)
     settings = project.settings
-    if inputs_hash(spec, python, settings.dev_packages, settings.keep_in_prod) != lock.meta.get(
-        "inputs"
-    ):
-        return f"{project.settings.spec} or [lab] packages changed since it was locked"
+    dev_packages = settings.lock_dev_packages
+    if inputs_hash(spec, python, dev_packages, settings.keep_in_prod) != lock.meta.get("inputs"):
+        return f"{settings.spec}, [lab] packages or [services] mlflow changed since it was locked"
     return None

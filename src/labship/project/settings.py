@@ -31,6 +31,10 @@ port = 8888
 packages = ["jupyterlab"]           # the dev set, locked constrained to the prod set
 keep_in_prod = ["ipykernel"]        # development tools the spec lists that prod needs
 
+[services]
+mlflow = true                       # an MLflow tracking server beside the lab (dev set)
+mlflow_port = 5000                  # default: 5000, or the next free port up to 5019
+
 [env]
 required = ["RANDOM_SEED"]
 secret = ["DB_PASSWORD", "JUPYTER_TOKEN"]
@@ -74,6 +78,8 @@ DEFAULT_RUNTIME = "auto"
 DEFAULT_LAB_PORT = 8888  # JupyterLab's own default, so classic compose files map it
 DEFAULT_DEV_PACKAGES = ("jupyterlab",)
 DEFAULT_STOP_TIMEOUT = 10  # seconds, as docker stop
+DEFAULT_MLFLOW_PORT = 5000  # MLflow's own default; the next free one when it is taken
+MLFLOW_PACKAGE = "mlflow"  # what [services] mlflow adds to the dev set
 MAX_STOP_TIMEOUT = 3600
 
 NAME_HINT = "use lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -146,6 +152,25 @@ class Settings:
     ca_bundle: str | None = None
     registry: str = ""
     skip_imports: tuple[str, ...] = ()
+    mlflow: bool = False  # [services] mlflow: a tracking server beside the lab
+    mlflow_port: int | None = None  # None: DEFAULT_MLFLOW_PORT or the next free one
+
+    @property
+    def lock_dev_packages(self) -> tuple[str, ...]:
+        """What the dev set adds to the prod set: [lab] packages, and MLflow when tracking
+        is on (unless [lab] packages already name it)."""
+        if not self.mlflow:
+            return self.dev_packages
+        if any(_bare_name(p) == MLFLOW_PACKAGE for p in self.dev_packages):
+            return self.dev_packages
+        return (*self.dev_packages, MLFLOW_PACKAGE)
+
+
+def _bare_name(requirement: str) -> str:
+    """The normalized project name a requirement starts with ("MLflow>=3" -> "mlflow")."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    name = match.group(1) if match else requirement
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 # -------------------------------------------------------------------------- read
@@ -165,7 +190,7 @@ def read_settings(path: Path) -> Settings:
 
 def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     reader = _Reader(source)
-    reader.only(data, "", {"project", "jobs", "lab", "env", "docker", "check"})
+    reader.only(data, "", {"project", "jobs", "lab", "env", "docker", "check", "services"})
     project = _project_table(reader, reader.table(data, "project"))
     jobs = {name: _job(reader, name, body) for name, body in reader.table(data, "jobs").items()}
     lab = reader.table(data, "lab")
@@ -181,6 +206,7 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     )
     check = reader.table(data, "check")
     reader.only(check, "check", {"skip_imports"})
+    mlflow, mlflow_port = _services(reader, reader.table(data, "services"), port)
     return replace(
         project,
         jobs=jobs,
@@ -196,7 +222,34 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         ca_bundle=reader.string(docker, "docker", "ca_bundle") or None,
         registry=reader.string(docker, "docker", "registry"),
         skip_imports=reader.strings(check, "check", "skip_imports"),
+        mlflow=mlflow,
+        mlflow_port=mlflow_port,
     )
+
+
+def _services(reader: _Reader, table: Mapping[str, Any], lab_port: int) -> tuple[bool, int | None]:
+    """[services]: mlflow (true/false) and its port."""
+    source = reader.source
+    reader.only(table, "services", {"mlflow", "mlflow_port"})
+    mlflow = table.get("mlflow", False)
+    if not isinstance(mlflow, bool):
+        raise ConfigError(
+            f"{source}: [services] mlflow must be true or false",
+            hint="mlflow = true starts an MLflow tracking server beside the lab",
+        )
+    port = table.get("mlflow_port")
+    if port is not None and not _whole_in(port, 1, 65535):
+        raise ConfigError(
+            f"{source}: [services] mlflow_port must be a whole number from 1 to 65535",
+            hint=f"e.g. mlflow_port = {DEFAULT_MLFLOW_PORT}, or leave it out for the first free "
+            f"port from {DEFAULT_MLFLOW_PORT}",
+        )
+    if port is not None and port == lab_port:
+        raise ConfigError(
+            f"{source}: [services] mlflow_port {port} is also the lab's port ([lab] port)",
+            hint="give the tracking server another port",
+        )
+    return mlflow, port
 
 
 def _project_table(reader: _Reader, table: Mapping[str, Any]) -> Settings:

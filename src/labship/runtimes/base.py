@@ -38,6 +38,7 @@ class LabInfo:
     runtime: str
     url: str
     port: int
+    tracking_uri: str | None = None  # the MLflow tracking server beside it, on this machine
 
 
 E = TypeVar("E", bound=Environment)
@@ -88,4 +89,9 @@ class Interactive(Runtime[E], Protocol):
 
     def shell(self, project: Project, env: E, profile: Profile, *, console: Console) -> int:
         """An interactive shell in the dev environment."""
+        ...
+
+    def tracking_running(self, project: Project) -> str | None:
+        """The URI (on this machine) of the MLflow tracking server this runtime started
+        beside the project's lab, while it is still the one it started; else None."""
         ...

@@ -17,6 +17,15 @@ LAB_COMMAND = (
     "--no-browser",
     f"--ServerApp.root_dir={APP_DIR}",
 )
+# The MLflow tracking server's container ([services] mlflow): its port, where its store
+# is mounted (the project's .labship/mlflow), and the name the lab reaches it by.
+MLFLOW_PORT = 5000
+MLFLOW_DATA = "/mlflow"
+MLFLOW_HOST = "mlflow"
+# Host headers MLflow accepts (its default is localhost and private IPs, not a name).
+MLFLOW_ALLOWED_HOSTS = (
+    f"{MLFLOW_HOST},{MLFLOW_HOST}:{MLFLOW_PORT},localhost,localhost:*,127.0.0.1,127.0.0.1:*"
+)
 # What `labship run --image` needs to run a pushed image without the project (JSON):
 JOBS_LABEL = "org.labship.jobs"  # {"job": ["argv", ...]}
 # {"required": [...], "secret": [...], "defaults": {...}}: names and the spec's variables,

@@ -327,8 +327,16 @@ class DockerRuntime:
         detach: bool,
         console: Console,
     ) -> LabInfo:
-        """JupyterLab in the dev image, the project's folders mounted, on 127.0.0.1 only."""
+        """JupyterLab in the dev image, the project's folders mounted, on 127.0.0.1 only;
+        with ``[services] mlflow``, MLflow's tracking server beside it in its own container
+        (the same image, the host user, the store in ``.labship/mlflow``), the two on a
+        network of their own, where the lab reaches it as ``http://mlflow:5000``."""
         ensure_port_free(port)
+        tracking_port = None
+        if project.settings.mlflow:
+            from labship.runtimes import tracking
+
+            tracking_port = tracking.choose_port(project.settings.mlflow_port, avoid=port)
         values = container_environment(
             profile,
             {"LABSHIP_RUNTIME": self.name, "LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token},
@@ -338,19 +346,33 @@ class DockerRuntime:
         options += ["-p", f"127.0.0.1:{port}:{container.LAB_PORT}"]
         options += [] if detach else ["--rm"]
         mask = console.with_secrets([token])
-        split = split_environment(values)
-        with _env_args(split) as env_args:
-            # JupyterLab refuses uid 0 unless told; root on the host means root's files anyway.
-            command = [*container.LAB_COMMAND, *(["--allow-root"] if self.uid == 0 else [])]
-            _docker(
-                ["create", "--name", name, *options, *env_args, env.image_id, *command],
-                mask,
-                env=split.client_env,
-            )
         info = LabInfo(runtime=self.name, url=f"http://127.0.0.1:{port}/lab", port=port)
+        handle: dict[str, object] = {"container": name}
         ok = False
         try:
-            write_record(project, info, {"container": name})
+            if tracking_port is not None:
+                from dataclasses import replace
+
+                from labship.runtimes import tracking
+
+                handle["tracking"] = served = self._start_tracking(
+                    project, env, tracking_port, console
+                )
+                options += ["--network", str(served["network"])]
+                if not profile.values.get(tracking.URI_VAR):  # never over the profile's own
+                    values[tracking.URI_VAR] = tracking.container_uri()
+                info = replace(info, tracking_uri=f"http://127.0.0.1:{tracking_port}")
+                console.say(f"MLflow tracking server at {info.tracking_uri}")
+            split = split_environment(values)
+            with _env_args(split) as env_args:
+                # JupyterLab refuses uid 0 unless told; root on the host means root's files.
+                command = [*container.LAB_COMMAND, *(["--allow-root"] if self.uid == 0 else [])]
+                _docker(
+                    ["create", "--name", name, *options, *env_args, env.image_id, *command],
+                    mask,
+                    env=split.client_env,
+                )
+            write_record(project, info, handle)
             if detach:
                 self._start_detached(name, port, token, mask)
             else:
@@ -360,7 +382,69 @@ class DockerRuntime:
         finally:
             if not ok:  # foreground ended, or a detached start failed: leave nothing behind
                 self._remove(name, console)
+                self._stop_tracking(handle.get("tracking"), console)
                 clear_record(project)
+
+    def _start_tracking(
+        self, project: Project, env: Image, port: int, console: Console
+    ) -> dict[str, str]:
+        """The tracking server's container, on a new network, answering on 127.0.0.1:port;
+        its handle (container and network names)."""
+        from labship.runtimes import tracking
+
+        folder = tracking.ensure_data_dir(project)
+        name = container_name(project, "mlflow")
+        network = name  # one network per lab: the lab and its server, nothing else
+        handle = {"container": name, "network": network}
+        quiet = _quiet(console)
+        _docker(["network", "create", *_labels(project, kind="lab"), network], quiet)
+        try:
+            mount = io.StringIO()
+            csv.writer(mount, lineterminator="").writerow(
+                ["type=bind", f"source={folder}", f"target={container.MLFLOW_DATA}"]
+            )
+            options = ["--pull", "never", *_labels(project, kind="mlflow")]
+            options += ["--user", f"{self.uid}:{self.gid}", "-e", "HOME=/tmp"]
+            for key, value in tracking.server_environment(os.environ).items():
+                options += ["-e", f"{key}={value}"]
+            options += ["--network", network, "--network-alias", container.MLFLOW_HOST]
+            options += ["--mount", mount.getvalue()]
+            options += ["-p", f"127.0.0.1:{port}:{container.MLFLOW_PORT}"]
+            command = tracking.container_command()
+            _docker(["create", "--name", name, *options, env.image_id, *command], console)
+            try:
+                _docker(["start", name], console)
+            except ToolError as exc:
+                if "already allocated" in str(exc) or "address already in use" in str(exc):
+                    raise tracking.port_taken(port) from None
+                raise
+            url = f"http://127.0.0.1:{port}"
+            try:
+                tracking.wait_healthy(
+                    url, alive=lambda: self._running(name, console), where=f"docker logs {name}"
+                )
+            except ToolError:
+                logs = self._logs(name, console)
+                raise ToolError(
+                    f"the MLflow tracking server did not start; its logs: {logs}"
+                ) from None
+        except BaseException:
+            self._stop_tracking(handle, console)
+            raise
+        return handle
+
+    def _stop_tracking(self, handle: object, console: Console) -> bool:
+        """Remove the tracking server's container and its network; True if it was there."""
+        if not isinstance(handle, dict):
+            return False
+        name, network = handle.get("container"), handle.get("network")
+        removed = False
+        if isinstance(name, str) and name.startswith("labship-"):
+            _docker(["stop", "-t", str(int(STOP_GRACE)), name], _quiet(console), check=False)
+            removed = self._remove(name, console)
+        if isinstance(network, str) and network.startswith("labship-"):
+            _docker(["network", "rm", network], _quiet(console), check=False)
+        return removed
 
     def _interactive_options(
         self, project: Project, kind: str, profile: Profile, values: dict[str, str]
@@ -424,8 +508,9 @@ class DockerRuntime:
         lines = [ln.strip() for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
         return " | ".join(lines[-30:]) or "(none)"
 
-    def _lab_containers(self, project: Project) -> list[str]:
-        """This project's lab containers, found by the labels labship gave them."""
+    def _lab_containers(self, project: Project, kind: str = "lab") -> list[str]:
+        """This project's lab (or ``mlflow``) containers, found by the labels labship gave
+        them."""
         found = _docker(
             [
                 "ps",
@@ -433,7 +518,7 @@ class DockerRuntime:
                 "--filter",
                 f"label={LABEL}.root={project.root}",
                 "--filter",
-                f"label={LABEL}.kind=lab",
+                f"label={LABEL}.kind={kind}",
                 "--format",
                 "{{.Names}}",
             ],
@@ -451,6 +536,16 @@ class DockerRuntime:
             return None  # not a container labship made for this project: not ours
         return record.info
 
+    def tracking_running(self, project: Project) -> str | None:
+        record = read_record(project)
+        if record is None or record.info.runtime != self.name or not record.info.tracking_uri:
+            return None
+        handle = record.handle.get("tracking")
+        name = handle.get("container") if isinstance(handle, dict) else None
+        if not isinstance(name, str) or name not in self._lab_containers(project, "mlflow"):
+            return None
+        return record.info.tracking_uri
+
     def stop(self, project: Project, *, console: Console) -> bool:
         """Stop and remove the lab container(s) of this project; False if there were none.
         Only containers labelled as this project's lab are touched, whatever the record says."""
@@ -461,6 +556,8 @@ class DockerRuntime:
         for name in self._lab_containers(project):
             _docker(["stop", "-t", str(int(STOP_GRACE)), name], console, check=False)
             stopped = self._remove(name, console) or stopped
+        for name in self._lab_containers(project, "mlflow"):  # the tracking server, its network
+            stopped = self._stop_tracking({"container": name, "network": name}, console) or stopped
         clear_record(project)
         return stopped
 

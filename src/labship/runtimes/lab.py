@@ -89,7 +89,14 @@ def state_path(project: Project) -> Path:
 
 
 def write_record(project: Project, info: LabInfo, handle: Mapping[str, Any]) -> None:
-    record = {"runtime": info.runtime, "url": info.url, "port": info.port, "handle": handle}
+    record: dict[str, Any] = {
+        "runtime": info.runtime,
+        "url": info.url,
+        "port": info.port,
+        "handle": handle,
+    }
+    if info.tracking_uri is not None:
+        record["tracking_uri"] = info.tracking_uri
     write_text_atomic(state_path(project), json.dumps(record, indent=2) + "\n")
 
 
@@ -111,7 +118,10 @@ def read_record(project: Project) -> LabRecord | None:
         and isinstance(handle, dict)
     ):
         return None
-    return LabRecord(LabInfo(runtime, url, port), handle)
+    tracking = data.get("tracking_uri")
+    if not (isinstance(tracking, str) and tracking.startswith("http://127.0.0.1:")):
+        tracking = None
+    return LabRecord(LabInfo(runtime, url, port, tracking), handle)
 
 
 def clear_record(project: Project) -> None:

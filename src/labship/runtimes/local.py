@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ class Venv(Environment):
 
 class LocalRuntime:
     name = "local"
+    tracks_jobs = True  # a dev job reaches the lab's MLflow server on 127.0.0.1
 
     def __init__(self, store: Store | None = None) -> None:
         self.store = store or Store()
@@ -94,9 +96,12 @@ class LocalRuntime:
         from labship.runtimes.lab import ensure_port_free
 
         ensure_port_free(port)
-        variables = self._environment(
-            env, profile, {"LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token}
-        )
+        tracking_port = None
+        if project.settings.mlflow:
+            from labship.runtimes import tracking
+
+            tracking_port = tracking.choose_port(project.settings.mlflow_port, avoid=port)
+        extra = {"LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token}
         argv = [
             str(env.path / "bin" / "jupyter"),
             "lab",
@@ -109,16 +114,88 @@ class LocalRuntime:
         if os.geteuid() == 0:  # containers and CI run as root; jupyter refuses without it
             argv.append("--allow-root")
         info = LabInfo(self.name, f"http://127.0.0.1:{port}/lab", port)
-        if not detach:
+        server: subprocess.Popen[bytes] | None = None
+        try:
+            if tracking_port is not None:
+                server, info = self._start_tracking(project, env, profile, info, tracking_port)
+                if not profile.values.get("MLFLOW_TRACKING_URI"):  # never over the profile's
+                    extra["MLFLOW_TRACKING_URI"] = str(info.tracking_uri)
+                console.say(f"MLflow tracking server at {info.tracking_uri}")
+            variables = self._environment(env, profile, extra)
+            handle: dict[str, object] = {}
+            if server is not None:
+                handle["tracking"] = _identity(server.pid)
+            if detach:
+                self._start_detached(project, argv, variables, info, token, handle)
+                return info
+            if server is not None:  # so dev runs find the server while the lab runs
+                from labship.runtimes.lab import write_record
+
+                write_record(project, info, handle)
             console.say(f"JupyterLab at {info.url} (token: JUPYTER_TOKEN in .env_{profile.name})")
             with self.store.in_use(env.path):
                 run_foreground(argv, env=variables, cwd=project.root, what="JupyterLab")
             return info
-        self._start_detached(project, argv, variables, info, token)
-        return info
+        except BaseException:
+            detach = False  # nothing of a failed start stays up
+            raise
+        finally:
+            if server is not None and not detach:
+                from labship.runtimes.lab import clear_record
+
+                _stop_group(server.pid, grace=10, child=server)
+                clear_record(project)
+
+    def _start_tracking(
+        self, project: Project, env: Venv, profile: Profile, info: LabInfo, port: int
+    ) -> tuple[subprocess.Popen[bytes], LabInfo]:
+        """``mlflow server`` from the dev environment in its own session (stopping it
+        stops its workers too), on 127.0.0.1; returns once it answers ``/health``."""
+        from dataclasses import replace
+
+        from labship.atomicfile import write_error
+        from labship.runtimes import tracking
+
+        folder = tracking.ensure_data_dir(project)
+        log = project.state_dir / tracking.LOG_NAME
+        argv = [
+            str(env.path / "bin" / "mlflow"),
+            *tracking.server_args(host="127.0.0.1", port=port, folder=str(folder)),
+        ]
+        # The server gets the base environment only: the profile's values are the jobs'.
+        variables = self._environment(
+            env, replace(profile, values={}), tracking.server_environment(os.environ)
+        )
+        try:
+            out = open(log, "ab")  # noqa: SIM115 - closed right after the start
+        except OSError as exc:
+            raise write_error(exc, log, "the tracking server was not started") from None
+        with out:
+            proc = subprocess.Popen(
+                argv,
+                env=variables,
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+        uri = f"http://127.0.0.1:{port}"
+        try:
+            tracking.wait_healthy(uri, alive=lambda: proc.poll() is None, where=str(log))
+        except BaseException:
+            _stop_group(proc.pid, grace=0, child=proc)
+            raise
+        return proc, replace(info, tracking_uri=uri)
 
     def _start_detached(
-        self, project: Project, argv: list[str], env: dict[str, str], info: LabInfo, token: str
+        self,
+        project: Project,
+        argv: list[str],
+        env: dict[str, str],
+        info: LabInfo,
+        token: str,
+        handle: dict[str, object],
     ) -> None:
         from labship.atomicfile import write_error
         from labship.runtimes.lab import wait_ready, write_record
@@ -141,7 +218,7 @@ class LocalRuntime:
             )
         try:
             wait_ready(info.port, token, alive=lambda: proc.poll() is None, log=log)
-            write_record(project, info, {"pid": proc.pid, "start": procinfo.start_time(proc.pid)})
+            write_record(project, info, {**_identity(proc.pid), **handle})
         except BaseException:  # not answering, or labship interrupted: leave no orphan
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -157,40 +234,93 @@ class LocalRuntime:
         record = read_record(project)
         if record is None or record.info.runtime != self.name:
             return None
-        pid, start = record.handle.get("pid"), record.handle.get("start")
-        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
-            return None
-        if not isinstance(start, str) or procinfo.start_time(pid) != start:
-            return None
-        if not procinfo.leads_group(pid):
-            return None  # killpg(pid) would signal no lab, or a group that is not ours
-        return record.info, pid
+        pid = _own_group(record.handle)
+        return (record.info, pid) if pid is not None else None
 
     def lab_running(self, project: Project) -> LabInfo | None:
         found = self._lab_pid(project)
         return found[0] if found else None
 
+    def tracking_running(self, project: Project) -> str | None:
+        found = self._tracking_pid(project)
+        return found[0] if found else None
+
+    def _tracking_pid(self, project: Project) -> tuple[str, int] | None:
+        """The recorded tracking server's URI and pid, on the same terms as the lab's."""
+        from labship.runtimes.lab import read_record
+
+        record = read_record(project)
+        if record is None or record.info.runtime != self.name or not record.info.tracking_uri:
+            return None
+        handle = record.handle.get("tracking")
+        pid = _own_group(handle) if isinstance(handle, dict) else None
+        return (record.info.tracking_uri, pid) if pid is not None else None
+
     def stop(self, project: Project, *, console: Console) -> bool:
         from labship.runtimes.lab import clear_record, read_record
 
         found = self._lab_pid(project)
+        server = self._tracking_pid(project)
         record = read_record(project)
         if record is not None and record.info.runtime == self.name:
             clear_record(project)
-        if found is None:
-            return False
-        pid = found[1]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-            if not wait_until(lambda: not procinfo.alive(pid), timeout=10, interval=0.1):
-                os.killpg(pid, signal.SIGKILL)
-        return True
+        if found is not None:
+            _stop_group(found[1], grace=10)
+        if server is not None:  # its workers too: the whole process group
+            _stop_group(server[1], grace=10)
+        return found is not None or server is not None
 
     def shell(self, project: Project, env: Venv, profile: Profile, *, console: Console) -> int:
         variables = self._environment(env, profile, {"LABSHIP_PROFILE": profile.name})
         shell = shutil.which("bash") or "/bin/sh"
         with self.store.in_use(env.path):
             return run_foreground([shell], env=variables, cwd=project.root, what="shell").exit_code
+
+
+def _identity(pid: int) -> dict[str, object]:
+    return {"pid": pid, "start": procinfo.start_time(pid)}
+
+
+def _own_group(handle: Mapping[str, object]) -> int | None:
+    """The pid in ``handle`` while it is still the process labship started (same start
+    time) and leads its own process group; else None (never signalled)."""
+    pid, start = handle.get("pid"), handle.get("start")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
+        return None
+    if not isinstance(start, str) or procinfo.start_time(pid) != start:
+        return None
+    if not procinfo.leads_group(pid):
+        return None  # killpg(pid) would signal no lab, or a group that is not ours
+    return pid
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_group(pgid: int, *, grace: float, child: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM to the whole group, SIGKILL after ``grace`` s if any process of it is left.
+    ``child``: the leader when it is this process's child, reaped so it does not linger."""
+
+    def gone() -> bool:
+        if child is not None:
+            child.poll()
+        return not _group_alive(pgid)
+
+    with contextlib.suppress(ProcessLookupError):
+        if grace > 0:
+            os.killpg(pgid, signal.SIGTERM)
+            if wait_until(gone, timeout=grace, interval=0.1):
+                return
+        os.killpg(pgid, signal.SIGKILL)
+    if child is not None:
+        child.wait()
 
 
 def _warn_missing_system_packages(project: Project, console: Console) -> None:

@@ -29,6 +29,12 @@ Compose v2 both read. Decisions:
   ``HOST_GID`` (default 1000), for ``user:`` and the dev build's ``UID``/``GID`` args.
 - **Stopping.** A job's ``stop_timeout`` (labship.toml) is its ``stop_grace_period``,
   said only when it is not compose's own 10 s, as labship's runtimes give it.
+- **MLflow** (``[services] mlflow = true``): a ``mlflow`` service from the dev image, as
+  the host user, its store in ``./.labship/mlflow`` (git-ignored), published on
+  127.0.0.1 only (``MLFLOW_PORT``, default ``[services] mlflow_port`` or 5000). The lab
+  reaches it as ``http://mlflow:5000``, set inside the container only when the profile
+  sets no ``MLFLOW_TRACKING_URI`` of its own (compose's ``environment:`` would beat
+  ``env_file:``).
 - **Base image.** ``LABSHIP_BASE_IMAGE`` overrides the Dockerfile's base as it does for
   labship (``build.args.BASE_IMAGE``).
 - **Generated header** (``targets.generated``). ``labship export compose`` rewrites an
@@ -44,7 +50,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from labship.project.settings import DEFAULT_STOP_TIMEOUT
+from labship.project.settings import DEFAULT_MLFLOW_PORT, DEFAULT_STOP_TIMEOUT
 from labship.targets.base import Context, distinct_names
 from labship.targets.generated import Header, Planned, with_header
 
@@ -178,8 +184,18 @@ def render_compose(project: Project) -> dict[str, str]:
         "container": container,
     }
     env = _environment()
+    lab_command: list[str] | tuple[str, ...] = container.LAB_COMMAND
+    mlflow_command: list[str] = []
+    if project.settings.mlflow:
+        from labship.runtimes import tracking
+
+        lab_command = tracking.keep_profile_uri(lab_command, tracking.container_uri())
+        mlflow_command = tracking.container_command()
     dev = env.get_template(f"compose/{DEV_FILE}.j2").render(
-        lab_command=container.LAB_COMMAND, **common
+        lab_command=lab_command,
+        mlflow_command=mlflow_command,
+        mlflow_port=project.settings.mlflow_port or DEFAULT_MLFLOW_PORT,
+        **common,
     )
     prod = env.get_template(f"compose/{PROD_FILE}.j2").render(jobs=_services(project), **common)
     return {DEV_FILE: dev, PROD_FILE: prod}

@@ -56,7 +56,6 @@ def serve(
     folder = read_model(
         model_folder(str(model), tracking_uri=tracking_uri, console=console, store=store)
     )
-    _port_free(options.host, options.port)
     prod = prod_pins(folder, directory)
     if prod is not None:
         console.say(
@@ -67,6 +66,7 @@ def serve(
         console.say(
             f"versions from {folder.path / 'requirements.txt'} (not a run of a project here)"
         )
+    _port_free(options.host, options.port)
     env = environment(folder, store, console=console, prod=prod)
     code = stage_code(store)
     workers = options.workers or usable_cpus()

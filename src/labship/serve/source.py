@@ -15,8 +15,10 @@ client, so no environment to build before a download. Artifacts the server proxi
 (``mlflow-artifacts:``, ``mlflow server``'s default) or keeps in a local folder
 (``file:``) are fetched; others (``s3://``, ...) are refused with the way around.
 
-Immutable references (a run's path, a version, a LoggedModel) are downloaded once into
-``<store>/serve/models/<key>``, built aside and renamed into place, and reused ever after.
+Downloads go to ``<store>/serve/models/<key>``, built aside and renamed into place (a failed
+one leaves nothing). A run's path and a LoggedModel (UUIDs) are downloaded once and reused
+without asking the server again; a version is keyed by the server, its name and where it
+points (one REST call on each start); an alias is re-resolved to its version on each start.
 """
 
 from __future__ import annotations
@@ -154,11 +156,28 @@ class Server:
         return self._json(self._request(endpoint, json.dumps(body).encode()), missing)
 
     def download(self, path: str, dest: Path) -> None:
-        """One proxied artifact file into ``dest``, streamed."""
-        quoted = urllib.parse.quote(path)
-        answer = self._open(self._request(f"mlflow-artifacts/artifacts/{quoted}", None), path)
-        with answer, dest.open("wb") as out:
-            shutil.copyfileobj(answer, out, 1 << 20)
+        """One proxied artifact file into ``dest``, streamed; a file the server lists but
+        does not send is its failure (69), like a connection cut in the middle."""
+        request = self._request(f"mlflow-artifacts/artifacts/{urllib.parse.quote(path)}", None)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer, dest.open("wb") as out:
+                shutil.copyfileobj(answer, out, 1 << 20)
+        except urllib.error.HTTPError as exc:
+            refused = self._refused(exc, path)
+            if isinstance(refused, AuthError):
+                raise refused from None
+            raise RuntimeUnavailable(
+                f"the MLflow tracking server at {self.shown} did not send {path} "
+                f"({exc.code} {exc.reason})",
+                hint="see the server's log",
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = hide_url_credentials(str(getattr(exc, "reason", exc)))
+            raise RuntimeUnavailable(
+                f"downloading {path} from the MLflow tracking server at {self.shown} failed "
+                f"({reason})",
+                hint="try again when it answers",
+            ) from None
 
     def _request(self, endpoint: str, data: bytes | None) -> urllib.request.Request:
         url = f"{self.base}/api/2.0/{endpoint}"
@@ -245,12 +264,16 @@ def _fetch(ref: Ref, server: Server, store: Store, console: Console) -> Path:
             raise RuntimeUnavailable(f"{server.shown} gave no version for {ref.text}")
         console.say(f"{ref.text} is version {version} of {ref.name!r}")
         ref = Ref(f"models:/{ref.name}/{version}", "version", ref.name, version)
-    key = hashlib.sha256(f"{server.base}\n{ref.kind}\n{ref.name}\n{ref.detail}".encode())
-    final = store.root / "serve" / "models" / key.hexdigest()[:16]
+    # A run or LoggedModel id is unique (a UUID): its download is reused without asking the
+    # server again. A version is a name on one server, so it is keyed by where it points.
+    artifacts = _locate(ref, server) if ref.kind == "version" else ""
+    facts = [ref.kind, ref.name, ref.detail, *([server.base, artifacts] if artifacts else [])]
+    key = hashlib.sha256("\n".join(facts).encode()).hexdigest()[:16]
+    final = store.root / "serve" / "models" / key
     if (final / "MLmodel").is_file():
-        console.say(f"using {ref.text} from {server.shown}, downloaded before to {final}")
+        console.say(f"using {ref.text}, downloaded before to {final}")
         return final
-    artifacts = _locate(ref, server)
+    artifacts = artifacts or _locate(ref, server)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

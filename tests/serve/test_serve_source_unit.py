@@ -150,3 +150,14 @@ def test_prod_pins_constrain_the_models_resolution(tmp_path: Path) -> None:
     kept = _lock(model, store, console=quiet, constraints=constraints(pins)).prod
     assert kept["six"] == "1.16.0" and kept["pyyaml"] == "6.0.1"
     assert free["six"] != "1.16.0" and free["pyyaml"] != "6.0.1"
+
+
+def test_a_download_a_killed_labship_left_is_removed(tmp_path: Path) -> None:
+    from labship.serve.source import _remove_abandoned
+
+    final = tmp_path / "abc"
+    dead, live = tmp_path / ".abc-999999999", tmp_path / f".abc-{os.getpid()}"
+    dead.mkdir()
+    live.mkdir()
+    _remove_abandoned(final)
+    assert not dead.exists() and live.is_dir()

@@ -275,6 +275,7 @@ def _fetch(ref: Ref, server: Server, store: Store, console: Console) -> Path:
         return final
     artifacts = artifacts or _locate(ref, server)
     final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(final)
     tmp = final.with_name(f".{final.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     console.say(f"downloading {ref.text} from {server.shown} to {final}")
@@ -294,6 +295,24 @@ def _fetch(ref: Ref, server: Server, store: Store, console: Console) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _remove_abandoned(final: Path) -> None:
+    """Downloads of this model that a killed labship left behind (its pid is gone)."""
+    for old in final.parent.glob(f".{final.name}-*"):
+        pid = old.name.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _locate(ref: Ref, server: Server) -> str:

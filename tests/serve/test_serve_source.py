@@ -87,20 +87,22 @@ def test_a_uri_serves_the_same_predictions_as_the_folder(
     assert "downloading" in log.read_text() or "downloaded before" in log.read_text()
 
 
-def test_a_run_is_downloaded_once_and_served_without_the_server(
-    tracking: Tracking, iris_labship: str, tmp_path: Path
-) -> None:
+def test_a_run_is_downloaded_once_and_reused_without_the_server(tracking: Tracking) -> None:
+    """The second serve of a run asks nobody: its tracking URI is a port nobody answers.
+    A taken port stops it right after the model is found, before the environment."""
+    import socket
+
     ref = f"runs:/{tracking.run_id}/model"
     first = model_folder(ref, tracking_uri=tracking.url, console=Console(quiet=True))
     assert (first / "MLmodel").is_file() and (first / "requirements.txt").is_file()
-    # A tracking URI nobody answers: the run's download is reused without any HTTP.
-    url, proc, log = _serve_uri(ref, _dead_url(), tmp_path)
-    try:
-        assert post(url, ROWS) == post(iris_labship, ROWS)
-    finally:
-        stop(proc)
-    assert f"downloaded before to {first}" in log.read_text()
-    assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = _serve_fails(ref, "--tracking-uri", _dead_url(), "--port", port)
+    assert done.returncode == 75, done.stderr
+    assert f"downloaded before to {first}" in done.stderr
+    assert not [p for p in first.parent.iterdir() if p.name.startswith(f".{first.name}")]
 
 
 def test_an_alias_is_resolved_each_time_and_its_version_reused(tracking: Tracking) -> None:

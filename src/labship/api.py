@@ -522,18 +522,22 @@ def doctor(project: Project | None) -> Report:
 
 
 def serve(
-    model: Path,
+    model: str | Path,
     *,
     port: int = 5000,
     workers: int | None = None,
     timeout: float = 60.0,
     queue: int | None = None,
+    tracking_uri: str | None = None,
+    directory: Path | None = None,
     console: Console,
 ) -> int:
-    """Serve an MLflow model folder over HTTP (MLflow's protocol) until stopped, in an
-    environment locked and built from the model's own requirements."""
+    """Serve an MLflow model (a folder, ``runs:/<id>/<path>``, ``models:/<name>/<version>``
+    or ``models:/<name>@<alias>`` from the tracking server) over HTTP (MLflow's protocol)
+    until stopped, in an environment locked and built from the model's own requirements,
+    within the prod lock of the project at ``directory`` when one of its runs logged it."""
     from labship.serve import ServeOptions
     from labship.serve import serve as _serve
 
     options = ServeOptions(port=port, workers=workers, queue=queue, timeout=timeout)
-    return _serve(model, options, console=console)
+    return _serve(model, options, console=console, tracking_uri=tracking_uri, directory=directory)

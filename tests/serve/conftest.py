@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from serve.serverfixtures import labship_serve, mlflow_serve, stop
+from serve.trackingfixtures import Tracking, start_tracking
 
 HEAVY_REQUIREMENTS = ("mlflow==3.17.2", "scikit-learn==1.9.1")
 HEAVY_PYTHON = "3.11"
@@ -70,3 +71,12 @@ def iris_mlflow(heavy: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     url, proc = mlflow_serve(heavy, heavy / "models" / "iris", tmp_path_factory.mktemp("logs"), 2)
     yield url
     stop(proc)
+
+
+@pytest.fixture(scope="session")
+def tracking(heavy: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracking]:
+    """A real MLflow tracking server with the iris model logged (``runs:/<run_id>/model``)
+    and registered (``models:/iris/1``, ``models:/iris@champion``)."""
+    server = start_tracking(heavy, tmp_path_factory.mktemp("tracking"))
+    yield server
+    stop(server.proc)

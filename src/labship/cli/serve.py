@@ -14,19 +14,31 @@ Add = Callable[..., argparse.ArgumentParser]
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
+    directory = getattr(args, "directory", None)
     return api.serve(
-        Path(args.model),
+        args.model,
         port=args.port,
         workers=args.workers,
         timeout=args.timeout,
         queue=args.queue,
+        tracking_uri=args.tracking_uri,
+        directory=Path(directory) if directory else None,
         console=console,
     )
 
 
 def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int]) -> None:
     p = add("serve", cmd_serve, "serve an MLflow model folder as an MLflow-compatible REST API")
-    p.add_argument("model", help="the folder mlflow.<flavor>.save_model wrote")
+    p.add_argument(
+        "model",
+        help="the folder mlflow.<flavor>.save_model wrote, runs:/<run_id>/<path>, "
+        "models:/<name>/<version> or models:/<name>@<alias>",
+    )
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="the MLflow tracking server for runs:/ and models:/ (default: $MLFLOW_TRACKING_URI)",
+    )
     p.add_argument("--port", type=port, default=5000, help="default: 5000, as mlflow's")
     p.add_argument(
         "--workers", type=positive, default=None, help="default: the CPUs labship may use"

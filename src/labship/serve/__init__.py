@@ -32,19 +32,42 @@ class ServeOptions:
     timeout: float = 60.0  # seconds a prediction may take before 504
 
 
-def serve(model: Path, options: ServeOptions, *, console: Console) -> int:
-    """Serve until stopped; the server's exit code (0 after SIGTERM/SIGINT)."""
+def serve(
+    model: str | Path,
+    options: ServeOptions,
+    *,
+    console: Console,
+    tracking_uri: str | None = None,
+    directory: Path | None = None,
+) -> int:
+    """Serve until stopped; the server's exit code (0 after SIGTERM/SIGINT). ``model`` is
+    a folder or a ``runs:/`` / ``models:/`` URI; ``directory`` is where to look for the
+    project whose prod lock a model of its own runs keeps (default: the working folder)."""
     from labship.serve.cpus import usable_cpus
     from labship.serve.env import PACKAGE, environment, stage_code
     from labship.serve.model import read_model
+    from labship.serve.origin import prod_pins
+    from labship.serve.source import model_folder
     from labship.store import Store
     from labship.tools.process import run_foreground
 
     _check_options(options)
-    folder = read_model(model)
-    _port_free(options.host, options.port)
     store = Store()
-    env = environment(folder, store, console=console)
+    folder = read_model(
+        model_folder(str(model), tracking_uri=tracking_uri, console=console, store=store)
+    )
+    prod = prod_pins(folder, directory)
+    if prod is not None:
+        console.say(
+            f"the model was logged by this project's run (MLflow run {prod.run_id}): "
+            f"its environment keeps {prod.lock}'s versions"
+        )
+    else:
+        console.say(
+            f"versions from {folder.path / 'requirements.txt'} (not a run of a project here)"
+        )
+    _port_free(options.host, options.port)
+    env = environment(folder, store, console=console, prod=prod)
     code = stage_code(store)
     workers = options.workers or usable_cpus()
     queue = options.queue if options.queue is not None else 64 * workers

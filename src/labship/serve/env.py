@@ -20,6 +20,7 @@ from labship.store import Store
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.serve.model import ModelFolder
+    from labship.serve.origin import ProdPins
 
 # What the server adds to the model's own set: fast JSON, and YAML for the MLmodel file.
 SERVER_REQUIREMENTS = ("orjson>=3.9", "pyyaml>=6")
@@ -27,28 +28,44 @@ APP = Path(__file__).resolve().parent / "app"
 PACKAGE = "labship_serve"
 
 
-def environment(model: ModelFolder, store: Store, *, console: Console) -> Path:
-    """The environment's folder, built now or found in the store."""
-    lock = _lock(model, store, console=console)
+def environment(
+    model: ModelFolder, store: Store, *, console: Console, prod: ProdPins | None = None
+) -> Path:
+    """The environment's folder, built now or found in the store; with ``prod`` (the
+    project's prod lock, the model being its run's), every package the two share is kept
+    at the prod lock's version."""
+    lock = _lock(model, store, console=console, constraints=constraints(prod))
     env, _built = store.ensure(lock, dev=False, console=console, check=_check)
     return env
 
 
-def _lock(model: ModelFolder, store: Store, *, console: Console) -> Lock:
+def constraints(prod: ProdPins | None) -> tuple[str, ...]:
+    """The resolution's constraints (``uv pip compile -c``): the prod lock's pins, or none."""
+    return prod.pins if prod is not None else ()
+
+
+def _lock(
+    model: ModelFolder, store: Store, *, console: Console, constraints: tuple[str, ...] = ()
+) -> Lock:
     """The lock for these inputs: resolved the first time, read back ever after."""
     inputs = "\n".join([model.python, *model.requirements, "--", *SERVER_REQUIREMENTS])
+    if constraints:  # keyed apart; without constraints the key is the one it always was
+        inputs += "\n-c\n" + "\n".join(constraints)
     key = hashlib.sha256(inputs.encode()).hexdigest()[:16]
     path = store.root / "serve" / f"pylock.{key}.toml"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         console.say(f"locking {model.path / 'requirements.txt'} for Python {model.python} with uv")
-        write_text_atomic(path, _resolve(inputs.replace("--\n", ""), model.python, console))
+        requirements = "\n".join([model.python, *model.requirements, *SERVER_REQUIREMENTS])
+        write_text_atomic(path, _resolve(requirements, model.python, console, constraints))
     text = path.read_text(encoding="utf-8")
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Lock(path.parent, model.python, path, path, digest, digest, {})
 
 
-def _resolve(requirements: str, python: str, console: Console) -> str:
+def _resolve(
+    requirements: str, python: str, console: Console, constraints: tuple[str, ...] = ()
+) -> str:
     from labship.tools.uv import uv
 
     lines = requirements.split("\n", 1)[1]  # the first line is the Python version
@@ -56,12 +73,20 @@ def _resolve(requirements: str, python: str, console: Console) -> str:
         source, out = Path(tmp) / "requirements.in", Path(tmp) / "pylock.toml"
         source.write_text(lines + "\n", encoding="utf-8")
         args = ["pip", "compile", "--quiet", "--no-header", "--python-version", python]
+        if constraints:
+            (Path(tmp) / "constraints.txt").write_text("\n".join(constraints) + "\n")
+            args += ["-c", str(Path(tmp) / "constraints.txt")]
         result = uv([*args, str(source), "-o", str(out)], console=console, check=False)
         if result.returncode != 0:
+            last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "?"
             raise ResolutionError(
-                f"the model's requirements cannot be resolved for Python {python}: "
-                f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else '?'}",
-                hint="fix requirements.txt in the model folder",
+                f"the model's requirements cannot be resolved for Python {python}"
+                + (" within the project's prod lock" if constraints else "")
+                + f": {last}",
+                hint="align the project's lock and the model's requirements.txt, or serve "
+                "from outside the project"
+                if constraints
+                else "fix requirements.txt in the model folder",
             )
         return out.read_text(encoding="utf-8")
 

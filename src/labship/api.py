@@ -540,4 +540,22 @@ def serve(
     from labship.serve import serve as _serve
 
     options = ServeOptions(port=port, workers=workers, queue=queue, timeout=timeout)
-    return _serve(model, options, console=console, tracking_uri=tracking_uri, directory=directory)
+    return _serve(
+        model,
+        options,
+        console=console,
+        tracking_uri=tracking_uri,
+        directory=directory,
+        lab_uri=lambda: _lab_tracking_uri(directory),
+    )
+
+
+def _lab_tracking_uri(directory: Path | None) -> str | None:
+    """The tracking server beside the lab of the project at ``directory``, if any."""
+    from labship.errors import NotAProjectError
+    from labship.project import load_project
+
+    try:
+        return tracking_uri(load_project(directory))
+    except NotAProjectError:
+        return None

@@ -8,14 +8,12 @@ import os
 import stat
 import subprocess
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from labship.console import Console
 from labship.errors import UsageError
-from labship.runlog import RunRecord
 from labship.serve.source import model_folder
 from serve.http_helpers import post
 from serve.serverfixtures import free_port, start, stop
@@ -156,10 +154,6 @@ def test_mlflow_tracking_uri_is_the_default(tracking: Tracking) -> None:
     assert done.returncode == 64 and "version 99 of model 'iris' not found" in _error(done.stderr)
 
 
-@pytest.mark.skipif(
-    "mlflow_run_id" not in {f.name for f in fields(RunRecord)},
-    reason="the run log does not record mlflow_run_id yet (added on another branch)",
-)
 def test_in_the_project_that_logged_it_the_prod_lock_is_used(
     tracking: Tracking, locked_project: Path
 ) -> None:

@@ -7,14 +7,12 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from labship.console import Console
 from labship.errors import UsageError
-from labship.runlog import RunRecord
 from labship.serve.env import constraints
 from labship.serve.model import ModelFolder
 from labship.serve.origin import ProdPins, prod_pins
@@ -125,10 +123,6 @@ def test_a_run_the_project_did_not_log_has_no_prod_pins(locked_project: Path) ->
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    "mlflow_run_id" not in {f.name for f in fields(RunRecord)},
-    reason="the run log does not record mlflow_run_id yet (added on another branch)",
-)
 def test_a_model_of_the_projects_run_gets_the_prod_lock_pins(locked_project: Path) -> None:
     _log_run(locked_project, "run-of-the-project")
     found = prod_pins(_model(locked_project / "m", "run-of-the-project"), locked_project / "m")

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from labship.errors import PortInUse, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from labship.console import Console
 
 DEFAULT_PORT = 5000  # mlflow models serve's
@@ -39,6 +41,7 @@ def serve(
     console: Console,
     tracking_uri: str | None = None,
     directory: Path | None = None,
+    lab_uri: Callable[[], str | None] | None = None,
 ) -> int:
     """Serve until stopped; the server's exit code (0 after SIGTERM/SIGINT). ``model`` is
     a folder or a ``runs:/`` / ``models:/`` URI; ``directory`` is where to look for the
@@ -54,7 +57,9 @@ def serve(
     _check_options(options)
     store = Store()
     folder = read_model(
-        model_folder(str(model), tracking_uri=tracking_uri, console=console, store=store)
+        model_folder(
+            str(model), tracking_uri=tracking_uri, console=console, store=store, lab_uri=lab_uri
+        )
     )
     prod = prod_pins(folder, directory)
     if prod is not None:

@@ -470,6 +470,8 @@ def serve(
     workers: int | None = None,
     timeout: float = 60.0,
     queue: int | None = None,
+    batch: int = 1,
+    batch_wait: float = 0.0,
     console: Console,
 ) -> int:
     """Serve an MLflow model folder over HTTP (MLflow's protocol) until stopped, in an
@@ -477,5 +479,12 @@ def serve(
     from labship.serve import ServeOptions
     from labship.serve import serve as _serve
 
-    options = ServeOptions(port=port, workers=workers, queue=queue, timeout=timeout)
+    options = ServeOptions(
+        port=port,
+        workers=workers,
+        queue=queue,
+        timeout=timeout,
+        batch=batch,
+        batch_wait=batch_wait,
+    )
     return _serve(model, options, console=console)

@@ -17,7 +17,6 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from . import openapi, protocol, worker
@@ -82,7 +81,9 @@ class Pending:
 
     __slots__ = ("alone", "body", "ctype", "future", "since")
 
-    def __init__(self, ctype: bytes, body: bytes, future: asyncio.Future[tuple[int, bytes]]):
+    def __init__(
+        self, ctype: bytes, body: bytes, future: asyncio.Future[tuple[int, bytes]]
+    ) -> None:
         self.ctype, self.body, self.future = ctype, body, future
         self.since = future.get_loop().time()
         self.alone = False
@@ -167,8 +168,9 @@ class Pool:
 
     async def _run(self, slot: Slot, items: list[Pending]) -> None:
         """One frame: answers resolve their requests as they come; each prediction has
-        ``timeout`` seconds. A batch that times out or kills its worker has the
-        requests it did not answer tried again one by one."""
+        ``timeout`` seconds. When a prediction times out or kills the worker, the
+        requests of the frame not answered yet, if more than one, are tried again one by
+        one; a single one gets the 504 or 500."""
         left = dict(enumerate(items))
         try:
             await slot.send(items)
@@ -180,8 +182,7 @@ class Pool:
         except TimeoutError:
             self._lost(
                 slot,
-                left.values(),
-                len(items) > 1,
+                list(left.values()),
                 504,
                 "DEADLINE_EXCEEDED",
                 f"the prediction took longer than {self.timeout:g}s",
@@ -189,8 +190,7 @@ class Pool:
         except (asyncio.IncompleteReadError, ConnectionError):
             self._lost(
                 slot,
-                left.values(),
-                len(items) > 1,
+                list(left.values()),
                 500,
                 "INTERNAL_ERROR",
                 "the worker died during the prediction; it was replaced",
@@ -202,15 +202,15 @@ class Pool:
     def _lost(
         self,
         slot: Slot,
-        left: Iterable[Pending],
-        retry: bool,
+        left: list[Pending],
         status: int,
         code: str,
         message: str,
     ) -> None:
         self._replace(slot)
-        for item in reversed(list(left)):
-            if retry:  # one of them may be the culprit: each alone, first in line
+        retry = len(left) > 1  # one of them is the culprit: each alone, first in line
+        for item in reversed(left):
+            if retry:
                 item.alone = True
                 self.waiting.appendleft(item)
             elif not item.future.done():

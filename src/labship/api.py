@@ -530,6 +530,8 @@ def serve(
     queue: int | None = None,
     tracking_uri: str | None = None,
     directory: Path | None = None,
+    batch: int = 1,
+    batch_wait: float = 0.0,
     console: Console,
 ) -> int:
     """Serve an MLflow model (a folder, ``runs:/<id>/<path>``, ``models:/<name>/<version>``
@@ -539,7 +541,14 @@ def serve(
     from labship.serve import ServeOptions
     from labship.serve import serve as _serve
 
-    options = ServeOptions(port=port, workers=workers, queue=queue, timeout=timeout)
+    options = ServeOptions(
+        port=port,
+        workers=workers,
+        queue=queue,
+        timeout=timeout,
+        batch=batch,
+        batch_wait=batch_wait,
+    )
     return _serve(
         model,
         options,

@@ -23,6 +23,8 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         queue=args.queue,
         tracking_uri=args.tracking_uri,
         directory=Path(directory) if directory else None,
+        batch=args.batch,
+        batch_wait=args.batch_wait,
         console=console,
     )
 
@@ -48,4 +50,18 @@ def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int
     )
     p.add_argument(
         "--timeout", type=float, default=60.0, help="seconds a prediction may take (then 504)"
+    )
+    p.add_argument(
+        "--batch",
+        type=positive,
+        default=1,
+        metavar="N",
+        help="combine up to N waiting requests into one prediction (default: 1, off)",
+    )
+    p.add_argument(
+        "--batch-wait",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="ms a batch may wait for more while the other workers are busy (default: 0)",
     )

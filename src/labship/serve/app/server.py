@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import protocol, worker
+from . import openapi, protocol, worker
 
 VERSION = b'"labship-serve 0.1.0"'
 
@@ -37,13 +38,20 @@ class Slot:
         self.sock = front
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    async def ask(self, content_type: bytes, body: bytes) -> tuple[int, bytes]:
+    async def send(self, items: list[Pending]) -> None:
         if self.streams is None:
             self.streams = await asyncio.open_connection(sock=self.sock)
-        reader, writer = self.streams
-        writer.write(worker.REQUEST.pack(len(body), len(content_type)) + content_type + body)
-        status, size = worker.ANSWER.unpack(await reader.readexactly(worker.ANSWER.size))
-        return status, await reader.readexactly(size)
+        frame = [worker.FRAME.pack(len(items))]
+        for item in items:
+            frame += [worker.REQUEST.pack(len(item.body), len(item.ctype)), item.ctype, item.body]
+        self.streams[1].write(b"".join(frame))
+
+    async def answer(self) -> tuple[int, int, bytes]:
+        """(index in the frame, status, body) of the next answer."""
+        assert self.streams is not None
+        reader = self.streams[0]
+        index, status, size = worker.ANSWER.unpack(await reader.readexactly(worker.ANSWER.size))
+        return index, status, await reader.readexactly(size)
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -67,60 +75,152 @@ def _become_worker(keep: int) -> None:
     os.closerange(keep + 1, 1 << 16)
 
 
-class Pool:
-    """Idle workers, and the requests waiting for one (at most ``queue``)."""
+class Pending:
+    """A request waiting for its answer. ``alone``: it was in a batch that timed out or
+    killed its worker, and is tried again by itself."""
 
-    def __init__(self, model: worker.Model, size: int, queue: int, timeout: float) -> None:
+    __slots__ = ("alone", "body", "ctype", "future", "since")
+
+    def __init__(
+        self, ctype: bytes, body: bytes, future: asyncio.Future[tuple[int, bytes]]
+    ) -> None:
+        self.ctype, self.body, self.future = ctype, body, future
+        self.since = future.get_loop().time()
+        self.alone = False
+
+
+class Pool:
+    """Idle workers, and the requests waiting for one (at most ``queue``).
+
+    Micro-batching (``batch`` > 1): a free worker takes the oldest waiting request with
+    the ones after it, up to ``batch`` requests, in one frame (the worker predicts
+    together those it can concatenate). It waits for more -- at most ``wait`` seconds
+    after the oldest arrived -- only while every other worker is busy; a worker that
+    is free while the others are free too (low load) takes what there is at once.
+    """
+
+    def __init__(
+        self,
+        model: worker.Model,
+        size: int,
+        queue: int,
+        timeout: float,
+        batch: int = 1,
+        wait: float = 0.0,
+    ) -> None:
         self.model = model
         self.timeout = timeout
         self.queue = queue
+        self.batch = max(1, batch)
+        self.wait = wait
         self.slots = [Slot(model) for _ in range(size)]
         self.idle: collections.deque[Slot] = collections.deque(self.slots)
-        self.waiting: collections.deque[asyncio.Future[Slot]] = collections.deque()
+        self.waiting: collections.deque[Pending] = collections.deque()
+        self.timer: asyncio.TimerHandle | None = None
+        self.running: set[asyncio.Task[None]] = set()
+        self.requests = 0  # answered by workers ...
+        self.frames = 0  # ... in this many frames
 
     async def predict(self, content_type: bytes, body: bytes) -> tuple[int, bytes]:
-        slot = await self._take()
-        if slot is None:
+        if not self.idle and len(self.waiting) >= self.queue:
             return 503, protocol.error_body(
                 "TEMPORARILY_UNAVAILABLE", "the server is at capacity; retry later"
             )
+        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+        self.waiting.append(Pending(content_type, body, future))
+        self.requests += 1
+        self._dispatch()
+        return await future
+
+    def _dispatch(self) -> None:
+        """Give waiting requests to free workers, one frame each."""
+        while self.idle and self.waiting:
+            items = self._next_frame()
+            if items is None:
+                return
+            self.frames += 1
+            task = asyncio.ensure_future(self._run(self.idle.popleft(), items))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+
+    def _next_frame(self) -> list[Pending] | None:
+        """The requests of the next frame, taken from the queue; None: wait for more."""
+        waiting = self.waiting
+        if self.batch == 1 or waiting[0].alone:
+            return [waiting.popleft()]
+        count = 1
+        for item in itertools.islice(waiting, 1, self.batch):
+            if item.alone:
+                break
+            count += 1
+        if count < self.batch and self.wait > 0 and len(self.idle) == 1 < len(self.slots):
+            loop = asyncio.get_running_loop()
+            deadline = waiting[0].since + self.wait
+            if loop.time() < deadline:  # the others are busy: more may come meanwhile
+                if self.timer is None:
+                    self.timer = loop.call_at(deadline, self._timer_fired)
+                return None
+        return [waiting.popleft() for _ in range(count)]
+
+    def _timer_fired(self) -> None:
+        self.timer = None
+        self._dispatch()
+
+    async def _run(self, slot: Slot, items: list[Pending]) -> None:
+        """One frame: answers resolve their requests as they come; each prediction has
+        ``timeout`` seconds. When a prediction times out or kills the worker, the
+        requests of the frame not answered yet, if more than one, are tried again one by
+        one; a single one gets the 504 or 500."""
+        left = dict(enumerate(items))
         try:
-            answer = await asyncio.wait_for(slot.ask(content_type, body), self.timeout)
+            await slot.send(items)
+            while left:
+                index, status, answer = await asyncio.wait_for(slot.answer(), self.timeout)
+                item = left.pop(index)
+                if not item.future.done():
+                    item.future.set_result((status, answer))
         except TimeoutError:
-            self._replace(slot)
-            return 504, protocol.error_body(
-                "DEADLINE_EXCEEDED", f"the prediction took longer than {self.timeout:g}s"
+            self._lost(
+                slot,
+                list(left.values()),
+                504,
+                "DEADLINE_EXCEEDED",
+                f"the prediction took longer than {self.timeout:g}s",
             )
         except (asyncio.IncompleteReadError, ConnectionError):
-            self._replace(slot)
-            return 500, protocol.error_body(
-                "INTERNAL_ERROR", "the worker died during the prediction; it was replaced"
+            self._lost(
+                slot,
+                list(left.values()),
+                500,
+                "INTERNAL_ERROR",
+                "the worker died during the prediction; it was replaced",
             )
-        self._give(slot)
-        return answer
+        else:
+            self.idle.append(slot)
+        self._dispatch()
 
-    async def _take(self) -> Slot | None:
-        if self.idle:
-            return self.idle.popleft()
-        if len(self.waiting) >= self.queue:
-            return None
-        fut: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
-        self.waiting.append(fut)
-        return await fut
-
-    def _give(self, slot: Slot) -> None:
-        while self.waiting:
-            fut = self.waiting.popleft()
-            if not fut.done():
-                fut.set_result(slot)
-                return
-        self.idle.append(slot)
+    def _lost(
+        self,
+        slot: Slot,
+        left: list[Pending],
+        status: int,
+        code: str,
+        message: str,
+    ) -> None:
+        self._replace(slot)
+        retry = len(left) > 1  # one of them is the culprit: each alone, first in line
+        for item in reversed(left):
+            if retry:
+                item.alone = True
+                self.waiting.appendleft(item)
+            elif not item.future.done():
+                item.future.set_result((status, protocol.error_body(code, message)))
 
     def _replace(self, dead: Slot) -> None:
         dead.kill()
         fresh = Slot(self.model)
         self.slots[self.slots.index(dead)] = fresh
-        self._give(fresh)
+        self.idle.append(fresh)
 
     def reap(self) -> None:
         """Replace idle workers that died between requests (killed from outside)."""
@@ -132,8 +232,11 @@ class Pool:
             if done:
                 self.idle.remove(slot)
                 self._replace(slot)
+        self._dispatch()
 
     def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
         for slot in self.slots:
             slot.kill()
 
@@ -155,9 +258,10 @@ MAX_BODY = 64 << 20
 class Http(asyncio.Protocol):
     """HTTP/1.1 with keep-alive, one request at a time per connection."""
 
-    def __init__(self, pool: Pool, version: bytes) -> None:
+    def __init__(self, pool: Pool, version: bytes, spec: bytes) -> None:
         self.pool = pool
         self.version = version
+        self.spec = spec
         self.buf = bytearray()
         self.busy = False
         self.transport: asyncio.Transport | None = None
@@ -199,10 +303,12 @@ class Http(asyncio.Protocol):
             self._send(200, b"\n", close)
         elif path == b"/version" and method == b"GET":
             self._send(200, self.version, close)
+        elif path == b"/openapi.json" and method == b"GET":
+            self._send(200, self.spec, close)
         elif path == b"/invocations" and method == b"POST":
             self.busy = True
             self.task = asyncio.ensure_future(self._invoke(ctype, body, close))
-        elif path in (b"/ping", b"/health", b"/version", b"/invocations"):
+        elif path in (b"/ping", b"/health", b"/version", b"/invocations", b"/openapi.json"):
             self._send(405, protocol.error_body("BAD_REQUEST", "method not allowed"), close)
         else:
             self._send(404, protocol.error_body("NOT_FOUND", "not found"), close)
@@ -247,21 +353,36 @@ def _mlflow_version() -> bytes:
         return VERSION
 
 
+def _openapi(folder: Path) -> bytes:
+    """The OpenAPI document, built once; a generic one if the signature cannot be read."""
+    try:
+        return openapi.document(folder)
+    except Exception as exc:  # never a reason not to serve the model
+        print(f"labship-serve: generic OpenAPI document: {exc!r}", file=sys.stderr, flush=True)
+        return protocol.dumps(openapi.build({}, None, None, None))
+
+
 async def _main(args: argparse.Namespace) -> None:
     model = worker.Model(Path(args.model))
-    pool = Pool(model, args.workers, args.queue, args.timeout)
+    pool = Pool(model, args.workers, args.queue, args.timeout, args.batch, args.batch_wait / 1000)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGCHLD, pool.reap)
     version = _mlflow_version()
+    spec = _openapi(Path(args.model))
     server = await loop.create_server(
-        lambda: Http(pool, version), args.host, args.port, reuse_address=True, backlog=2048
+        lambda: Http(pool, version, spec), args.host, args.port, reuse_address=True, backlog=2048
     )
     print(
         f"labship-serve: listening on http://{args.host}:{args.port} "
-        f"({args.workers} workers, queue {args.queue}, timeout {args.timeout:g}s)",
+        f"({args.workers} workers, queue {args.queue}, timeout {args.timeout:g}s"
+        + (
+            f", batches of up to {args.batch}, wait {args.batch_wait:g} ms)"
+            if args.batch > 1
+            else ")"
+        ),
         file=sys.stderr,
         flush=True,
     )
@@ -270,6 +391,12 @@ async def _main(args: argparse.Namespace) -> None:
     finally:
         server.close()
         pool.stop()
+        if args.batch > 1:
+            print(
+                f"labship-serve: {pool.requests} requests in {pool.frames} frames",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -280,6 +407,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--queue", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--batch", type=int, default=1)  # requests a frame may carry
+    parser.add_argument("--batch-wait", type=float, default=0.0)  # ms, see Pool
     args = parser.parse_args(argv)
     started = time.monotonic()
     del started

@@ -1,24 +1,36 @@
 """One worker: loads the model once, then answers framed requests on a socket.
 
 The front process forks workers after loading the model, so a replacement starts in
-milliseconds. Frames: request ``!IH`` (body length, content-type length), content type,
-body; answer ``!HI`` (status, body length), body (JSON).
+milliseconds. A request frame carries one or more requests: ``!H`` (count), then for each
+``!IH`` (body length, content-type length), content type, body. The worker answers each
+with ``!HHI`` (its index in the frame, status, body length), body (JSON), as soon as its
+prediction is done (a frame's answers may come in any order).
+
+Several requests in one frame (``--batch``) whose inputs the worker can concatenate -- a
+DataFrame with its default index, the same columns and dtypes and the same params, or
+rows of the estimator's fast array path -- are predicted together once and the answer
+split back by rows; a request that fails to parse or to match the signature gets its own
+error, and a batch whose prediction fails, or whose result does not have one entry per
+row, is predicted again one request at a time.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
 import struct
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from . import protocol
 
+FRAME = struct.Struct("!H")
 REQUEST = struct.Struct("!IH")
-ANSWER = struct.Struct("!HI")
+ANSWER = struct.Struct("!HHI")
 _NUMERIC = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32"}
 
 
@@ -44,14 +56,21 @@ class Model:
         self.array_order = _array_order(self.raw, self.columns) if not self.pyfunc else None
 
     def predict(self, request: protocol.Request) -> bytes:
+        return protocol.predictions(self.run(self.prepare(request), request.params))
+
+    def prepare(self, request: protocol.Request) -> Any:
+        """The input the model predicts on: the signature enforced, and for the fast
+        path the estimator's own column order as a plain array."""
         data = _enforce(request.data, self.columns) if self.columns else request.data
+        if self.array_order is not None:  # checked: every column is there, as a double
+            return data[self.array_order].to_numpy()
+        return data
+
+    def run(self, data: Any, params: dict[str, Any] | None) -> Any:
         try:
-            if self.array_order is not None:  # checked above: the estimator's own order
-                result = self.raw.predict(data[self.array_order].to_numpy())
-            elif self.pyfunc:
-                result = self.raw.predict(data, params=request.params)
-            else:
-                result = self.raw.predict(data)
+            if self.pyfunc:
+                return self.raw.predict(data, params=params)
+            return self.raw.predict(data)
         except protocol.BadRequest:
             raise
         except Exception as exc:
@@ -59,7 +78,6 @@ class Model:
                 "Encountered an unexpected error while evaluating the model. Verify that the "
                 f"input is compatible with the model for inference. Error '{exc}'"
             ) from None
-        return protocol.predictions(result)
 
 
 def _array_order(raw: Any, columns: list[tuple[str, str, bool]]) -> list[str] | None:
@@ -160,14 +178,21 @@ def serve_forever(model: Model, sock: socket.socket) -> None:
     """Answer frames until the front closes the socket (then exit)."""
     rfile = sock.makefile("rb")
     while True:
-        head = rfile.read(REQUEST.size)
-        if len(head) < REQUEST.size:
+        head = rfile.read(FRAME.size)
+        if len(head) < FRAME.size:
             os._exit(0)
-        size, ctype_len = REQUEST.unpack(head)
-        ctype = rfile.read(ctype_len).decode("latin-1")
-        body = rfile.read(size)
-        status, answer = answer_one(model, ctype, body)
-        sock.sendall(ANSWER.pack(status, len(answer)) + answer)
+        (count,) = FRAME.unpack(head)
+        items = []
+        for _ in range(count):
+            size, ctype_len = REQUEST.unpack(rfile.read(REQUEST.size))
+            ctype = rfile.read(ctype_len).decode("latin-1")
+            items.append((ctype, rfile.read(size)))
+        if count == 1:
+            status, answer = answer_one(model, *items[0])
+            sock.sendall(ANSWER.pack(0, status, len(answer)) + answer)
+            continue
+        for answers in answer_many(model, items):
+            sock.sendall(b"".join(ANSWER.pack(i, st, len(a)) + a for i, st, a in answers))
 
 
 def answer_one(model: Model, content_type: str, body: bytes) -> tuple[int, bytes]:
@@ -181,3 +206,123 @@ def answer_one(model: Model, content_type: str, body: bytes) -> tuple[int, bytes
         return exc.status, protocol.error_body(exc.error_code, str(exc))
     except Exception as exc:  # the model's own bug: the worker keeps serving
         return 500, protocol.error_body("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+
+
+Answer = tuple[int, int, bytes]  # (index in the frame, status, body)
+
+
+class _Part:
+    """One request of a batch, ready to predict: its input and params, and what it must
+    share with others to be predicted together (None: it is predicted alone)."""
+
+    __slots__ = ("data", "index", "key", "params")
+
+    def __init__(self, index: int, data: Any, params: Any, key: Any) -> None:
+        self.index, self.data, self.params, self.key = index, data, params, key
+
+
+def answer_many(model: Model, items: list[tuple[str, bytes]]) -> Iterator[list[Answer]]:
+    """The answers of a batch, one list per prediction, as each is done."""
+    groups: dict[Any, list[_Part]] = {}
+    for index, (ctype, body) in enumerate(items):
+        try:
+            part = _prepare(model, index, ctype, body)
+        except protocol.BadRequest as exc:
+            yield [(index, exc.status, protocol.error_body(exc.error_code, str(exc)))]
+        except Exception as exc:
+            yield [(index, 500, protocol.error_body("INTERNAL_ERROR", f"{exc!r}"))]
+        else:
+            if part.key is None:
+                yield [_alone(model, part)]
+            else:
+                groups.setdefault(part.key, []).append(part)
+    for parts in groups.values():
+        yield _predict_together(model, parts)
+
+
+def _prepare(model: Model, index: int, ctype: str, body: bytes) -> _Part:
+    import pandas as pd
+
+    if model.array_order is not None and ctype.startswith("application/json"):
+        rows = _plain_rows(body, model.array_order)
+        if rows is not None:
+            return _Part(index, rows, None, _rows_key(rows))
+    request = protocol.parse(ctype, body)
+    data = model.prepare(request)
+    if not isinstance(request.data, pd.DataFrame) or not len(data):
+        return _Part(index, data, request.params, None)
+    if model.array_order is not None:  # rows in the estimator's order; params unused
+        return _Part(index, data, None, _rows_key(data))
+    index_ = data.index
+    if (
+        not isinstance(data, pd.DataFrame)
+        or not data.columns.is_unique
+        or not isinstance(index_, pd.RangeIndex)
+        or index_.start != 0
+        or index_.step != 1
+    ):  # a model may read the index: keep it as the client sent it
+        return _Part(index, data, request.params, None)
+    params = request.params
+    key = (
+        "frame",
+        tuple(map(str, data.columns)),
+        tuple(map(str, data.dtypes)),
+        json.dumps(params, sort_keys=True, default=str) if model.pyfunc else None,
+    )
+    return _Part(index, data, params, key)
+
+
+def _rows_key(rows: Any) -> Any:
+    return ("rows", rows.shape[1:], rows.dtype.str) if rows.ndim == 2 else None
+
+
+def _predict_together(model: Model, parts: list[_Part]) -> list[Answer]:
+    import numpy as np
+    import pandas as pd
+
+    if len(parts) > 1:
+        first = parts[0].data
+        if isinstance(first, np.ndarray):
+            data = np.concatenate([p.data for p in parts])
+        else:
+            data = pd.concat([p.data for p in parts], ignore_index=True)
+        try:
+            pieces = _split(model.run(data, parts[0].params), [len(p.data) for p in parts])
+        except Exception:  # one bad request must not fail the others: one by one below
+            pieces = None
+        if pieces is not None:
+            return [
+                (p.index, 200, protocol.predictions(r)) for p, r in zip(parts, pieces, strict=True)
+            ]
+    return [_alone(model, p) for p in parts]
+
+
+def _alone(model: Model, part: _Part) -> Answer:
+    try:
+        return part.index, 200, protocol.predictions(model.run(part.data, part.params))
+    except protocol.BadRequest as exc:
+        return part.index, exc.status, protocol.error_body(exc.error_code, str(exc))
+    except Exception as exc:
+        return (
+            part.index,
+            500,
+            protocol.error_body("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"),
+        )
+
+
+def _split(result: Any, rows: list[int]) -> list[Any] | None:
+    """The result cut back into each request's rows; None when it has not exactly one
+    entry per input row (a model that aggregates cannot be batched)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame | pd.Series):
+        cut = result.iloc
+    elif isinstance(result, list) or (isinstance(result, np.ndarray) and result.ndim >= 1):
+        cut = result
+    else:
+        return None
+    if len(result) != sum(rows):
+        return None
+    ends = list(itertools.accumulate(rows, initial=0))
+    return [cut[a:b] for a, b in itertools.pairwise(ends)]

@@ -34,7 +34,7 @@ class ServeOptions:
 
 def serve(model: Path, options: ServeOptions, *, console: Console) -> int:
     """Serve until stopped; the server's exit code (0 after SIGTERM/SIGINT)."""
-    from labship.serve.cpus import usable_cpus
+    from labship.serve.app.cpus import usable_cpus
     from labship.serve.env import PACKAGE, environment, stage_code
     from labship.serve.model import read_model
     from labship.store import Store

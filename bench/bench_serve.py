@@ -181,6 +181,86 @@ def serve_both(
     return servers
 
 
+# -- images: labship's serving image and the one MLflow's generated Dockerfile makes ---
+
+# What the generated Dockerfile needs changed to build here, and nothing else: its FROM
+# becomes the local base (no registry is reachable); that base has python3 without the
+# `python` and `pip` commands the official image has, so a venv provides them first; the
+# RUN steps that download get the CA bundle of the TLS proxy as a BuildKit secret (never
+# a layer), and pip keeps no cache in the image (PIP_NO_CACHE_DIR=1: smaller than the
+# file as generated, which favours MLflow's image).
+MLFLOW_PREAMBLE = (
+    "# [labship bench] the local base has python3 but no python/pip: a venv gives both\n"
+    "RUN python3 -m venv /opt/py\n"
+    "ENV PATH=/opt/py/bin:$PATH\n"
+)
+_DOWNLOADS = "RUN --mount=type=secret,id=ca PIP_CERT=/run/secrets/ca PIP_NO_CACHE_DIR=1 "
+
+
+def mlflow_dockerfile(text: str, base: str) -> str:
+    """MLflow's generated Dockerfile, changed only as MLFLOW_PREAMBLE says."""
+    text, n = re.subn(r"^FROM \S+", f"FROM {base}\n{MLFLOW_PREAMBLE}", text, count=1, flags=re.M)
+    if n != 1:
+        raise BenchError("no FROM line in mlflow's generated Dockerfile")
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("RUN ") and ("pip install" in line or "_install_pyfunc" in line):
+            line = _DOWNLOADS + line.removeprefix("RUN ")
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def docker_bin() -> str:
+    from labship.tools.docker import build_client  # INTERNAL: the client labship builds with
+
+    return build_client().binary
+
+
+def build_mlflow_image(venv: Path, model: Path, work: Path, base: str, tag: str) -> float:
+    """``mlflow models generate-dockerfile`` for the model, changed to build here, built
+    with BuildKit (no layer cache); the build's seconds."""
+    from labship.tools.docker import build_client  # INTERNAL: the BuildKit client
+
+    folder = work / "mlflow-docker"
+    argv = [str(venv / "bin" / "mlflow"), "models", "generate-dockerfile", "-m", str(model)]
+    subprocess.run([*argv, "-d", str(folder)], check=True, capture_output=True)
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(mlflow_dockerfile(dockerfile.read_text(), base))
+    client = build_client()
+    build = [*client.build_argv, "--no-cache", "--network=host", "--progress=plain", "-t", tag]
+    ca = os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt"
+    build += ["--secret", f"id=ca,src={ca}", str(folder)]
+    started = time.monotonic()
+    with (work / "mlflow-build.log").open("w") as log:
+        done = subprocess.run(build, env=client.env(), stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        tail = (work / "mlflow-build.log").read_text()[-1500:]
+        raise BenchError(f"building mlflow's image failed: {tail}")
+    return time.monotonic() - started
+
+
+def build_labship_image(model: Path, work: Path) -> tuple[str, float]:
+    """``labship build serve MODEL``: (tag, seconds)."""
+    started = time.monotonic()
+    with (work / "labship-build.log").open("w") as log:
+        done = subprocess.run(
+            [str(labship_cli()), "build", "serve", str(model)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    if done.returncode != 0:
+        raise BenchError(f"labship build serve failed: {(work / 'labship-build.log').read_text()}")
+    return done.stdout.strip().splitlines()[-1], time.monotonic() - started
+
+
+def image_mb(image: str) -> float:
+    return (
+        int(subprocess.check_output([docker_bin(), "image", "inspect", "-f", "{{.Size}}", image]))
+        / 1e6
+    )
+
+
 @dataclass(frozen=True)
 class Compared:
     """labship against mlflow for one load: throughput and p99 ratios."""

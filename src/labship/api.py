@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
     from labship.runtimes.base import Interactive, LabInfo, Runtime
+    from labship.serve.image import ServeImage
     from labship.store import GcResult
     from labship.targets.cronhook import Event
     from labship.targets.cronschedule import Installed, Listed
@@ -355,13 +356,16 @@ def export(
     console: Console,
     jobs: Sequence[str] = (),
     options: Iterable[str] = (),
+    serve: Iterable[str | Path] = (),
 ) -> list[Path]:
     """Write a target's files (``labship export compose``; ``labship export airflow JOB
     --kubernetes``: ``jobs`` and ``options`` for the targets that accept them)."""
     from labship import targets
     from labship.targets.base import Context
 
-    context = Context(project, jobs=tuple(jobs), options=frozenset(options))
+    # --serve MODEL (k8s): the model folder travels as the switch "serve=<folder>"
+    asked = [*options, *(f"serve={model_folder(m).resolve()}" for m in serve)]
+    context = Context(project, jobs=tuple(jobs), options=frozenset(asked))
     return targets.export(context, target, force=force, console=console)
 
 
@@ -464,18 +468,35 @@ def doctor(project: Project | None) -> Report:
 
 
 def serve(
-    model: Path,
+    model: str | Path,
     *,
     port: int = 5000,
     workers: int | None = None,
     timeout: float = 60.0,
     queue: int | None = None,
+    host: str = "127.0.0.1",
+    runtime: str | None = None,
     console: Console,
 ) -> int:
     """Serve an MLflow model folder over HTTP (MLflow's protocol) until stopped, in an
-    environment locked and built from the model's own requirements."""
+    environment locked and built from the model's own requirements (``runtime``
+    docker: in its serving image)."""
     from labship.serve import ServeOptions
     from labship.serve import serve as _serve
 
-    options = ServeOptions(port=port, workers=workers, queue=queue, timeout=timeout)
-    return _serve(model, options, console=console)
+    options = ServeOptions(port=port, host=host, workers=workers, queue=queue, timeout=timeout)
+    return _serve(model_folder(model), options, console=console, runtime=runtime)
+
+
+def build_serve(model: str | Path, *, console: Console) -> ServeImage:
+    """``labship build serve MODEL``: the model's serving image (its tag is keyed by its
+    content: an unchanged model is not rebuilt)."""
+    from labship.serve import image
+
+    return image.build(model_folder(model), console=console)
+
+
+def model_folder(model: str | Path) -> Path:
+    """MODEL as the user gave it, as a local MLflow model folder: the one place MODEL is
+    resolved for serve, build serve and export k8s --serve."""
+    return Path(model)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 
 from labship.console import Console
 
@@ -15,16 +14,20 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
     return api.serve(
-        Path(args.model),
+        args.model,
         port=args.port,
         workers=args.workers,
         timeout=args.timeout,
         queue=args.queue,
+        host=args.host,
+        runtime=args.runtime,
         console=console,
     )
 
 
 def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int]) -> None:
+    from labship.runtimes import choices as runtime_choices
+
     p = add("serve", cmd_serve, "serve an MLflow model folder as an MLflow-compatible REST API")
     p.add_argument("model", help="the folder mlflow.<flavor>.save_model wrote")
     p.add_argument("--port", type=port, default=5000, help="default: 5000, as mlflow's")
@@ -36,4 +39,14 @@ def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int
     )
     p.add_argument(
         "--timeout", type=float, default=60.0, help="seconds a prediction may take (then 504)"
+    )
+    # --- the runtime and the address (Docker: the port is published on this host) ---
+    p.add_argument(
+        "--runtime",
+        choices=runtime_choices(),
+        default=None,
+        help="local (default) or docker (the serving image of 'labship build serve')",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)"
     )

@@ -32,7 +32,9 @@ class ServeOptions:
     timeout: float = 60.0  # seconds a prediction may take before 504
 
 
-def serve(model: Path, options: ServeOptions, *, console: Console) -> int:
+def serve(
+    model: Path, options: ServeOptions, *, console: Console, runtime: str | None = None
+) -> int:
     """Serve until stopped; the server's exit code (0 after SIGTERM/SIGINT)."""
     from labship.serve.app.cpus import usable_cpus
     from labship.serve.env import PACKAGE, environment, stage_code
@@ -43,6 +45,10 @@ def serve(model: Path, options: ServeOptions, *, console: Console) -> int:
     _check_options(options)
     folder = read_model(model)
     _port_free(options.host, options.port)
+    if serve_runtime(runtime, console=console) == "docker":
+        from labship.serve.container import serve_container
+
+        return serve_container(folder, options, console=console)
     store = Store()
     env = environment(folder, store, console=console)
     code = stage_code(store)
@@ -59,6 +65,29 @@ def serve(model: Path, options: ServeOptions, *, console: Console) -> int:
     with store.in_use(env):
         ended = run_foreground(argv, env=variables, cwd=folder.path, what="serve", grace=STOP_GRACE)
     return 0 if ended.signal is not None and not ended.killed else ended.exit_code
+
+
+def serve_runtime(requested: str | None, *, console: Console) -> str:
+    """Where the server runs: ``--runtime``, then LABSHIP_RUNTIME, then local. Not
+    ``runtimes.select``: there is no project (no labship.toml), and auto-detection would
+    put every ``labship serve`` through a Docker build when an engine answers, where the
+    local runtime starts a built environment in a second; Docker is asked for by name.
+    ``auto`` means local here."""
+    from labship.runtimes import ENV_VAR, choices
+
+    if requested:
+        choice, why = requested, "--runtime"
+    elif os.environ.get(ENV_VAR):
+        choice, why = os.environ[ENV_VAR], ENV_VAR
+    else:
+        choice, why = "local", "the default for serve"
+    if choice not in choices():
+        raise UsageError(
+            f"unknown runtime {choice!r} ({why})", hint=f"use one of {', '.join(choices())}"
+        )
+    choice = "local" if choice == "auto" else choice
+    console.say(f"runtime: {choice} ({why})")
+    return choice
 
 
 def _check_options(options: ServeOptions) -> None:

@@ -59,6 +59,10 @@ def serve(
     argv += ["--queue", str(queue), "--timeout", f"{options.timeout:g}"]
     variables = {**os.environ, "PYTHONPATH": str(code), "PYTHONNOUSERSITE": "1"}
     variables.pop("VIRTUAL_ENV", None)
+    # The environment is labship's, not the user's sources: its bytecode is written on the
+    # first start (uv installs none), or every start would compile pandas and scikit-learn
+    # again (10 s here); the serving image compiles it when it is built.
+    variables.pop("PYTHONDONTWRITEBYTECODE", None)
     console.say(
         f"serving {folder.path} on http://{options.host}:{options.port} ({workers} workers)"
     )

@@ -34,7 +34,8 @@ def serve_container(model: ModelFolder, options: ServeOptions, *, console: Conso
     name = f"{image.image_name(model).replace('/', '-')}-{secrets.token_hex(4)}"
     argv = ["create", "--rm", "--name", name, "--pull", "never"]
     argv += ["--stop-timeout", str(STOP_GRACE), "--label", "org.labship.kind=serve"]
-    argv += ["-p", f"{options.host}:{options.port}:{image.PORT}", built.image_id]
+    host = f"[{options.host}]" if ":" in options.host else options.host  # IPv6
+    argv += ["-p", f"{host}:{options.port}:{image.PORT}", built.image_id]
     argv += ["--timeout", f"{options.timeout:g}"]
     if options.workers is not None:  # else the container's CPUs, from its cgroup
         queue = options.queue if options.queue is not None else 64 * options.workers

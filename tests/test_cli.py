@@ -468,7 +468,7 @@ def test_completion_knows_commands_jobs_and_profiles(
     assert _complete(shell, ["labship", "-v", "run", "-p", ""], root, env) == ["dev", "prod"]
     elsewhere = ["labship", "-C", str(root), "run", "--profile", "prod", ""]
     assert _complete(shell, elsewhere, tmp_path, env) == ["report", "train"]
-    assert _complete(shell, ["labship", "build", ""], root, env) == ["dev", "prod", "all"]
+    assert _complete(shell, ["labship", "build", ""], root, env) == ["dev", "prod", "all", "serve"]
     assert "k8s" in _complete(shell, ["labship", "export", ""], root, env)  # not its JOBs
     assert set(_complete(shell, ["labship", "run", "--runtime", ""], root, env)) == {
         "auto",

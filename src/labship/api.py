@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
     from labship.runtimes.base import Interactive, LabInfo, Runtime
+    from labship.serve.image import ServeImage
     from labship.store import GcResult
     from labship.targets.cronhook import Event
     from labship.targets.cronschedule import Installed, Listed
@@ -413,13 +414,17 @@ def export(
     console: Console,
     jobs: Sequence[str] = (),
     options: Iterable[str] = (),
+    serve: Iterable[str | Path] = (),
 ) -> list[Path]:
     """Write a target's files (``labship export compose``; ``labship export airflow JOB
     --kubernetes``: ``jobs`` and ``options`` for the targets that accept them)."""
     from labship import targets
     from labship.targets.base import Context
 
-    context = Context(project, jobs=tuple(jobs), options=frozenset(options))
+    # --serve MODEL (k8s): the model folder travels as the switch "serve=<folder>"
+    folders = [model_folder(m, directory=project.root, console=console) for m in serve]
+    asked = [*options, *(f"serve={folder.resolve()}" for folder in folders)]
+    context = Context(project, jobs=tuple(jobs), options=frozenset(asked))
     return targets.export(context, target, force=force, console=console)
 
 
@@ -532,17 +537,21 @@ def serve(
     directory: Path | None = None,
     batch: int = 1,
     batch_wait: float = 0.0,
+    host: str = "127.0.0.1",
+    runtime: str | None = None,
     console: Console,
 ) -> int:
     """Serve an MLflow model (a folder, ``runs:/<id>/<path>``, ``models:/<name>/<version>``
     or ``models:/<name>@<alias>`` from the tracking server) over HTTP (MLflow's protocol)
     until stopped, in an environment locked and built from the model's own requirements,
-    within the prod lock of the project at ``directory`` when one of its runs logged it."""
+    within the prod lock of the project at ``directory`` when one of its runs logged it
+    (``runtime`` docker: in its serving image)."""
     from labship.serve import ServeOptions
     from labship.serve import serve as _serve
 
     options = ServeOptions(
         port=port,
+        host=host,
         workers=workers,
         queue=queue,
         timeout=timeout,
@@ -553,8 +562,41 @@ def serve(
         model,
         options,
         console=console,
+        runtime=runtime,
         tracking_uri=tracking_uri,
         directory=directory,
+        lab_uri=lambda: _lab_tracking_uri(directory),
+    )
+
+
+def build_serve(
+    model: str | Path, *, tracking_uri: str | None = None, console: Console
+) -> ServeImage:
+    """``labship build serve MODEL``: the model's serving image (its tag is keyed by its
+    content: an unchanged model is not rebuilt)."""
+    from labship.serve import image
+
+    return image.build(
+        model_folder(model, tracking_uri=tracking_uri, console=console), console=console
+    )
+
+
+def model_folder(
+    model: str | Path,
+    *,
+    tracking_uri: str | None = None,
+    directory: Path | None = None,
+    console: Console,
+) -> Path:
+    """MODEL as the user gave it (a folder, ``runs:/`` or ``models:/``) as a local MLflow
+    model folder, downloaded into the store from the tracking server when it is a URI:
+    ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the project's lab server."""
+    from labship.serve.source import model_folder as fetch
+
+    return fetch(
+        str(model),
+        tracking_uri=tracking_uri,
+        console=console,
         lab_uri=lambda: _lab_tracking_uri(directory),
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labship.serve.cpus import cgroup_quota, usable_cpus
+from labship.serve.app.cpus import cgroup_quota, usable_cpus
 
 
 @pytest.mark.parametrize(

@@ -25,11 +25,15 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         directory=Path(directory) if directory else None,
         batch=args.batch,
         batch_wait=args.batch_wait,
+        host=args.host,
+        runtime=args.runtime,
         console=console,
     )
 
 
 def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int]) -> None:
+    from labship.runtimes import choices as runtime_choices
+
     p = add("serve", cmd_serve, "serve an MLflow model folder as an MLflow-compatible REST API")
     p.add_argument(
         "model",
@@ -64,4 +68,14 @@ def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int
         default=0.0,
         metavar="MS",
         help="ms a batch may wait for more while the other workers are busy (default: 0)",
+    )
+    # --- the runtime and the address (Docker: the port is published on this host) ---
+    p.add_argument(
+        "--runtime",
+        choices=runtime_choices(),
+        default=None,
+        help="local (default) or docker (the serving image of 'labship build serve')",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)"
     )

@@ -15,11 +15,24 @@ Add = Callable[..., argparse.ArgumentParser]
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
+    if args.target == "serve" or args.model is not None:
+        return _build_serve(args, console)
     targets = ("dev", "prod") if args.target == "all" else (args.target,)
     for image in api.build(
         project_of(args), targets, force=args.force, lock_mode=lock_mode(args), console=console
     ):
         print(f"{image.target}: {' '.join(image.tags)} ({image.image_id[:19]})")
+    return 0
+
+
+def _build_serve(args: argparse.Namespace, console: Console) -> int:
+    """``labship build serve MODEL``: no project needed; prints the image's tag."""
+    from labship import api
+    from labship.errors import UsageError
+
+    if args.target != "serve" or args.model is None:
+        raise UsageError("'labship build serve' needs a MODEL folder (and only serve takes one)")
+    print(api.build_serve(args.model, console=console).tag)
     return 0
 
 
@@ -38,6 +51,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
         console=console,
         jobs=args.jobs,
         options=options,
+        serve=args.serve or (),
     )
     for path in written:
         console.say(f"wrote {path.name}")
@@ -76,7 +90,8 @@ def register(add: Add) -> None:
     from labship import targets
 
     p: Any = add("build", cmd_build, "build the dev and/or prod image (Docker, BuildKit)")
-    p.add_argument("target", nargs="?", choices=("dev", "prod", "all"), default="all")
+    p.add_argument("target", nargs="?", choices=("dev", "prod", "all", "serve"), default="all")
+    p.add_argument("model", nargs="?", help="serve: the MLflow model folder")
     p.add_argument("--force", action="store_true", help="regenerate a hand-edited Dockerfile")
     lock_flags(p)
     p = add("export", cmd_export, "write files other tools run without labship")
@@ -84,6 +99,12 @@ def register(add: Add) -> None:
     p.add_argument("jobs", nargs="*", metavar="JOB", help="airflow, k8s: only these jobs")
     p.add_argument("--force", action="store_true", help="overwrite hand-edited files")
     p.add_argument("--kubernetes", action="store_true", help="airflow: KubernetesPodOperator")
+    p.add_argument(
+        "--serve",
+        action="append",
+        metavar="MODEL",
+        help="k8s: also a Deployment and a Service serving this MLflow model folder",
+    )
     _intermixed(p)
     p = add("eject", cmd_eject, "take over generated files: labship stops generating them")
     p.add_argument("target", nargs="?", choices=targets.names(), default="image")

@@ -42,6 +42,7 @@ def serve(
     options: ServeOptions,
     *,
     console: Console,
+    runtime: str | None = None,
     tracking_uri: str | None = None,
     directory: Path | None = None,
     lab_uri: Callable[[], str | None] | None = None,
@@ -49,8 +50,8 @@ def serve(
     """Serve until stopped; the server's exit code (0 after SIGTERM/SIGINT). ``model`` is
     a folder or a ``runs:/`` / ``models:/`` URI; ``directory`` is where to look for the
     project whose prod lock a model of its own runs keeps (default: the working folder)."""
-    from labship.serve.cpus import usable_cpus
-    from labship.serve.env import PACKAGE, environment, stage_code
+    from labship.serve.app.cpus import usable_cpus
+    from labship.serve.env import PACKAGE, constraints, environment, stage_code
     from labship.serve.model import read_model
     from labship.serve.origin import prod_pins
     from labship.serve.source import model_folder
@@ -58,6 +59,7 @@ def serve(
     from labship.tools.process import run_foreground
 
     _check_options(options)
+    where = serve_runtime(runtime, console=console)
     store = Store()
     folder = read_model(
         model_folder(
@@ -75,6 +77,10 @@ def serve(
             f"versions from {folder.path / 'requirements.txt'} (not a run of a project here)"
         )
     _port_free(options.host, options.port)
+    if where == "docker":
+        from labship.serve.container import serve_container
+
+        return serve_container(folder, options, console=console, constraints=constraints(prod))
     env = environment(folder, store, console=console, prod=prod)
     code = stage_code(store)
     workers = options.workers or usable_cpus()
@@ -86,12 +92,39 @@ def serve(
         argv += ["--batch", str(options.batch), "--batch-wait", f"{options.batch_wait:g}"]
     variables = {**os.environ, "PYTHONPATH": str(code), "PYTHONNOUSERSITE": "1"}
     variables.pop("VIRTUAL_ENV", None)
+    # The environment is labship's, not the user's sources: its bytecode is written on the
+    # first start (uv installs none), or every start would compile pandas and scikit-learn
+    # again (10 s here); the serving image compiles it when it is built.
+    variables.pop("PYTHONDONTWRITEBYTECODE", None)
     console.say(
         f"serving {folder.path} on http://{options.host}:{options.port} ({workers} workers)"
     )
     with store.in_use(env):
         ended = run_foreground(argv, env=variables, cwd=folder.path, what="serve", grace=STOP_GRACE)
     return 0 if ended.signal is not None and not ended.killed else ended.exit_code
+
+
+def serve_runtime(requested: str | None, *, console: Console) -> str:
+    """Where the server runs: ``--runtime``, then LABSHIP_RUNTIME, then local. Not
+    ``runtimes.select``: there is no project (no labship.toml), and auto-detection would
+    put every ``labship serve`` through a Docker build when an engine answers, where the
+    local runtime starts a built environment in a second; Docker is asked for by name.
+    ``auto`` means local here."""
+    from labship.runtimes import ENV_VAR, choices
+
+    if requested:
+        choice, why = requested, "--runtime"
+    elif os.environ.get(ENV_VAR):
+        choice, why = os.environ[ENV_VAR], ENV_VAR
+    else:
+        choice, why = "local", "the default for serve"
+    if choice not in choices():
+        raise UsageError(
+            f"unknown runtime {choice!r} ({why})", hint=f"use one of {', '.join(choices())}"
+        )
+    choice = "local" if choice == "auto" else choice
+    console.say(f"runtime: {choice} ({why})")
+    return choice
 
 
 def _check_options(options: ServeOptions) -> None:

@@ -1,6 +1,12 @@
 """The model's environment: its requirements.txt plus the server's few packages, locked
 once by uv (PEP 751) and built in labship's content-addressed store. Nothing is
-installed when the server starts, and nothing with pip."""
+installed when the server starts, and nothing with pip.
+
+A model with the sklearn flavour is served without mlflow: the worker unpickles the
+estimator itself (``app/worker.py``), so its set is requirements.txt less mlflow, plus the
+package its serialization format needs. mlflow and its dependencies (sqlalchemy, flask,
+pyarrow, opentelemetry...) are most of an image and of a cold build. A python_function
+model keeps mlflow: only mlflow knows how to load it."""
 
 from __future__ import annotations
 
@@ -22,8 +28,13 @@ if TYPE_CHECKING:
     from labship.serve.model import ModelFolder
     from labship.serve.origin import ProdPins
 
-# What the server adds to the model's own set: fast JSON, and YAML for the MLmodel file.
-SERVER_REQUIREMENTS = ("orjson>=3.9", "pyyaml>=6")
+# What the server adds to the model's own set: fast JSON, YAML for the MLmodel file, and
+# pandas/numpy for the request formats (the model usually pins them; without mlflow
+# nothing else would bring them).
+SERVER_REQUIREMENTS = ("orjson>=3.9", "pyyaml>=6", "pandas", "numpy")
+# Left out of a sklearn model's set; what each serialization format needs to load.
+MLFLOW_NAMES = frozenset({"mlflow", "mlflow-skinny"})
+FORMAT_PACKAGES = {"cloudpickle": "cloudpickle", "skops": "skops"}
 APP = Path(__file__).resolve().parent / "app"
 PACKAGE = "labship_serve"
 
@@ -34,7 +45,7 @@ def environment(
     """The environment's folder, built now or found in the store; with ``prod`` (the
     project's prod lock, the model being its run's), every package the two share is kept
     at the prod lock's version."""
-    lock = _lock(model, store, console=console, constraints=constraints(prod))
+    lock = model_lock(model, store, console=console, constraints=constraints(prod))
     env, _built = store.ensure(lock, dev=False, console=console, check=_check)
     return env
 
@@ -44,11 +55,35 @@ def constraints(prod: ProdPins | None) -> tuple[str, ...]:
     return prod.pins if prod is not None else ()
 
 
-def _lock(
+def served_requirements(model: ModelFolder) -> tuple[str, ...]:
+    """The model's requirements as served: without mlflow for a sklearn model (plus
+    cloudpickle or skops when its format needs one and the file does not list it)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    if model.sklearn_format is None:
+        return model.requirements
+
+    def name(line: str) -> str:
+        try:
+            return canonicalize_name(Requirement(line).name)
+        except InvalidRequirement:
+            return line  # uv names the bad line when it resolves
+
+    kept = [line for line in model.requirements if name(line) not in MLFLOW_NAMES]
+    extra = FORMAT_PACKAGES.get(model.sklearn_format)
+    if extra is not None and extra not in {name(line) for line in kept}:
+        kept.append(extra)
+    return tuple(kept)
+
+
+def model_lock(
     model: ModelFolder, store: Store, *, console: Console, constraints: tuple[str, ...] = ()
 ) -> Lock:
-    """The lock for these inputs: resolved the first time, read back ever after."""
-    inputs = "\n".join([model.python, *model.requirements, "--", *SERVER_REQUIREMENTS])
+    """The lock for these inputs: resolved the first time, read back ever after (the
+    local runtime's environment and the serving image install this one file)."""
+    served = served_requirements(model)
+    inputs = "\n".join([model.python, *served, "--", *SERVER_REQUIREMENTS])
     if constraints:  # keyed apart; without constraints the key is the one it always was
         inputs += "\n-c\n" + "\n".join(constraints)
     key = hashlib.sha256(inputs.encode()).hexdigest()[:16]
@@ -56,7 +91,7 @@ def _lock(
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         console.say(f"locking {model.path / 'requirements.txt'} for Python {model.python} with uv")
-        requirements = "\n".join([model.python, *model.requirements, *SERVER_REQUIREMENTS])
+        requirements = "\n".join([model.python, *served, *SERVER_REQUIREMENTS])
         write_text_atomic(path, _resolve(requirements, model.python, console, constraints))
     text = path.read_text(encoding="utf-8")
     digest = hashlib.sha256(text.encode()).hexdigest()

@@ -17,6 +17,9 @@ class ModelFolder:
     path: Path
     python: str  # major.minor, from python_env.yaml (else the MLmodel's python_version)
     requirements: tuple[str, ...]
+    # The sklearn flavour's serialization_format ("skops", "cloudpickle", "pickle"); None
+    # for a model without that flavour (python_function only: served through mlflow).
+    sklearn_format: str | None = None
 
 
 def read_model(path: Path) -> ModelFolder:
@@ -45,7 +48,11 @@ def read_model(path: Path) -> ModelFolder:
             f"{path}: no Python version in python_env.yaml or MLmodel",
             hint="save the model with mlflow >= 2, which records it",
         )
-    return ModelFolder(path, match.group(1), _requirements(path / "requirements.txt"))
+    sklearn = flavors.get("sklearn")
+    fmt = None
+    if isinstance(sklearn, dict):
+        fmt = str(sklearn.get("serialization_format") or "pickle")
+    return ModelFolder(path, match.group(1), _requirements(path / "requirements.txt"), fmt)
 
 
 def _yaml(path: Path) -> dict[str, Any]:

@@ -67,7 +67,8 @@ def export(
 def _check_accepts(target: Target, context: Context) -> None:
     """Job names and switches only for a target that declares them (``accepts``)."""
     accepts: frozenset[str] = getattr(target, "accepts", frozenset())
-    asked = set(context.options) | ({"jobs"} if context.jobs else set())
+    # a switch with a value ("serve=<folder>") is accepted by its name
+    asked = {o.partition("=")[0] for o in context.options} | ({"jobs"} if context.jobs else set())
     extra = sorted(asked - accepts)
     if extra:
         what = ", ".join("job names" if e == "jobs" else f"--{e}" for e in extra)

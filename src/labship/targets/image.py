@@ -352,11 +352,12 @@ def _read_or_empty(path: Path) -> str:
 # ---------------------------------------------------------------- build
 
 
-def ca_bundle(project: Project) -> Path | None:
+def ca_bundle(project: Project | None) -> Path | None:
     """The CA bundle handed to the build as a secret: labship.toml, the usual variables,
-    then the system bundle. Never a layer: BuildKit mounts secrets only for one RUN."""
-    configured = project.settings.ca_bundle
-    if configured:
+    then the system bundle. Never a layer: BuildKit mounts secrets only for one RUN.
+    ``None``: no project (a serving image), so no labship.toml."""
+    configured = project.settings.ca_bundle if project is not None else None
+    if project is not None and configured:
         path = (project.root / configured).expanduser()
         if not path.is_file():
             raise ConfigError(

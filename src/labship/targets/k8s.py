@@ -31,6 +31,13 @@ Decisions:
   expression so both read the same days, and refuses one they cannot (``*/2`` day of
   month with named weekdays).
 - **Image**: the last push by digest (``labship.pushes``), else the prod tag with a note.
+- **Serving** (``--serve MODEL``, the switch ``serve=<folder>``): a Deployment and a
+  Service for the model's serving image (``labship build serve``; by its registry digest
+  when it was pushed, else its local tag with a note), probes on ``/ping`` (a startup
+  probe while the model loads, then readiness and liveness), requests and limits (the
+  limit's CPUs are the server's workers), non-root, read-only root with an emptyDir at
+  ``/tmp``. A model's files stay in the kustomization on a later export without
+  ``--serve``; delete them to stop serving it.
 """
 
 from __future__ import annotations
@@ -54,6 +61,13 @@ NAME_LIMIT = 52  # a CronJob's name: 63 less the 11 characters of its Jobs' suff
 BACKOFF_LIMIT = 0  # cron and Airflow (retries=0) do not retry a failed run either
 STARTING_DEADLINE = 300  # a run that cannot start within 5 minutes is skipped, as cron skips it
 HISTORY = 3
+SERVE = "serve="  # the switch that names a model folder to serve (api.export's serve=)
+REPLICAS = 1
+SERVICE_PORT = 80
+SERVE_GRACE = 30  # the server stops its workers and exits on SIGTERM well within this
+STARTUP_SECONDS = 120  # the startup probe's patience while the model loads
+# Requests and limits of the serving container: the limit's 2 CPUs are 2 workers.
+SERVE_RESOURCES = {"cpu_request": "500m", "cpu_limit": "2", "memory": "1Gi"}
 TTL = 7 * 86400
 HEADER = Header(
     sources="labship.toml",
@@ -127,26 +141,89 @@ class K8sTarget:
     """deploy/k8s/: CronJobs, Jobs, the kustomization and the Secrets' env files."""
 
     name = "k8s"
-    accepts = frozenset({"jobs"})
+    accepts = frozenset({"jobs", "serve"})
 
     def __init__(self) -> None:
         self.notes: list[str] = []
 
     def plan(self, context: Context) -> list[Planned]:
         project = context.project
-        jobs = selected_jobs(context)
-        image = self._image(project)
-        common = _common(project, image)
+        models = [Path(o.partition("=")[2]) for o in sorted(context.options) if o.startswith(SERVE)]
+        serving_only = bool(models) and not context.jobs and not project.settings.jobs
+        jobs = [] if serving_only else selected_jobs(context)
         files: list[Planned] = []
         resources = []
-        for named in _names(project, jobs):
-            files.append(_manifest(project, "job", named, common))
-            if named.job.schedule:
-                files.append(_manifest(project, "cronjob", named, common))
-                resources.append(files[-1].path.name)
+        if jobs:
+            common = _common(project, self._image(project))
+            for named in _names(project, jobs):
+                files.append(_manifest(project, "job", named, common))
+                if named.job.schedule:
+                    files.append(_manifest(project, "cronjob", named, common))
+                    resources.append(files[-1].path.name)
+        served = [f for model in _distinct(project, models) for f in self._serving(project, model)]
+        files += served
+        resources += _serving_resources(project, [f.path.name for f in served])
         profiles = sorted({job.profile for job in jobs})  # run-once Jobs read them too
         files += self._secrets(project, profiles, resources)
         return files
+
+    def _serving(self, project: Project, folder: Path) -> list[Planned]:
+        """The Deployment and the Service serving one model folder."""
+        from labship.console import Console
+        from labship.runtimes.container import APP_UID
+        from labship.serve import image
+        from labship.serve.env import model_lock
+        from labship.serve.model import read_model
+        from labship.store import Store
+        from labship.templates import environment
+
+        model = read_model(folder)
+        planned = image.plan(model, model_lock(model, Store(), console=Console(quiet=True)))
+        name = serve_name(project, model.path)
+        labels = {
+            "app.kubernetes.io/name": dns_label(project.name, 63),
+            "app.kubernetes.io/component": name,
+            "app.kubernetes.io/managed-by": "labship",
+        }
+        env = environment().overlay()
+        env.filters.update(yaml=_yaml)
+        values = {
+            "name": name,
+            "model": model.path.name,
+            "labels": labels,
+            "image": self._serve_image(planned.tag, model.path),
+            "uid": APP_UID,
+            "port": image.PORT,
+            "service_port": SERVICE_PORT,
+            "replicas": REPLICAS,
+            "grace": SERVE_GRACE,
+            "startup_seconds": STARTUP_SECONDS,
+            "resources": SERVE_RESOURCES,
+        }
+        root = project.root / DIR
+        return [
+            _planned(
+                root / f"{kind}-{name}.yaml",
+                env.get_template(f"k8s/{kind}.yaml.j2").render(**values),
+            )
+            for kind in ("deployment", "service")
+        ]
+
+    def _serve_image(self, tag: str, folder: Path) -> str:
+        """The serving image by its registry digest when it was pushed, else its tag."""
+        from labship.tools.docker import inspect_image
+
+        found = inspect_image(tag)
+        digests = [str(d) for d in (found or {}).get("RepoDigests") or ()]
+        if digests:
+            return digests[0]
+        built = "" if found else f"'labship build serve {folder}', then "
+        self.notes.append(
+            f"the serving image {tag} is not in a registry: the Deployment names the local "
+            f"tag, which a cluster cannot pull; run {built}'docker tag' and 'docker push' "
+            "it, then 'labship export k8s --serve' again to pin its digest"
+        )
+        return tag
 
     def _image(self, project: Project) -> str:
         """The last push by digest; else the local prod tag, said aloud."""
@@ -189,6 +266,33 @@ class K8sTarget:
             else:
                 files.append(_planned(root / f"{profile}.env", text, private=True))
         return files
+
+
+def serve_name(project: Project, folder: Path) -> str:
+    """``<project>-serve-<model folder>``: the Deployment's and the Service's name."""
+    return dns_label(f"{project.name}-serve-{folder.name}")
+
+
+def _distinct(project: Project, models: list[Path]) -> list[Path]:
+    """Each model once; two folders that would get one name are refused."""
+    seen: dict[str, Path] = {}
+    for folder in models:
+        name = serve_name(project, folder)
+        if name in seen and seen[name] != folder:
+            raise ConfigError(
+                f"--serve {seen[name]} and --serve {folder} would both be the Deployment {name!r}",
+                hint="rename one of the model folders",
+            )
+        seen[name] = folder
+    return list(seen.values())
+
+
+def _serving_resources(project: Project, planned: list[str]) -> list[str]:
+    """The serving files of this export, and those an earlier ``--serve`` wrote."""
+    root = project.root / DIR
+    earlier = [p.name for p in sorted(root.glob("deployment-*.yaml"))] if root.is_dir() else []
+    earlier += [p.name for p in sorted(root.glob("service-*.yaml"))] if root.is_dir() else []
+    return sorted(set(planned) | set(earlier))
 
 
 def _planned(path: Path, body: str, *, private: bool = False) -> Planned:

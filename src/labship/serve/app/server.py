@@ -344,13 +344,15 @@ def _head(raw: bytes) -> tuple[bytes, bytes, dict[bytes, bytes]]:
     return parts[0], parts[1] if len(parts) > 1 else b"/", headers
 
 
-def _mlflow_version() -> bytes:
+def _mlflow_version(model: worker.Model) -> bytes:
+    """mlflow's version, as mlflow's /version; without mlflow (a sklearn model's set) the
+    one that saved the model."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("mlflow").encode()
     except PackageNotFoundError:
-        return VERSION
+        return model.mlflow_version.encode() if model.mlflow_version else VERSION
 
 
 def _openapi(folder: Path) -> bytes:
@@ -370,7 +372,7 @@ async def _main(args: argparse.Namespace) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGCHLD, pool.reap)
-    version = _mlflow_version()
+    version = _mlflow_version(model)
     spec = _openapi(Path(args.model))
     server = await loop.create_server(
         lambda: Http(pool, version, spec), args.host, args.port, reuse_address=True, backlog=2048

@@ -42,16 +42,15 @@ class Model:
 
         meta = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
         flavors = meta.get("flavors", {})
-        if "sklearn" in flavors:  # the bare estimator: no per-request pyfunc overhead
-            import mlflow.sklearn
-
-            self.raw: Any = mlflow.sklearn.load_model(str(folder))
+        if isinstance(flavors.get("sklearn"), dict):  # the bare estimator, without mlflow
+            self.raw: Any = load_sklearn(folder, flavors["sklearn"])
             self.pyfunc = False
         else:
             import mlflow.pyfunc
 
             self.raw = mlflow.pyfunc.load_model(str(folder))
             self.pyfunc = True
+        self.mlflow_version = str(meta.get("mlflow_version") or "")  # /version without mlflow
         self.columns = _columns(meta.get("signature") or {})
         self.array_order = _array_order(self.raw, self.columns) if not self.pyfunc else None
 
@@ -78,6 +77,39 @@ class Model:
                 "Encountered an unexpected error while evaluating the model. Verify that the "
                 f"input is compatible with the model for inference. Error '{exc}'"
             ) from None
+
+
+def load_sklearn(folder: Path, flavor: dict[str, Any]) -> Any:
+    """The estimator as ``mlflow.sklearn.load_model`` loads it, without mlflow: the
+    flavour's ``pickled_model`` in its ``serialization_format`` (skops with the model's
+    trusted types), its ``code`` folder first on sys.path, and mlflow's
+    MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false honoured."""
+    import sys
+
+    allow = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true").strip().lower()
+    if allow in ("false", "0"):
+        raise RuntimeError(
+            "Deserializing this model is disallowed because "
+            "'MLFLOW_ALLOW_PICKLE_DESERIALIZATION' is not set to 'true'."
+        )
+    if flavor.get("code"):
+        sys.path.insert(0, str(folder / str(flavor["code"])))
+    path = folder / str(flavor["pickled_model"])
+    form = str(flavor.get("serialization_format") or "pickle")
+    if form == "skops":
+        import skops.io
+
+        return skops.io.load(path, trusted=flavor.get("skops_trusted_types"))
+    with path.open("rb") as handle:
+        if form == "cloudpickle":
+            import cloudpickle
+
+            return cloudpickle.load(handle)
+        if form == "pickle":
+            import pickle
+
+            return pickle.load(handle)
+    raise RuntimeError(f"{folder / 'MLmodel'}: unknown serialization_format {form!r}")
 
 
 def _array_order(raw: Any, columns: list[tuple[str, str, bool]]) -> list[str] | None:

@@ -134,14 +134,14 @@ def test_a_model_of_the_projects_run_gets_the_prod_lock_pins(locked_project: Pat
 def test_prod_pins_constrain_the_models_resolution(tmp_path: Path) -> None:
     """six unpinned resolves to its newest release; within a prod lock pinning 1.16.0,
     to that (uv pip compile -c), in a lock of its own."""
-    from labship.serve.env import _lock
+    from labship.serve.env import model_lock
     from labship.store import Store
 
     store, quiet = Store(tmp_path / "store"), Console(quiet=True)
     model = _model(tmp_path / "m", "r")
     pins = ProdPins(tmp_path / "pylock.toml", "r", ("six==1.16.0", "pyyaml==6.0.1"))
-    free = _lock(model, store, console=quiet).prod
-    kept = _lock(model, store, console=quiet, constraints=constraints(pins)).prod
+    free = model_lock(model, store, console=quiet).prod
+    kept = model_lock(model, store, console=quiet, constraints=constraints(pins)).prod
     assert kept["six"] == "1.16.0" and kept["pyyaml"] == "6.0.1"
     assert free["six"] != "1.16.0" and free["pyyaml"] != "6.0.1"
 

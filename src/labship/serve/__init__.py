@@ -59,7 +59,6 @@ def serve(
     from labship.tools.process import run_foreground
 
     _check_options(options)
-    where = serve_runtime(runtime, console=console)
     store = Store()
     folder = read_model(
         model_folder(
@@ -76,6 +75,7 @@ def serve(
         console.say(
             f"versions from {folder.path / 'requirements.txt'} (not a run of a project here)"
         )
+    where = serve_runtime(runtime, console=console)  # said once the model is known to be good
     _port_free(options.host, options.port)
     if where == "docker":
         from labship.serve.container import serve_container

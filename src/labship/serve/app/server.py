@@ -371,7 +371,7 @@ def _load(folder: Path) -> worker.Model:
     try:
         return worker.Model(folder)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        first = " ".join(str(exc).split())[:300]  # one line, however many it had
         print(
             f"labship: error: {folder}: the model does not load ({type(exc).__name__}: "
             f"{first}); check that mlflow.pyfunc.load_model loads it where it was saved",

@@ -602,11 +602,21 @@ def model_folder(
 
 
 def _lab_tracking_uri(directory: Path | None) -> str | None:
-    """The tracking server beside the lab of the project at ``directory``, if any."""
-    from labship.errors import NotAProjectError
+    """The tracking server beside the lab of the project at ``directory``, if any; a
+    project with ``[services] mlflow`` whose server is not running is exit 69, saying how
+    to start it (its runs' models are on that server)."""
+    from labship.errors import NotAProjectError, RuntimeUnavailable
     from labship.project import load_project
 
     try:
-        return tracking_uri(load_project(directory))
+        project = load_project(directory)
     except NotAProjectError:
         return None
+    uri = tracking_uri(project)
+    if uri is None and project.settings.mlflow:
+        raise RuntimeUnavailable(
+            f"the MLflow tracking server of {project.root} is not running",
+            hint="start it with 'labship lab --detach', or pass --tracking-uri URL "
+            "or set MLFLOW_TRACKING_URI",
+        )
+    return uri

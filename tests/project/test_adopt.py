@@ -164,6 +164,21 @@ def test_init_lab_port_is_the_host_side(tmp_path: Path, ports: str, port: int) -
     assert read_settings(tmp_path / "labship.toml").lab_port == port
 
 
+@pytest.mark.parametrize(
+    ("token", "fixed"),
+    [("mytoken", True), ("${JUPYTER_TOKEN}", False), ("$JUPYTER_TOKEN", False), ("''", False)],
+)
+def test_init_says_a_jupyter_token_is_fixed_only_when_it_is(
+    tmp_path: Path, token: str, fixed: bool
+) -> None:
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  jupyter:\n    command: jupyter lab --ip=0.0.0.0 "
+        f"--NotebookApp.token={token}\n    ports: ['8888:8888']\n"
+    )
+    notes = "\n".join(init_project(tmp_path).notes)
+    assert ("docker-compose.yml starts Jupyter with a fixed token" in notes) is fixed
+
+
 def test_init_plain_folder_with_requirements(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("pandas==2.2.3\n")
     (tmp_path / "analysis.py").write_text("print('hi')\n")

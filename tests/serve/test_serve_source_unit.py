@@ -64,6 +64,34 @@ def test_no_tracking_server_is_exit_64_saying_how_to_give_one() -> None:
     assert "--tracking-uri" in done.stderr and "MLFLOW_TRACKING_URI" in done.stderr
 
 
+def test_a_tracked_project_whose_server_is_stopped_is_exit_69_saying_to_start_it(
+    tmp_path: Path,
+) -> None:
+    """Inside a project with [services] mlflow and no lab running: not "none is given",
+    but that the project's server is stopped and how to start it."""
+    made = subprocess.run(
+        [sys.executable, "-m", "labship", "-q", "new", "p", "--bare"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "p"
+    with (project / "labship.toml").open("a") as toml:
+        toml.write("\n[services]\nmlflow = true\n")
+    done = _serve("runs:/0123456789abcdef/model", "-C", str(project))
+    assert done.returncode == 69 and done.stderr.count("\n") == 1, done.stderr
+    assert "is not running" in done.stderr and "labship lab" in done.stderr
+    elsewhere = _serve(
+        "runs:/0123456789abcdef/model",
+        "-C",
+        str(project),
+        env={"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"},
+    )
+    assert elsewhere.returncode == 69 and "does not answer" in elsewhere.stderr
+
+
 def test_a_tracking_uri_that_is_not_http_is_exit_64() -> None:
     done = _serve("models:/iris/1", "--tracking-uri", "sqlite:///mlflow.db")
     assert done.returncode == 64 and "not an http(s) URL" in done.stderr

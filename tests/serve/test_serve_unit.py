@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from labship.serve.app.cpus import cgroup_quota, usable_cpus
+from serve.serverfixtures import free_port
 
 
 @pytest.mark.parametrize(
@@ -65,3 +66,15 @@ def test_a_taken_port_is_exit_75(tmp_path: Path) -> None:
         taken.listen()
         done = _serve(str(tmp_path), "--port", str(taken.getsockname()[1]))
     assert done.returncode == 75 and "in use" in done.stderr
+
+
+def test_a_requirement_uv_cannot_parse_is_one_line_exit_76(tmp_path: Path) -> None:
+    """uv's error and cause, not its last line (carets under the echoed requirement), and
+    requirements.txt named instead of labship's temporary copy."""
+    (tmp_path / "MLmodel").write_text("flavors:\n  python_function: {python_version: 3.11.7}\n")
+    (tmp_path / "requirements.txt").write_text("scikit-learn==0.0.1nope\n")
+    done = _serve(str(tmp_path), "--port", str(free_port()))
+    assert done.returncode == 76, done.stderr
+    error = done.stderr.splitlines()[-1]
+    assert error.startswith("labship: error: ") and "^^^" not in error
+    assert "`nope`" in error and "requirements.txt" in error and "labship-serve-" not in error

@@ -113,17 +113,32 @@ def _resolve(
             args += ["-c", str(Path(tmp) / "constraints.txt")]
         result = uv([*args, str(source), "-o", str(out)], console=console, check=False)
         if result.returncode != 0:
-            last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "?"
             raise ResolutionError(
                 f"the model's requirements cannot be resolved for Python {python}"
                 + (" within the project's prod lock" if constraints else "")
-                + f": {last}",
+                + f": {uv_reason(result.stderr, source)}",
                 hint="align the project's lock and the model's requirements.txt, or serve "
                 "from outside the project"
                 if constraints
                 else "fix requirements.txt in the model folder",
             )
         return out.read_text(encoding="utf-8")
+
+
+def uv_reason(stderr: str, source: Path) -> str:
+    """uv's message on one line: its error and causes, without the caret lines pointing
+    into the echoed requirement, and the temporary input named as requirements.txt."""
+    kept = []
+    for line in stderr.splitlines():
+        text = line.strip()
+        if not text or set(text) <= {"^", " "} or text.startswith(("hint:", "Using ")):
+            continue
+        for prefix in ("error: ", "cause: ", "\u00d7 ", "╰─▶ "):
+            text = text.removeprefix(prefix)
+        kept.append(
+            text.replace(f"`{source}`", "requirements.txt").replace(str(source), "requirements.txt")
+        )
+    return " ".join(kept)[:600] or "?"
 
 
 def _check(env: Path) -> None:

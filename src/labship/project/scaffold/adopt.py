@@ -464,7 +464,8 @@ def _fixed_token(root: Path) -> str | None:
         path = root / rel
         if path.is_file():
             match = _FIXED_TOKEN.search(read_loosely(path))
-            if match and match.group(1) not in ("", "''", '""'):
+            # ${JUPYTER_TOKEN} or $TOKEN comes from the environment: not a fixed token
+            if match and match.group(1) not in ("", "''", '""') and match.group(1)[0] != "$":
                 return rel
     return None
 

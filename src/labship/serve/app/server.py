@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from pathlib import Path
 
 from . import openapi, protocol, worker
@@ -364,8 +363,26 @@ def _openapi(folder: Path) -> bytes:
         return protocol.dumps(openapi.build({}, None, None, None))
 
 
-async def _main(args: argparse.Namespace) -> None:
-    model = worker.Model(Path(args.model))
+LOAD_FAILED = 65  # labship's exit code for a model folder it cannot use (SpecError)
+
+
+def _load(folder: Path) -> worker.Model:
+    """The model, loaded once before the workers fork; one line and exit 65 when it does
+    not load (a corrupt or foreign file, a flavour whose module is missing)."""
+    try:
+        return worker.Model(folder)
+    except Exception as exc:
+        first = " ".join(str(exc).split())[:300]  # one line, however many it had
+        print(
+            f"labship: error: {folder}: the model does not load ({type(exc).__name__}: "
+            f"{first}); check that mlflow.pyfunc.load_model loads it where it was saved",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(LOAD_FAILED) from None
+
+
+async def _main(args: argparse.Namespace, model: worker.Model) -> None:
     pool = Pool(model, args.workers, args.queue, args.timeout, args.batch, args.batch_wait / 1000)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -412,9 +429,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=1)  # requests a frame may carry
     parser.add_argument("--batch-wait", type=float, default=0.0)  # ms, see Pool
     args = parser.parse_args(argv)
-    started = time.monotonic()
-    del started
-    asyncio.run(_main(args))
+    asyncio.run(_main(args, _load(Path(args.model))))
 
 
 if __name__ == "__main__":

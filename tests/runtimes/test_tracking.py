@@ -192,6 +192,23 @@ def test_lab_and_server_start(tracked: Tracked) -> None:
     assert tracking_uri(load_project(tracked.root)) == tracked.url
 
 
+def test_auto_follows_the_running_lab(tracked: Tracked, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``auto``, a job goes where the lab runs (here local, even where a Docker engine
+    and its base image would win auto-detection), so a dev job meets the lab's server."""
+    import io
+
+    from labship.api import select_runtime
+    from labship.console import Console
+    from labship.project import load_project
+
+    monkeypatch.delenv("LABSHIP_RUNTIME", raising=False)
+    monkeypatch.setenv("LABSHIP_BASE_IMAGE", "local/python:3.11-slim")
+    said = io.StringIO()
+    runtime = select_runtime(load_project(tracked.root), None, console=Console(stream=said))
+    assert runtime.name == "local"
+    assert said.getvalue() == "labship: runtime: local (the project's lab runs there)\n"
+
+
 def test_ui_answers_without_a_token(tracked: Tracked) -> None:
     status, content_type, body = get(f"{tracked.url}/")
     assert status == 200
@@ -227,6 +244,19 @@ def test_job_logs_a_run_and_a_model(tracked: Tracked) -> None:
     assert [m["info"]["source_run_id"] for m in models] == [run_id]  # type: ignore[index]
     mlmodel = list((tracked.root / ".labship" / "mlflow" / "artifacts").rglob("MLmodel"))
     assert len(mlmodel) == 1 and "signature:" in mlmodel[0].read_text()
+
+
+def test_serve_on_the_tracking_port_names_the_server(tracked: Tracked) -> None:
+    """serve and the tracking server both default to MLflow's 5000: the clash says whose
+    port it is and which to take (before any environment is built)."""
+    mlmodel = next((tracked.root / ".labship" / "mlflow" / "artifacts").rglob("MLmodel"))
+    done = labship("serve", str(mlmodel.parent), "--port", str(tracked.port), cwd=tracked.root)
+    assert done.returncode == 75, done.stderr
+    error = [ln for ln in done.stderr.splitlines() if ln.startswith("labship: error:")]
+    assert error == [
+        f"labship: error: port {tracked.port} on 127.0.0.1 is in use by the project's MLflow "
+        f"tracking server; pass another --port (e.g. --port {tracked.port + 1})"
+    ], done.stderr
 
 
 def test_tracking_data_is_git_ignored(tracked: Tracked) -> None:

@@ -84,8 +84,24 @@ def _detect(project: Project) -> tuple[str, str]:
     raise UsageError("no runtime is available")  # unreachable: local is always available
 
 
+def _running_lab(project: Project) -> tuple[str, str] | None:
+    """The runtime of the project's running lab: with ``auto``, jobs follow it, so a dev
+    job meets the lab's tracking server and environment, whatever else is available."""
+    from labship.runtimes.base import Interactive
+    from labship.runtimes.lab import read_record
+
+    record = read_record(project)
+    if record is None or record.info.runtime not in _REGISTRY:
+        return None
+    rt = get(record.info.runtime)
+    if not isinstance(rt, Interactive) or rt.lab_running(project) is None:
+        return None
+    return record.info.runtime, "the project's lab runs there"
+
+
 def select(project: Project, requested: str | None, *, console: Console) -> Runtime[Any]:
-    """Precedence: the flag, then LABSHIP_RUNTIME, then labship.toml, then auto-detection.
+    """Precedence: the flag, then LABSHIP_RUNTIME, then labship.toml, then (``auto``) the
+    running lab's runtime, then auto-detection.
     The choice and its reason are said aloud."""
     if requested:
         choice, why = requested, "--runtime"
@@ -101,6 +117,6 @@ def select(project: Project, requested: str | None, *, console: Console) -> Runt
             )
         raise UsageError(f"unknown runtime {choice!r} ({why})", hint=hint)
     if choice == AUTO:
-        choice, why = _detect(project)
+        choice, why = _running_lab(project) or _detect(project)
     console.say(f"runtime: {choice} ({why})")
     return get(choice)

@@ -7,6 +7,7 @@ the server, which runs inside that environment without labship (see ``app/__init
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labship.errors import PortInUse, UsageError
+from labship.errors import LabshipError, PortInUse, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -76,7 +77,7 @@ def serve(
             f"versions from {folder.path / 'requirements.txt'} (not a run of a project here)"
         )
     where = serve_runtime(runtime, console=console)  # said once the model is known to be good
-    _port_free(options.host, options.port)
+    _port_free(options.host, options.port, lab_uri)
     if where == "docker":
         from labship.serve.container import serve_container
 
@@ -140,15 +141,25 @@ def _check_options(options: ServeOptions) -> None:
         raise UsageError("--batch-wait must be 0 to 60000 ms")
 
 
-def _port_free(host: str, port: int) -> None:
-    """Refuse a taken port before the environment is built (exit 75)."""
+def _port_free(host: str, port: int, lab_uri: Callable[[], str | None] | None = None) -> None:
+    """Refuse a taken port before the environment is built (exit 75), naming the project's
+    tracking server when it is what listens there (both default to MLflow's 5000)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
+                tracking = None
+                with contextlib.suppress(LabshipError):  # not running: not what listens
+                    tracking = lab_uri() if lab_uri is not None else None
+                whose = (
+                    " by the project's MLflow tracking server"
+                    if tracking is not None and tracking.endswith(f":{port}")
+                    else ""
+                )
                 raise PortInUse(
-                    f"port {port} on {host} is in use", hint="pass another --port"
+                    f"port {port} on {host} is in use{whose}",
+                    hint=f"pass another --port (e.g. --port {port + 1 if port < 65535 else 8080})",
                 ) from None
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None

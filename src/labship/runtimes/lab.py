@@ -36,16 +36,29 @@ def port_in_use(port: int) -> PortInUse:
     )
 
 
-def ensure_port_free(port: int) -> None:
-    """Fail before the server does, with a message that says what to change."""
+def bind_error(port: int, host: str = "127.0.0.1") -> OSError | None:
+    """Why a server could not listen on ``host:port`` now (None: it could)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((host, port))
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                raise port_in_use(port) from None
-            raise PortInUse(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+            return exc
+    return None
+
+
+def taken(exc: OSError) -> bool:
+    """The port is someone else's (in use, or privileged)."""
+    return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+
+
+def ensure_port_free(port: int) -> None:
+    """Fail before the server does, with a message that says what to change."""
+    exc = bind_error(port)
+    if exc is not None:
+        if taken(exc):
+            raise port_in_use(port)
+        raise PortInUse(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
 
 
 def ready(port: int, token: str) -> bool:

@@ -153,7 +153,6 @@ class LocalRuntime:
         stops its workers too), on 127.0.0.1; returns once it answers ``/health``."""
         from dataclasses import replace
 
-        from labship.atomicfile import write_error
         from labship.runtimes import tracking
 
         folder = tracking.ensure_data_dir(project)
@@ -166,20 +165,7 @@ class LocalRuntime:
         variables = self._environment(
             env, replace(profile, values={}), tracking.server_environment(os.environ)
         )
-        try:
-            out = open(log, "ab")  # noqa: SIM115 - closed right after the start
-        except OSError as exc:
-            raise write_error(exc, log, "the tracking server was not started") from None
-        with out:
-            proc = subprocess.Popen(
-                argv,
-                env=variables,
-                cwd=folder,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
+        proc = _spawn_logged(argv, variables, folder, log, "the tracking server")
         uri = f"http://127.0.0.1:{port}"
         try:
             tracking.wait_healthy(uri, alive=lambda: proc.poll() is None, where=str(log))
@@ -197,25 +183,10 @@ class LocalRuntime:
         token: str,
         handle: dict[str, object],
     ) -> None:
-        from labship.atomicfile import write_error
         from labship.runtimes.lab import wait_ready, write_record
 
         log = project.state_dir / "lab.log"
-        try:
-            project.state_dir.mkdir(exist_ok=True)
-            out = open(log, "ab")  # noqa: SIM115 - closed right after the start
-        except OSError as exc:
-            raise write_error(exc, log, "JupyterLab was not started") from None
-        with out:
-            proc = subprocess.Popen(
-                argv,
-                env=env,
-                cwd=project.root,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
+        proc = _spawn_logged(argv, env, project.root, log, "JupyterLab")
         try:
             wait_ready(info.port, token, alive=lambda: proc.poll() is None, log=log)
             write_record(project, info, {**_identity(proc.pid), **handle})
@@ -275,6 +246,29 @@ class LocalRuntime:
         shell = shutil.which("bash") or "/bin/sh"
         with self.store.in_use(env.path):
             return run_foreground([shell], env=variables, cwd=project.root, what="shell").exit_code
+
+
+def _spawn_logged(
+    argv: list[str], env: dict[str, str], cwd: Path, log: Path, what: str
+) -> subprocess.Popen[bytes]:
+    """``argv`` started in its own session, its output appended to ``log``."""
+    from labship.atomicfile import write_error
+
+    try:
+        log.parent.mkdir(exist_ok=True)
+        out = open(log, "ab")  # noqa: SIM115 - closed right after the start
+    except OSError as exc:
+        raise write_error(exc, log, f"{what} was not started") from None
+    with out:
+        return subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
 
 
 def _identity(pid: int) -> dict[str, object]:

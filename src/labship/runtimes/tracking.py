@@ -24,9 +24,7 @@ lives, its command line, its port, its readiness, and what its REST API says abo
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -134,15 +132,14 @@ def port_taken(port: int) -> PortInUse:
 
 
 def _taken(port: int) -> PortInUse | None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return port_taken(port)
-            return PortInUse(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
-    return None
+    from labship.runtimes.lab import bind_error, taken
+
+    exc = bind_error(port)
+    if exc is None:
+        return None
+    if taken(exc):
+        return port_taken(port)
+    return PortInUse(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
 
 
 def choose_port(configured: int | None, *, avoid: int) -> int:

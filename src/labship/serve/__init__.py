@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -144,22 +143,22 @@ def _check_options(options: ServeOptions) -> None:
 def _port_free(host: str, port: int, lab_uri: Callable[[], str | None] | None = None) -> None:
     """Refuse a taken port before the environment is built (exit 75), naming the project's
     tracking server when it is what listens there (both default to MLflow's 5000)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                tracking = None
-                with contextlib.suppress(LabshipError):  # not running: not what listens
-                    tracking = lab_uri() if lab_uri is not None else None
-                whose = (
-                    " by the project's MLflow tracking server"
-                    if tracking is not None and tracking.endswith(f":{port}")
-                    else ""
-                )
-                raise PortInUse(
-                    f"port {port} on {host} is in use{whose}",
-                    hint=f"pass another --port (e.g. --port {port + 1 if port < 65535 else 8080})",
-                ) from None
-            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    from labship.runtimes.lab import bind_error
+
+    exc = bind_error(port, host)
+    if exc is None:
+        return
+    if exc.errno != errno.EADDRINUSE:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}")
+    tracking = None
+    with contextlib.suppress(LabshipError):  # not running: not what listens there
+        tracking = lab_uri() if lab_uri is not None else None
+    whose = (
+        " by the project's MLflow tracking server"
+        if tracking is not None and tracking.endswith(f":{port}")
+        else ""
+    )
+    raise PortInUse(
+        f"port {port} on {host} is in use{whose}",
+        hint=f"pass another --port (e.g. --port {port + 1 if port < 65535 else 8080})",
+    )

@@ -101,21 +101,9 @@ def render_dockerfile(model: ModelFolder) -> str:
 def _model_files(root: Path) -> Iterator[tuple[str, Path, str]]:
     """(path in the context's model/, source, "dir" | "link" | "file"), sorted: the list
     that is both hashed and staged."""
+    from labship.targets.image import walk_context
 
-    def walk(src: Path, rel: str) -> Iterator[tuple[str, Path, str]]:
-        for entry in sorted(os.scandir(src), key=lambda e: e.name):
-            if _NEVER.match(entry.name):
-                continue
-            path, sub = Path(entry.path), f"{rel}/{entry.name}" if rel else entry.name
-            if entry.is_symlink():
-                yield sub, path, "link"
-            elif entry.is_dir():
-                yield sub, path, "dir"
-                yield from walk(path, sub)
-            elif entry.is_file():
-                yield sub, path, "file"
-
-    yield from walk(root, "")
+    yield from walk_context(root, "", _NEVER)
 
 
 def _code_files() -> list[Path]:

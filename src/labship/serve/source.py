@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from labship.errors import AuthError, RuntimeUnavailable, UsageError
 from labship.masking import hide_url_credentials
+from labship.tools.procinfo import alive
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -301,18 +302,8 @@ def _remove_abandoned(final: Path) -> None:
     """Downloads of this model that a killed labship left behind (its pid is gone)."""
     for old in final.parent.glob(f".{final.name}-*"):
         pid = old.name.rpartition("-")[2]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _locate(ref: Ref, server: Server) -> str:

@@ -377,24 +377,26 @@ def _context_entries(project: Project) -> Iterator[tuple[str, Path, str]]:
     context holds from CONTEXT_DIRS, in a stable order: what is staged and what is hashed
     for the rebuild check are one list. Env files and caches are skipped; symlinks stay
     links (a link into data/ cannot pull data in); a symlinked top folder is left out."""
-
-    def walk(src: Path, rel: str) -> Iterator[tuple[str, Path, str]]:
-        for entry in sorted(os.scandir(src), key=lambda e: e.name):
-            if _NEVER.match(entry.name):
-                continue
-            path, sub = Path(entry.path), f"{rel}/{entry.name}"
-            if entry.is_symlink():
-                yield sub, path, "link"
-            elif entry.is_dir():
-                yield sub, path, "dir"
-                yield from walk(path, sub)
-            elif entry.is_file():
-                yield sub, path, "file"
-
     for name in CONTEXT_DIRS:
         top = project.root / name
         if top.is_dir() and not top.is_symlink():
-            yield from walk(top, name)
+            yield from walk_context(top, name, _NEVER)
+
+
+def walk_context(src: Path, rel: str, never: re.Pattern[str]) -> Iterator[tuple[str, Path, str]]:
+    """(path under ``rel``, source, "dir" | "link" | "file") below ``src``, sorted, names
+    ``never`` matches left out; a symlink stays a link and is not followed."""
+    for entry in sorted(os.scandir(src), key=lambda e: e.name):
+        if never.match(entry.name):
+            continue
+        path, sub = Path(entry.path), f"{rel}/{entry.name}" if rel else entry.name
+        if entry.is_symlink():
+            yield sub, path, "link"
+        elif entry.is_dir():
+            yield sub, path, "dir"
+            yield from walk_context(path, sub, never)
+        elif entry.is_file():
+            yield sub, path, "file"
 
 
 def host_uv_for_image() -> Path | None:

@@ -77,16 +77,18 @@ class Store:
         dev: bool,
         console: Console,
         check: Callable[[Path], None] | None = None,
+        label: str | None = None,
     ) -> tuple[Path, bool]:
         """The environment for one lock set: (path, built now). A new one is given to
-        ``check`` before it is renamed into place: a check that raises leaves no trace."""
+        ``check`` before it is renamed into place: a check that raises leaves no trace.
+        ``label`` names it in what is said (default: dev or prod)."""
         final = self.env_path(lock.hash(dev=dev))
         if (final / MARKER).is_file():
             return final, False
         self.envs.mkdir(parents=True, exist_ok=True)
         self._remove_abandoned_builds()
         tmp = self.envs / f".build-{final.name}-{os.getpid()}-{os.urandom(3).hex()}"
-        label = "dev" if dev else "prod"
+        label = label or ("dev" if dev else "prod")
         count = len(lock.dev if dev else lock.prod)
         console.say(f"building the {label} environment {final.name} ({count} packages)")
         started = time.monotonic()

@@ -277,6 +277,7 @@ def test_stop_leaves_no_process(tracked: Tracked) -> None:
     assert group_alive(tracked.server_pid)
     stopped = labship("stop", cwd=tracked.root)
     assert stopped.returncode == 0 and "lab stopped" in stopped.stderr
+    assert f"MLflow tracking server stopped ({tracked.url})" in stopped.stderr
     assert not group_alive(tracked.server_pid), "a process of the tracking server is left"
     assert not group_alive(tracked.lab_pid)
     assert listening(tracked.port) == []
@@ -356,4 +357,5 @@ def test_docker_lab_runs_the_tracking_server_beside_it(
     finally:
         stopped = labship("stop", cwd=root)
     assert stopped.returncode == 0 and "lab stopped" in stopped.stderr
+    assert "MLflow tracking server stopped (container " in stopped.stderr
     assert ours("container") == [] and ours("network") == []

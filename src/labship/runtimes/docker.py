@@ -557,7 +557,9 @@ class DockerRuntime:
             _docker(["stop", "-t", str(int(STOP_GRACE)), name], console, check=False)
             stopped = self._remove(name, console) or stopped
         for name in self._lab_containers(project, "mlflow"):  # the tracking server, its network
-            stopped = self._stop_tracking({"container": name, "network": name}, console) or stopped
+            if self._stop_tracking({"container": name, "network": name}, console):
+                console.say(f"MLflow tracking server stopped (container {name})")
+                stopped = True
         clear_record(project)
         return stopped
 

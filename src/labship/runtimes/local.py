@@ -239,6 +239,7 @@ class LocalRuntime:
             _stop_group(found[1], grace=10)
         if server is not None:  # its workers too: the whole process group
             _stop_group(server[1], grace=10)
+            console.say(f"MLflow tracking server stopped ({server[0]})")
         return found is not None or server is not None
 
     def shell(self, project: Project, env: Venv, profile: Profile, *, console: Console) -> int:

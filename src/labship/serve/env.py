@@ -46,7 +46,7 @@ def environment(
     project's prod lock, the model being its run's), every package the two share is kept
     at the prod lock's version."""
     lock = model_lock(model, store, console=console, constraints=constraints(prod))
-    env, _built = store.ensure(lock, dev=False, console=console, check=_check)
+    env, _built = store.ensure(lock, dev=False, console=console, check=_check, label="model's")
     return env
 
 

@@ -18,13 +18,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], timeout: float, path: str = "/ping"
+) -> None:
+    """Until ``url + path`` answers 200 (a model server's /ping, a tracking server's
+    /health); an AssertionError when the server exits first or the time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"server exited {proc.returncode} before answering {url}")
         try:
-            with urllib.request.urlopen(url + "/ping", timeout=2) as answer:
+            with urllib.request.urlopen(url + path, timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from serve.serverfixtures import free_port, stop
+from serve.serverfixtures import free_port, stop, wait_ready
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,7 +37,7 @@ def start_tracking(heavy: Path, tmp: Path) -> Tracking:
             argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
     try:
-        _wait_health(url, proc, timeout=300)
+        wait_ready(url, proc, timeout=300, path="/health")
         done = subprocess.run(
             [
                 python,
@@ -61,17 +59,3 @@ def start_tracking(heavy: Path, tmp: Path) -> Tracking:
         raise
     run_id = done.stdout.strip().splitlines()[-1]
     return Tracking(url, run_id, "iris", tmp / "artifacts", proc)
-
-
-def _wait_health(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"mlflow server exited {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"mlflow server at {url} not ready after {timeout}s")

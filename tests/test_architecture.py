@@ -20,6 +20,7 @@ FOUNDATION = {
     "labship.masking",
     "labship.dirs",
     "labship.atomicfile",
+    "labship.inputs",
     "labship.templates",
 }
 

@@ -65,6 +65,7 @@ from labship.tools.process import (
     Ended,
     deferred_signals,
     forward_signals,
+    kept,
     signals_handled,
     wait,
     wait_until,
@@ -273,18 +274,21 @@ class DockerRuntime:
         options += ["--stop-timeout", str(job.stop_timeout)]  # for a `docker stop` by anyone
         options += _labels(project, kind="run", job=job.name, profile=profile.name)
         options += ["-i"] if stdin_data else []
-        try:
-            with deferred_signals() as early, _env_args(split) as env_args:
-                _docker(
-                    ["create", *options, *env_args, env.image_id, *job.argv],
-                    console,
-                    env=split.client_env,
-                )
-            if early:  # stopped before the job began: do not start it
-                return Ended(128 + early[0], early[0])
-            return self._attach(name, job.stop_timeout, interactive=stdin_data, console=console)
-        finally:
-            self._remove(name, console)
+        # A killed labship's container is stopped (stop_timeout, then killed) and removed
+        # by the keeper, as the local runtime's job is: a docker client does neither.
+        with kept(lambda: _stop_orphan(name, job.stop_timeout)):
+            try:
+                with deferred_signals() as early, _env_args(split) as env_args:
+                    _docker(
+                        ["create", *options, *env_args, env.image_id, *job.argv],
+                        console,
+                        env=split.client_env,
+                    )
+                if early:  # stopped before the job began: do not start it
+                    return Ended(128 + early[0], early[0])
+                return self._attach(name, job.stop_timeout, interactive=stdin_data, console=console)
+            finally:
+                self._remove(name, console)
 
     def _attach(self, name: str, grace: int, *, interactive: bool, console: Console) -> Ended:
         argv = [_binary(), "start", "-a", *(["-i"] if interactive else []), name]
@@ -482,7 +486,7 @@ class DockerRuntime:
         proc = subprocess.Popen(
             [_binary(), "start", "-a", name], stdin=subprocess.DEVNULL, start_new_session=True
         )
-        with forward_signals(proc) as received:
+        with kept(lambda: _stop_orphan(name, int(STOP_GRACE))), forward_signals(proc) as received:
             up = wait_until(
                 lambda: ready(info.port, token),
                 alive=lambda: proc.poll() is None and not received,
@@ -587,6 +591,14 @@ class DockerRuntime:
             return code
         finally:
             self._remove(name, console)
+
+
+def _stop_orphan(name: str, grace: int) -> None:
+    """In the keeper, once labship is gone: ``docker stop`` (SIGTERM, ``grace`` seconds,
+    SIGKILL), then remove the container (one created but never started, too)."""
+    docker = _binary()
+    for argv in ([docker, "stop", "--time", str(grace), name], [docker, "rm", "-f", name]):
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def _quiet(console: Console) -> Console:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from labship.errors import AuthError, LabshipError, RuntimeUnavailable
+from labship.errors import AuthError, ConfigError, LabshipError, RuntimeUnavailable
 
 DOCKER_HUB = "docker.io"
 # Docker Hub is named one way in references, another in config.json and in its API.
@@ -48,8 +48,20 @@ def split(name: str) -> tuple[str, str] | None:
     the name has no host part (docker would send it to Docker Hub)."""
     first, sep, rest = name.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
+        _check_port(first, name)
         return first, rest
     return None
+
+
+def _check_port(host: str, name: str) -> None:
+    """A host's port, when it has one, is a TCP port: docker refuses any other."""
+    port = host.rpartition("]")[2] if host.startswith("[") else host
+    _, colon, digits = port.rpartition(":")
+    if colon and not (digits.isdigit() and 1 <= int(digits) <= 65535):
+        raise ConfigError(
+            f"{name!r}: {digits!r} is not a TCP port (1 to 65535)",
+            hint=f"fix the registry's port in {WHERE}",
+        )
 
 
 def is_loopback(host: str) -> bool:

@@ -20,8 +20,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
@@ -1191,3 +1193,87 @@ def test_a_killed_labship_takes_its_container_with_it(base: Base, tmp_path: Path
             run.wait()
         for cid in containers("-a"):
             docker(["rm", "-f", cid], console=None, check=False)
+
+
+# ----------------------------------------------------------------- a registry that is none
+
+
+class _AnswersEverything(BaseHTTPRequestHandler):
+    """A web server that answers 200 to anything: /v2/ included."""
+
+    def do_GET(self) -> None:
+        self._ok()
+
+    def do_HEAD(self) -> None:
+        self._ok()
+
+    def do_POST(self) -> None:
+        self._ok()
+
+    def _ok(self) -> None:
+        type(self).seen.append(f"{self.command} {self.path}")
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    seen: list[str] = []
+
+
+@contextlib.contextmanager
+def _web_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_web_server_answering_v2_is_not_a_registry(base: Base, tmp_path: Path) -> None:
+    """200 to /v2/ proves nothing: no API version header, so no build, no tag, no record."""
+    root = _copy(base, tmp_path)
+    _AnswersEverything.seen = []
+    with _web_server(_AnswersEverything) as host:
+        proc = labship("push", "--to", f"{host}/team/x", cwd=root)
+    assert proc.returncode == 69, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[-1] == (
+        f"labship: error: {host} is not an image registry: /v2/ answered without its API "
+        "version header; check the host and port in [docker] registry, --to, or the image "
+        "reference"
+    )
+    assert not any("build" in line for line in lines), lines  # asked before any build
+    assert _AnswersEverything.seen == ["GET /v2/"]
+    assert not (root / ".labship" / "pushes.jsonl").exists()
+
+
+def test_a_read_only_registry_is_refused_before_the_build(base: Base, tmp_path: Path) -> None:
+    """A real registry (distribution) in read-only mode: it names its API, but opens no
+    upload session, so the push stops before a build is spent on it."""
+    from registryfixtures import serve_registry
+
+    root = _copy(base, tmp_path)
+    with serve_registry(tmp_path / "registry", readonly=True) as running:
+        proc = labship("push", "--to", f"{running.host}/team/x", cwd=root)
+        posts = running.requests("POST", "/v2/team/x/blobs/uploads/")
+    assert proc.returncode == 69, proc.stderr
+    assert f"registry {running.host} opened no upload session for team/x" in proc.stderr
+    assert not any("build" in line for line in proc.stderr.splitlines())
+    assert posts == 1
+
+
+def test_a_real_registry_passes_and_its_upload_session_is_cancelled(tmp_path: Path) -> None:
+    from labship.tools.registry import Registry
+    from registryfixtures import serve_registry
+
+    with serve_registry(tmp_path / "registry") as running:
+        Registry(running.host).check("team/x")
+        assert running.requests("POST", "/v2/team/x/blobs/uploads/") == 1
+        assert running.requests("DELETE", "/v2/team/x/blobs/uploads/") == 1

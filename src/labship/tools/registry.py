@@ -11,6 +11,7 @@ logs or stores them.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import ipaddress
 import json
@@ -85,6 +86,13 @@ def down(host: str, why: str) -> RuntimeUnavailable:
     return RuntimeUnavailable(
         f"registry {host} does not answer ({why})",
         hint=f"start it, or check its address ({WHERE})",
+    )
+
+
+def not_a_registry(host: str, why: str) -> RuntimeUnavailable:
+    return RuntimeUnavailable(
+        f"{host} is not an image registry: {why}",
+        hint=f"check the host and port in {WHERE}",
     )
 
 
@@ -268,10 +276,36 @@ class Registry:
         return self._send("GET", "/v2/", {}).status == 401
 
     def check(self, path: str) -> None:
-        """Raise one line unless the registry answers and lets us push to ``path``."""
-        reply = self._call("GET", "/v2/", scope=f"repository:{path}:pull,push")
+        """Raise one line unless the registry answers, is one, and lets us push to
+        ``path``. Any web server answers ``/v2/`` with 200; a registry also names its API
+        (``Docker-Distribution-API-Version: registry/2.0``) and opens an upload session
+        for ``path`` (202 with a ``Location``), which is cancelled at once: proven before
+        labship spends a build on it."""
+        scope = f"repository:{path}:pull,push"
+        reply = self._call("GET", "/v2/", scope=scope)
         if reply.status != 200:
             raise down(self.host, f"/v2/ answered HTTP {reply.status}: not an image registry?")
+        api = reply.headers.get("docker-distribution-api-version", "")
+        if not api.startswith("registry/2."):
+            raise not_a_registry(self.host, "/v2/ answered without its API version header")
+        upload = self._call("POST", f"/v2/{path}/blobs/uploads/", scope=scope)
+        location = upload.headers.get("location", "")
+        if upload.status != 202 or not location:  # read-only, or not for this repository
+            raise RuntimeUnavailable(
+                f"registry {self.host} opened no upload session for {path} "
+                f"(HTTP {upload.status}): it takes no push there",
+                hint=f"check that it is writable, or push elsewhere ({WHERE})",
+            )
+        self._cancel(location)
+
+    def _cancel(self, location: str) -> None:
+        """DELETE the upload session just opened (a registry expires it anyway)."""
+        parts = urlsplit(location)
+        if parts.netloc and parts.netloc != self.api_host:
+            return  # elsewhere (a storage redirect): leave it to expire
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        with contextlib.suppress(LabshipError):
+            self._send("DELETE", target, {})
 
     def digest(self, path: str, reference: str) -> str | None:
         """The manifest digest ``path:reference`` names in the registry; None if absent."""
@@ -364,6 +398,7 @@ __all__ = [
     "from_docker",
     "is_loopback",
     "login_source",
+    "not_a_registry",
     "refused",
     "split",
     "unknown_host",

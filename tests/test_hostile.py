@@ -1277,3 +1277,36 @@ def test_a_real_registry_passes_and_its_upload_session_is_cancelled(tmp_path: Pa
         Registry(running.host).check("team/x")
         assert running.requests("POST", "/v2/team/x/blobs/uploads/") == 1
         assert running.requests("DELETE", "/v2/team/x/blobs/uploads/") == 1
+
+
+# --------------------------------------------------------------------------- someone else's crontab
+
+FOREIGN = b'MAILTO=""\n# caf\xe9 na\xefve \x85 (Latin-1)\n0 3 * * * /usr/local/bin/backup \xff\r\n'
+CRONTAB = """#!/bin/sh
+# crontab(1)'s interface over a file, byte for byte as crontab -l prints what it stores
+# (no real user's crontab on a shared machine: tests/targets/test_cron_daemon.py has that).
+case "$1" in
+  -l) [ -f "$FAKE_CRONTAB" ] || { echo "no crontab for $(id -un)" >&2; exit 1; }
+      cat "$FAKE_CRONTAB" ;;
+  -) cat > "$FAKE_CRONTAB" ;;
+esac
+"""
+
+
+def test_schedule_keeps_foreign_crontab_lines_byte_for_byte(base: Base, tmp_path: Path) -> None:
+    """`schedule` then `schedule remove`: the user's lines, in Latin-1, come back exact."""
+    root = _copy(base, tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "crontab").write_text(CRONTAB)
+    (bin_dir / "crontab").chmod(0o755)
+    table = tmp_path / "table"
+    table.write_bytes(FOREIGN)
+    env = {"FAKE_CRONTAB": str(table), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    added = labship("schedule", "hello", "--cron", "0 4 * * *", cwd=root, env=env)
+    assert added.returncode == 0, added.stderr
+    assert table.read_bytes().startswith(FOREIGN)
+    assert b"# labship:" in table.read_bytes()[len(FOREIGN) :]
+    removed = labship("schedule", "remove", "hello", cwd=root, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert table.read_bytes() == FOREIGN

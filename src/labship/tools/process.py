@@ -95,6 +95,29 @@ def run_tool(
     return result
 
 
+@dataclass(frozen=True)
+class BytesResult:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+
+def run_bytes(tool: str, argv: Sequence[str], *, stdin: bytes | None = None) -> BytesResult:
+    """Run a quick tool whose stdin and stdout are data, not text: bytes in, bytes out,
+    never decoded (stderr, its message, is text). A missing tool is a ToolError."""
+    try:
+        proc = subprocess.run(
+            list(argv),
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ToolError(f"{tool} not found ({argv[0]})", hint=f"install {tool}") from None
+    return BytesResult(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
+
+
 def _terminate(proc: subprocess.Popen[str]) -> None:
     proc.terminate()
     proc.wait()

@@ -206,6 +206,8 @@ def test_push_builds_tags_records_and_says_how_to_run_it(shipped: Shipped) -> No
 @pytest.mark.docker
 def test_the_second_push_asks_the_registry_and_uploads_nothing(shipped: Shipped) -> None:
     uploads = shipped.registry.requests("POST", "/blobs/uploads/")
+    cancelled = shipped.registry.requests("DELETE", "/blobs/uploads/")
+    blobs = shipped.registry.requests("PUT", "/blobs/uploads/")
     manifests = shipped.registry.requests("PUT", "/manifests/")
     before = pushes.read(load_project(shipped.root).state_dir)
     started = time.monotonic()
@@ -213,7 +215,10 @@ def test_the_second_push_asks_the_registry_and_uploads_nothing(shipped: Shipped)
     shipped.seconds["second push (skipped)"] = time.monotonic() - started
     assert code == 0, err
     assert out.startswith(f"already there: {before[-1].ref} (nothing uploaded")
-    assert shipped.registry.requests("POST", "/blobs/uploads/") == uploads
+    # The check opens one upload session and cancels it; no blob, no manifest is sent.
+    assert shipped.registry.requests("POST", "/blobs/uploads/") == uploads + 1
+    assert shipped.registry.requests("DELETE", "/blobs/uploads/") == cancelled + 1
+    assert shipped.registry.requests("PUT", "/blobs/uploads/") == blobs
     assert shipped.registry.requests("PUT", "/manifests/") == manifests
     after = pushes.read(load_project(shipped.root).state_dir)
     assert len(after) == len(before) + 1

@@ -769,6 +769,13 @@ CASES = [
         "sub/.env_dev: cannot be read (not a regular file but a named pipe",
         then(write("sub/requirements.txt", "six\n"), fifo("sub/.env_dev")),
     ),
+    case(
+        "generated-file-a-fifo",
+        "export compose",
+        73,
+        "compose.yaml: cannot read it to check who owns it (not a regular file but a named",
+        fifo("compose.yaml"),
+    ),
     # ---- issue 17: the right code and words
     case(
         "lock-without-packages",

@@ -574,9 +574,9 @@ def build_serve(
 ) -> ServeImage:
     """``labship build serve MODEL``: the model's serving image (its tag is keyed by its
     content: an unchanged model is not rebuilt)."""
-    from labship.images import serve as image
+    from labship.serve.container import build_image
 
-    return image.build(
+    return build_image(
         model_folder(model, tracking_uri=tracking_uri, console=console), console=console
     )
 

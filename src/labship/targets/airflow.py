@@ -160,7 +160,7 @@ def dags(project: Project, jobs: Iterable[Job]) -> list[Dag]:
 
 def image_ref(project: Project) -> tuple[str, bool]:
     """(image, pinned): the last push by digest, else the local prod tag (not pinned)."""
-    from labship.images.build import stable_tags
+    from labship.images.tags import stable_tags
     from labship.pushes import last_pushed
 
     pushed = last_pushed(project)

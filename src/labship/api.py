@@ -19,6 +19,9 @@ from labship.project import Project
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from labship.actions.cronhook import Event
+    from labship.actions.push import PushResult
+    from labship.actions.schedule import Installed, Listed
     from labship.console import Console
     from labship.doctor import Report
     from labship.images.build import BuiltImage
@@ -29,9 +32,6 @@ if TYPE_CHECKING:
     from labship.runlog import RunRecord
     from labship.runtimes.base import Interactive, LabInfo, Runtime
     from labship.store import GcResult
-    from labship.targets.cronhook import Event
-    from labship.targets.cronschedule import Installed, Listed
-    from labship.targets.push import PushResult
 
 LAB_TOKEN = "JUPYTER_TOKEN"
 MIN_TOKEN_LENGTH = 16  # 64 bits as hex; labship new writes 48 characters
@@ -447,7 +447,7 @@ def schedule(
 ) -> list[Installed]:
     """Put the project's scheduled jobs (or one) in the user's crontab; ``cron`` and
     ``timezone`` set the job's schedule in labship.toml first."""
-    from labship.targets import cronschedule
+    from labship.actions import schedule as cronschedule
 
     return cronschedule.schedule(
         project, job_name, cron=cron, timezone=timezone, force=force, console=console
@@ -456,14 +456,14 @@ def schedule(
 
 def schedule_list(project: Project) -> list[Listed]:
     """Each scheduled job: installed or not, its next three runs, its last run."""
-    from labship.targets import cronschedule
+    from labship.actions import schedule as cronschedule
 
     return cronschedule.listing(project)
 
 
 def unschedule(project: Project, job_name: str | None = None) -> list[str]:
     """Take the project's entries (or one job's) out of the user's crontab."""
-    from labship.targets import cronschedule
+    from labship.actions import schedule as cronschedule
 
     return cronschedule.remove(project, None if job_name is None else [job_name])
 
@@ -479,7 +479,7 @@ def schedule_event(
     console: Console,
 ) -> None:
     """What the cron wrapper reports around a run: records and pings."""
-    from labship.targets import cronhook
+    from labship.actions import cronhook
 
     cronhook.event(
         project,
@@ -496,8 +496,8 @@ def push(
     project: Project, *, to: str | None = None, lock_mode: LockMode = "auto", console: Console
 ) -> PushResult:
     """Push the prod image (built first when its inputs changed) to ``[docker] registry``
-    or ``to`` (REGISTRY/NAME), recording its digest; see ``labship.targets.push``."""
-    from labship.targets import push as pushing
+    or ``to`` (REGISTRY/NAME), recording its digest; see ``labship.actions.push``."""
+    from labship.actions import push as pushing
 
     where = pushing.connect(project, to)  # the registry first: a refusal changes nothing
     lock = current_lock(project, lock_mode, console=console)

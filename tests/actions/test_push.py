@@ -17,6 +17,7 @@ import pytest
 from conftest import labship
 from dockerfixtures import LOCAL_BASE, docker_skip_reason, write_project
 from labship import pushes
+from labship.actions.push import destination
 from labship.console import Console
 from labship.errors import ConfigError, UsageError
 from labship.images import build as image_build
@@ -24,7 +25,6 @@ from labship.images import container
 from labship.images import tags as image_tags
 from labship.lock import Lock, read_lock
 from labship.project import Project, load_project
-from labship.targets.push import destination
 from labship.tools import docker as dockertool
 from labship.tools.registry import Registry
 from registryfixtures import Running, add_user, free_port, serve_auth_registry, serve_registry

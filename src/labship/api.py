@@ -197,13 +197,13 @@ def tracking_uri(project: Project) -> str | None:
 def _log_run(project: Project, record: RunRecord, console: Console) -> None:
     """Append to the run log; the job has run, so a log that cannot be written (read-only
     or full disk) is a warning: the job's own exit code is what cron must see."""
-    from labship import runlog
+    from labship import runlog, state
 
     try:
         runlog.append(project.state_dir, record)
     except OSError as exc:
         console.warn(
-            f"cannot record the run in {project.state_dir / runlog.LOG_NAME}: "
+            f"cannot record the run in {state.of(project).runs}: "
             f"{exc.strerror or type(exc).__name__}; the job's exit code stands"
         )
 
@@ -329,12 +329,12 @@ def env_report(project: Project) -> EnvReport:
 
 def runs(project: Project, *, console: Console | None = None) -> list[RunRecord]:
     """The run log's records; lines that are not one are skipped, and said (``console``)."""
-    from labship import runlog
+    from labship import runlog, state
 
     log = runlog.read(project.state_dir)
     if log.skipped and console is not None:
         console.warn(
-            f"{project.state_dir / runlog.LOG_NAME}: skipped {log.skipped} line(s) that are "
+            f"{state.of(project).runs}: skipped {log.skipped} line(s) that are "
             "not run records (cut short, edited, or not UTF-8)"
         )
     return log.records

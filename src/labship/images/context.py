@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,8 +112,9 @@ def stage_context(project: Project) -> Iterator[Path]:
     UV_VERSION) and the import check in labship-check/. Why not the project root with a
     .dockerignore: that file is the user's, and one missing line would ship .env_prod or
     data/ into a layer; an allow-list fails closed. Hard links keep staging cheap."""
-    project.state_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix="context-", dir=project.state_dir))
+    from labship import state
+
+    stage = state.of(project).scratch("context-")
     try:
         for name in CONTEXT_FILES:
             src = project.root / name

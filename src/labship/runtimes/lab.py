@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labship import state
 from labship.atomicfile import write_text_atomic
 from labship.errors import PortInUse, ToolError
 from labship.runtimes.base import LabInfo
@@ -25,7 +26,7 @@ from labship.tools.process import wait_until
 if TYPE_CHECKING:
     from labship.project import Project
 
-LAB_STATE = "lab.json"
+LAB_STATE = state.LAB
 
 
 def port_in_use(port: int) -> PortInUse:
@@ -98,7 +99,7 @@ class LabRecord:
 
 
 def state_path(project: Project) -> Path:
-    return project.state_dir / LAB_STATE
+    return state.of(project).lab
 
 
 def write_record(project: Project, info: LabInfo, handle: Mapping[str, Any]) -> None:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labship import state
 from labship.errors import PortInUse, ToolError
 from labship.project.settings import DEFAULT_MLFLOW_PORT
 from labship.tools.process import wait_until
@@ -38,10 +39,10 @@ from labship.tools.process import wait_until
 if TYPE_CHECKING:
     from labship.project import Project
 
-DATA_DIR = "mlflow"  # under .labship/
+DATA_DIR = state.MLFLOW  # under .labship/
 DB_NAME = "mlflow.db"
 ARTIFACTS = "artifacts"
-LOG_NAME = "mlflow.log"  # under .labship/
+LOG_NAME = state.MLFLOW_LOG  # under .labship/
 PORT_SPAN = 20  # without a configured port: the first free one from 5000 to 5019
 READY_TIMEOUT = 120.0  # a first start creates the SQLite schema: seconds, not milliseconds
 URI_VAR = "MLFLOW_TRACKING_URI"
@@ -52,7 +53,7 @@ JOB_TAG = "labship.job"
 
 
 def data_dir(project: Project) -> Path:
-    return project.state_dir / DATA_DIR
+    return state.of(project).mlflow
 
 
 def ensure_data_dir(project: Project) -> Path:

@@ -106,7 +106,9 @@ def variable_name(project: Project, profile: str) -> str:
 
 def variables_path(project: Project, profile: str) -> Path:
     """The ``airflow variables import`` file for a profile: machine-local, git-ignored."""
-    return project.state_dir / "airflow" / f"variables-{profile}.json"
+    from labship import state
+
+    return state.of(project).airflow_variables(profile)
 
 
 def secret_name(project: Project, profile: str) -> str:

@@ -60,7 +60,9 @@ def project_tag(project: Project) -> str:
 
 
 def cron_dir(project: Project) -> Path:
-    return project.state_dir / "cron"
+    from labship import state
+
+    return state.of(project).cron
 
 
 def _slug(name: str) -> str:

@@ -64,17 +64,10 @@ def ensure_port_free(port: int) -> None:
 
 def ready(port: int, token: str) -> bool:
     """True when the server answers ``/api/status`` with 200 for this token."""
-    import urllib.error
-    import urllib.request
+    from labship.tools import http
 
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=2) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
+    url = f"http://127.0.0.1:{port}/api/status"
+    return http.ok(url, headers={"Authorization": f"token {token}"})
 
 
 def wait_ready(

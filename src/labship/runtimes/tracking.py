@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,11 +161,9 @@ def choose_port(configured: int | None, *, avoid: int) -> int:
 
 def healthy(url: str) -> bool:
     """True when the server answers ``/health`` with 200."""
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
+    from labship.tools import http
+
+    return http.ok(f"{url}/health")
 
 
 def wait_healthy(
@@ -201,21 +197,18 @@ def job_variables(
 
 
 def _post(url: str, path: str, body: Mapping[str, Any], timeout: float) -> Any:
-    request = urllib.request.Request(
-        f"{url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
+    from labship.tools import http
+
+    return http.post_json(f"{url}{path}", body, timeout=timeout)
 
 
 def find_run(url: str, run_id: str, *, timeout: float = 5.0) -> tuple[str, str] | None:
     """(MLflow run id, experiment id) of the run tagged ``labship.run_id = run_id``: the
     first one the job started when it started several (nested ones come after their
     parent). None when there is none, or the server cannot say."""
-    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+    from labship.tools.http import HTTPError
+
+    with contextlib.suppress(HTTPError, ValueError, TypeError, KeyError):
         found = _post(url, "/api/2.0/mlflow/experiments/search", {"max_results": 1000}, timeout)
         ids = [e["experiment_id"] for e in found.get("experiments", [])]
         if not ids:

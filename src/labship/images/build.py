@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labship.errors import Interrupted, StaleLockError, ToolError, UsageError
-from labship.images.base import base_image, base_unavailable
+from labship.errors import StaleLockError, UsageError
+from labship.images import buildkit
+from labship.images.base import base_image
 from labship.images.ca import ca_bundle
 from labship.images.context import hash_files, stage_context
 from labship.images.dockerfile import DOCKERFILE, render_dockerfile, write_dockerfile
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from labship.console import Console
     from labship.lock import Lock
     from labship.project import Project
-    from labship.tools.docker import Client
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,31 @@ def _read_or_empty(path: Path) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
+def _request(
+    project: Project,
+    lock: Lock,
+    target: Target,
+    context: Path,
+    *,
+    uid: int | None = None,
+    gid: int | None = None,
+    no_cache: bool = False,
+) -> buildkit.Build:
+    user = build_user(target, uid, gid)
+    digest = context_digest(project, lock, target, uid=uid, gid=gid)
+    return buildkit.Build(
+        what=f"{target} image",
+        context=context,
+        dockerfile=context / DOCKERFILE,
+        stage=target,
+        base=base_image(project),
+        ca=ca_bundle(project),
+        labels={**labels(project, lock, target), CONTEXT_LABEL: digest},
+        build_args={"UID": str(user[0]), "GID": str(user[1])} if user else {},
+        no_cache=no_cache,
+    )
+
+
 def build_argv(
     project: Project,
     lock: Lock,
@@ -110,29 +135,7 @@ def build_argv(
     gid: int | None = None,
 ) -> list[str]:
     """The arguments after 'docker build'; no -t: tags move only after a build succeeds."""
-    argv = [
-        "--target",
-        target,
-        "--network=host",
-        "--progress=plain",
-        "--iidfile",
-        str(iidfile),
-        "--file",
-        str(context / DOCKERFILE),
-        "--build-arg",
-        f"BASE_IMAGE={base_image(project)}",
-    ]
-    bundle = ca_bundle(project)
-    if bundle is not None:
-        argv += ["--secret", f"id=ca,src={bundle}"]
-    user = build_user(target, uid, gid)
-    if user is not None:
-        argv += ["--build-arg", f"UID={user[0]}", "--build-arg", f"GID={user[1]}"]
-    digest = context_digest(project, lock, target, uid=uid, gid=gid)
-    for key, value in {**labels(project, lock, target), CONTEXT_LABEL: digest}.items():
-        argv += ["--label", f"{key}={value}"]
-    argv.append(str(context))
-    return argv
+    return buildkit.argv(_request(project, lock, target, context, uid=uid, gid=gid), iidfile)
 
 
 def build(
@@ -149,62 +152,27 @@ def build(
     """Build ``target`` and, only if it succeeds, point its tags at the new image: a
     failed or interrupted build leaves the previous image and tags untouched.
     ``force`` regenerates a hand-edited docker/Dockerfile; ``no_cache`` skips layer reuse."""
-    from labship.tools.docker import build_client, docker, ping
+    from labship import envcheck
 
     check_target(target)
     lock_file = lock.path(dev=target == "dev")
     if not lock_file.is_file():
         raise StaleLockError(f"{lock_file} is missing", hint="run 'labship lock' first")
-    client = build_client()
-    ping()
+    client = buildkit.engine()
     write_dockerfile(project, force=force, console=console)
     image_tags = tags(project, lock, target)
     console.say(f"building the {target} image {image_tags[0]} on {base_image(project)}")
     with stage_context(project) as context:
-        iidfile = context.parent / f"{context.name}.iid"
-        try:
-            argv = build_argv(project, lock, target, context, iidfile, uid=uid, gid=gid)
-            if no_cache:
-                argv.insert(0, "--no-cache")
-            _run_build(project, lock, target, [*client.build_argv, *argv], client, console)
-            image_id = iidfile.read_text(encoding="utf-8").strip()
-        finally:
-            iidfile.unlink(missing_ok=True)
-    if not image_id:
-        raise ToolError(f"{target} image build gave no image id; the previous image is unchanged")
-    for tag in image_tags:
-        docker(["tag", image_id, tag], console=console)
+        request = _request(project, lock, target, context, uid=uid, gid=gid, no_cache=no_cache)
+        image_id = buildkit.run(
+            request,
+            image_tags,
+            client,
+            console=console,
+            explain=lambda stderr: envcheck.image_error(project, lock, target, stderr),
+        )
     console.say(f"built {target} image {image_id[:19]}: {', '.join(image_tags)}")
     return BuiltImage(target=target, tags=tuple(image_tags), image_id=image_id, created=True)
-
-
-def _run_build(
-    project: Project, lock: Lock, target: Target, argv: list[str], client: Client, console: Console
-) -> None:
-    """docker build; a failure is one error: the base image that cannot be pulled, the
-    packages that do not import, else docker's own last lines."""
-    from labship import envcheck
-    from labship.tools.docker import pull_failure
-    from labship.tools.process import failure_message, run_tool
-
-    try:
-        result = run_tool("docker", argv, console=console, env=client.env(), check=False)
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"{target} image build interrupted; the previous image is unchanged"
-        ) from None
-    if result.returncode == 0:
-        return
-    unpullable = pull_failure(result.stderr)
-    if unpullable is not None:
-        raise base_unavailable(*unpullable)
-    broken = envcheck.image_error(project, lock, target, result.stderr)
-    if broken is not None:
-        raise broken
-    raise ToolError(
-        f"{target} image build failed; the previous image is unchanged: "
-        + failure_message("docker", argv, result, console)
-    )
 
 
 def ensure(

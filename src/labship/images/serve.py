@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from labship.errors import Interrupted, ToolError
 from labship.images.tags import CONTEXT_LABEL
 
 if TYPE_CHECKING:
@@ -221,49 +220,27 @@ def _build(
     model: ServedModel, lock: Lock, server: Server, planned: Plan, *, console: Console
 ) -> str:
     from labship import __version__
-    from labship.images.base import base_unavailable
+    from labship.images import buildkit
     from labship.images.ca import ca_bundle
-    from labship.tools.docker import build_client, docker, ping, pull_failure
-    from labship.tools.process import failure_message, run_tool
 
-    client = build_client()
-    ping()
-    tag = planned.tag
-    console.say(f"building the serving image {tag} on {planned.base}")
+    client = buildkit.engine()
+    console.say(f"building the serving image {planned.tag} on {planned.base}")
     with _stage(model, lock, server, planned.dockerfile) as context:
-        iidfile = context.parent / f"{context.name}.iid"
-        argv = [*client.build_argv, "--target", "serve", "--network=host", "--progress=plain"]
-        argv += ["--iidfile", str(iidfile), "--file", str(context / "Dockerfile")]
-        argv += ["--build-arg", f"BASE_IMAGE={planned.base}"]
-        bundle = ca_bundle(None)
-        if bundle is not None:
-            argv += ["--secret", f"id=ca,src={bundle}"]
-        labels = {
-            CONTEXT_LABEL: planned.digest,
-            MODEL_LABEL: model.path.name,
-            "org.labship.version": __version__,
-            "org.opencontainers.image.title": model.path.name,
-        }
-        for key, value in labels.items():
-            argv += ["--label", f"{key}={value}"]
-        argv.append(str(context))
-        try:
-            result = run_tool("docker", argv, console=console, env=client.env(), check=False)
-            image_id = iidfile.read_text(encoding="utf-8").strip() if iidfile.is_file() else ""
-        except KeyboardInterrupt:
-            raise Interrupted("serving image build interrupted; nothing was tagged") from None
-        finally:
-            iidfile.unlink(missing_ok=True)
-    if result.returncode != 0:
-        unpullable = pull_failure(result.stderr)
-        if unpullable is not None:
-            raise base_unavailable(*unpullable)
-        raise ToolError(
-            "serving image build failed; nothing was tagged: "
-            + failure_message("docker", argv, result, console)
+        request = buildkit.Build(
+            what="serving image",
+            context=context,
+            dockerfile=context / "Dockerfile",
+            stage="serve",
+            base=planned.base,
+            ca=ca_bundle(None),
+            labels={
+                CONTEXT_LABEL: planned.digest,
+                MODEL_LABEL: model.path.name,
+                "org.labship.version": __version__,
+                "org.opencontainers.image.title": model.path.name,
+            },
+            unchanged="nothing was tagged",
         )
-    if not image_id:
-        raise ToolError("serving image build gave no image id; nothing was tagged")
-    docker(["tag", image_id, tag], console=console)
-    console.say(f"built serving image {image_id[:19]}: {tag}")
+        image_id = buildkit.run(request, [planned.tag], client, console=console)
+    console.say(f"built serving image {image_id[:19]}: {planned.tag}")
     return image_id

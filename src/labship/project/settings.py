@@ -69,7 +69,7 @@ from labship.errors import ConfigError
 from labship.inputs import load_toml, read_text
 
 CONFIG_NAME = "labship.toml"
-STATE_DIR = ".labship"
+STATE_DIR = ".labship"  # labship.state.DIR: what is in it is labship.state's
 LOCK_NAME = "pylock.toml"
 DEV_LOCK_NAME = "pylock.dev.toml"
 

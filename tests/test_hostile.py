@@ -724,6 +724,7 @@ CASES = [
         "'99999' is not a TCP port",
         append(TOML, '\n[docker]\nregistry = "127.0.0.1:99999/team"\n'),
     ),
+    case("registry-port-zero-to", "push --to localhost:0/team/x", 64, "--to: 'localhost:0/team/x'"),
     case(
         "python-spec-disagrees",
         "lock",
@@ -775,6 +776,43 @@ CASES = [
         73,
         "compose.yaml: cannot read it to check who owns it (not a regular file but a named",
         fifo("compose.yaml"),
+    ),
+    case(
+        "spec-includes-a-fifo",
+        "lock",
+        65,
+        "fifo.txt: cannot read (not a regular file but a named pipe (FIFO))",
+        then(write("requirements.txt", "six==1.16.0\n-r fifo.txt\n"), fifo("fifo.txt")),
+    ),
+    case(
+        "spec-a-fifo",
+        "lock",
+        65,
+        "requirements.txt: cannot read (not a regular file but a named pipe (FIFO))",
+        fifo("requirements.txt"),
+    ),
+    case(
+        "spec-yaml-nested-20000",
+        "lock",
+        65,
+        "environment.yml: malformed YAML (the document is nested more than 100 levels deep)",
+        environment_yml(f"  - {nested(20000)}\n"),
+    ),
+    case(  # the job runs and its code stands; the record cannot be written, said once
+        "log-a-fifo",
+        "run --profile ci",
+        JOB_CODE,
+        "cannot record the run",
+        fifo(".labship/runs.jsonl"),
+        warnings=1,
+    ),
+    case(
+        "log-a-fifo-read",
+        "runs",
+        0,
+        "skipped 1 line",
+        fifo(".labship/runs.jsonl"),
+        warnings=1,
     ),
     # ---- issue 17: the right code and words
     case(
@@ -864,6 +902,8 @@ def _digest(path: Path) -> str:
     try:
         if path.is_dir():
             return "a folder"
+        if path.exists() and not path.is_file():
+            return "neither file nor folder"  # a named pipe: reading it would block
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
         return "missing"

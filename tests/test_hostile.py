@@ -1357,3 +1357,18 @@ def test_schedule_keeps_foreign_crontab_lines_byte_for_byte(base: Base, tmp_path
     removed = labship("schedule", "remove", "hello", cwd=root, env=env)
     assert removed.returncode == 0, removed.stderr
     assert table.read_bytes() == FOREIGN
+
+
+def test_a_read_only_store_is_one_line_naming_it(base: Base, tmp_path: Path) -> None:
+    """LABSHIP_STORE on a read-only mount (root cannot write it either): 74, its path."""
+    root = _copy(base, tmp_path)
+    store = tmp_path / "store"
+    store.mkdir()
+    with read_only(store):
+        proc = labship("-q", "run", cwd=root, env={"LABSHIP_STORE": str(store)})
+    assert proc.returncode == 74, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"labship: error: the environment store {store} (LABSHIP_STORE) cannot be used: "
+        f"Read-only file system ({store / 'projects'}); the file system is read-only: remount "
+        "it read-write or work on a copy; set LABSHIP_STORE to a folder you can write"
+    ]

@@ -78,13 +78,14 @@ def _children(node: object) -> list[object] | None:
     return None
 
 
-def _too_deep(tree: object, limit: int = MAX_DEPTH) -> bool:
-    """True when ``tree`` (dicts and lists, or YAML nodes) nests deeper than ``limit``
-    or refers to itself (a recursive YAML anchor). Iterative, so a deep tree cannot
-    exhaust the stack here either; each shared node (a YAML alias) is walked once."""
+def _too_deep(tree: object, limit: int = MAX_DEPTH) -> str | None:
+    """Why ``tree`` (dicts and lists, or YAML nodes) cannot be walked: it nests deeper
+    than ``limit``, or refers to itself (a recursive YAML anchor); None when it can.
+    Iterative, so a deep tree cannot exhaust the stack here either; each shared node (a
+    YAML alias) is walked once."""
     first = _children(tree)
     if first is None:
-        return False
+        return None
     heights: dict[int, int] = {}  # a finished container: levels below it, itself included
     frames: list[tuple[object, Iterator[object], list[int]]] = [(tree, iter(first), [0])]
     on_path = {id(tree)}
@@ -102,24 +103,24 @@ def _too_deep(tree: object, limit: int = MAX_DEPTH) -> bool:
         if grandchildren is None:
             continue
         if id(child) in on_path:
-            return True
+            return "refers to itself (a recursive anchor)"
         if id(child) in heights:
             if len(frames) + heights[id(child)] > limit:
-                return True
+                return f"is nested more than {limit} levels deep"
             below[0] = max(below[0], heights[id(child)])
             continue
         if len(frames) >= limit:
-            return True
+            return f"is nested more than {limit} levels deep"
         frames.append((child, iter(grandchildren), [0]))
         on_path.add(id(child))
-    return False
+    return None
 
 
 _END = object()
 
 
-def _deep_message(what: str) -> str:
-    return f"{what} is nested more than {MAX_DEPTH} levels deep"
+def _deep_message(what: str, why: str | None = None) -> str:
+    return f"{what} {why or f'is nested more than {MAX_DEPTH} levels deep'}"
 
 
 def load_toml(text: str) -> dict[str, Any]:
@@ -130,8 +131,9 @@ def load_toml(text: str) -> dict[str, Any]:
         data = tomllib.loads(text)
     except RecursionError:
         raise tomllib.TOMLDecodeError(_deep_message("a value")) from None
-    if _too_deep(data):
-        raise tomllib.TOMLDecodeError(_deep_message("a value"))
+    why = _too_deep(data)
+    if why:
+        raise tomllib.TOMLDecodeError(_deep_message("a value", why))
     return data
 
 
@@ -145,8 +147,9 @@ def load_yaml(text: str) -> Any:
         raise yaml.YAMLError(_deep_message("the document")) from None
     if node is None:
         return None
-    if _too_deep(node):
-        raise yaml.YAMLError(_deep_message("the document"))
+    why = _too_deep(node)
+    if why:
+        raise yaml.YAMLError(_deep_message("the document", why))
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_document(node)
@@ -163,8 +166,9 @@ def compose_yaml(text: str) -> yaml.Node | None:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
         raise yaml.YAMLError(_deep_message("the document")) from None
-    if node is not None and _too_deep(node):
-        raise yaml.YAMLError(_deep_message("the document"))
+    why = _too_deep(node) if node is not None else None
+    if why:
+        raise yaml.YAMLError(_deep_message("the document", why))
     return node
 
 

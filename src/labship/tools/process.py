@@ -247,6 +247,7 @@ def stop_orphan(pid: int, started: str | None, grace: float) -> None:
     """SIGTERM to ``pid`` (if it is still the process that ``started``), ``grace`` seconds,
     then SIGKILL: what labship does to its job when it is signalled itself. Runs in the
     keeper (a fork): nothing here imports or takes a lock another thread might hold."""
+
     def same() -> bool:
         return started is not None and start_time(pid) == started and not _zombie(pid)
 

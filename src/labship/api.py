@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from labship.errors import ProfileError, UsageError
-from labship.lock import read_lock
 from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_values
 from labship.project import Project
 
@@ -64,6 +63,7 @@ def current_lock(project: Project, mode: LockMode = "auto", *, console: Console)
     saying why (as uv run does); ``locked``: a missing or stale lock is an error (exit 77,
     for CI and production); ``frozen``: the lock as it is, never resolved."""
     from labship.errors import StaleLockError
+    from labship.lock import read_lock
 
     if mode == "frozen":
         return read_lock(project, check=False)
@@ -365,6 +365,7 @@ def gc(*, dry_run: bool = False, store_root: Path | None = None, console: Consol
     """Remove environments no project uses. Conservative: a project whose lock cannot be
     read keeps what it used last, and an unreadable registry entry keeps everything."""
     from labship.errors import LabshipError
+    from labship.lock import read_lock
     from labship.project import CONFIG_NAME, load_project
     from labship.store import Store
 

@@ -22,7 +22,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -85,6 +84,8 @@ class Store:
         final = self.env_path(lock.hash(dev=dev))
         if (final / MARKER).is_file():
             return final, False
+        import shutil  # only to build: the warm path never needs it
+
         self.envs.mkdir(parents=True, exist_ok=True)
         self._remove_abandoned_builds()
         tmp = self.envs / f".build-{final.name}-{os.getpid()}-{os.urandom(3).hex()}"
@@ -146,6 +147,8 @@ class Store:
 
     def _remove_abandoned_builds(self) -> None:
         """Builds whose process is gone (killed with SIGKILL, machine reset)."""
+        import shutil
+
         for path in self.envs.glob(".build-*"):
             if not alive(_build_pid(path)):
                 shutil.rmtree(path, ignore_errors=True)
@@ -187,6 +190,8 @@ class Store:
 
     def gc(self, keep: Iterable[str], *, dry_run: bool = False) -> GcResult:
         """Remove environments not named in ``keep`` (env folder names) and not in use."""
+        import shutil
+
         keep = set(keep)
         removed: list[str] = []
         busy: list[str] = []

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,6 +90,8 @@ def _content_hash(body: str) -> str:
 
 def environments() -> list[str]:
     """Linux x86_64 (where production runs), plus this machine where it differs."""
+    import platform
+
     host = f"sys_platform == '{sys.platform}' and platform_machine == '{platform.machine()}'"
     return [TARGET_ENVIRONMENT] if host == TARGET_ENVIRONMENT else [TARGET_ENVIRONMENT, host]
 
@@ -185,6 +185,8 @@ def lock(project: Project, *, console: Console) -> LockResult:
 
 def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) -> dict[str, Any]:
     """What the [tool.labship] table of both files records."""
+    from datetime import UTC, datetime
+
     from labship import __version__
     from labship.tools.uv import uv_version
 

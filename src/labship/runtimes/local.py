@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -65,11 +64,10 @@ class LocalRuntime:
         variables = self._environment(
             env, profile, {"LABSHIP_PROFILE": profile.name, "LABSHIP_JOB": job.name}
         )
-        argv = list(job.argv)
-        argv[0] = shutil.which(argv[0], path=variables["PATH"]) or argv[0]
+        # subprocess finds argv[0] on the child's PATH (the environment's bin/ first).
         with self.store.in_use(env.path):
             ended = run_foreground(
-                argv,
+                job.argv,
                 env=variables,
                 cwd=project.root,
                 what=f"job {job.name!r}",
@@ -244,6 +242,8 @@ class LocalRuntime:
 
     def shell(self, project: Project, env: Venv, profile: Profile, *, console: Console) -> int:
         variables = self._environment(env, profile, {"LABSHIP_PROFILE": profile.name})
+        import shutil
+
         shell = shutil.which("bash") or "/bin/sh"
         with self.store.in_use(env.path):
             return run_foreground([shell], env=variables, cwd=project.root, what="shell").exit_code
@@ -320,9 +320,11 @@ def _stop_group(pgid: int, *, grace: float, child: subprocess.Popen[bytes] | Non
 
 def _warn_missing_system_packages(project: Project, console: Console) -> None:
     """Images get ``[docker] system_packages`` by apt; here labship only says what is missing."""
+    wanted = project.settings.system_packages
+    if not wanted:
+        return
     from labship.tools import dpkg
 
-    wanted = project.settings.system_packages
     missing = dpkg.missing(wanted)
     if missing:
         console.warn(

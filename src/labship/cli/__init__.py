@@ -9,19 +9,22 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from labship import __version__
 from labship.cli.args import lock_flags, lock_mode, project_of
 from labship.console import Console
 from labship.errors import Interrupted, LabshipError, UsageError
 
+TYPE_CHECKING = False  # neither typing nor collections.abc is imported to start
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, NoReturn
+
     from labship.lock import LockResult
     from labship.project import Project
 
-Handler = Callable[[argparse.Namespace, Console], int]
+    Handler = Callable[[argparse.Namespace, Console], int]
+    Add = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 
 def cmd_new(args: argparse.Namespace, console: Console) -> int:
@@ -322,9 +325,6 @@ def _register(group: str, add: Add) -> None:
         from labship.cli import completion
 
         completion.register(add)
-
-
-Add = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 
 def _register_project_commands(add: Add) -> None:

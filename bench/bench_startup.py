@@ -15,6 +15,11 @@ pair `--runs` times after `--warmup` untimed pairs:
   is still fresh, but only reading the spec again can tell) | the environment's python
 - with Docker and LABSHIP_BASE_IMAGE: `labship run noop --runtime docker` | `docker run
   --rm IMAGE python code/noop.py` of the same prod image  (target <= 50 ms over)
+- with --lab (JupyterLab from PyPI): `labship lab --detach` | `jupyter lab` from the same
+  dev environment, both timed to the moment `/api/status` answers with the token
+  (watched every 10 ms for both), warm (target <= 1.05x) and cold: a new store, uv's
+  cache warm, against `uv venv` + `uv pip sync pylock.dev.toml` + `jupyter lab`
+  (target <= 1.3x; `--lab-runs` pairs, 5)
 
 Every figure is min / median / max over the runs; the overhead is the difference of the
 medians. Run it under `flock -x /work/coord/bench.lock` on a shared machine.
@@ -25,7 +30,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+import signal
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench._common import (
@@ -57,7 +66,11 @@ TARGET_RUN_MS = 25.0  # labship run over the bare interpreter
 TARGET_UV_FACTOR = 2.0  # labship run's overhead over uv run's
 TARGET_QUICK_MS = 15.0  # --version, runs: over python
 TARGET_DOCKER_MS = 50.0  # labship run --runtime docker over docker run
+TARGET_LAB_WARM = 1.05  # labship lab --detach / jupyter lab, warm environment
+TARGET_LAB_COLD = 1.3  # / uv venv + uv pip sync + jupyter lab, new store, warm uv cache
 RECORDS = 100
+LAB_PORT = 18951
+LAB_TOKEN = "startup-bench-token-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,23 @@ class Row:
 
 
 @dataclass(frozen=True)
+class LabPair:
+    """labship's seconds and the bare way's, run in turn, to the lab's readiness."""
+
+    key: str  # "warm" | "cold"
+    labship: list[float]
+    bare: list[float]
+    bare_label: str
+    target: float
+
+    @property
+    def ratio(self) -> float:
+        return sorted(a / b for a, b in zip(self.labship, self.bare, strict=True))[
+            len(self.labship) // 2
+        ]
+
+
+@dataclass(frozen=True)
 class StartupData:
     runs: int
     warmup: int
@@ -75,6 +105,8 @@ class StartupData:
     docker_note: str
     load_before: str
     load_after: str
+    labs: list[LabPair] = field(default_factory=list)
+    lab_note: str = "not measured: run with --lab"
 
     def row(self, key: str) -> Row | None:
         return next((r for r in self.rows if r.key == key), None)
@@ -126,7 +158,9 @@ def fill_run_log(state: Path, n: int) -> None:
             log.write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
-def measure(work: Path, runs: int, warmup: int, *, docker: bool) -> StartupData:
+def measure(
+    work: Path, runs: int, warmup: int, *, docker: bool, lab_runs: int | None
+) -> StartupData:
     cmds = Commands(work / "logs")
     labship = str(labship_cli())
     env = sandbox_env(work / "sandbox", pycache=work / "pycache")
@@ -198,7 +232,134 @@ def measure(work: Path, runs: int, warmup: int, *, docker: bool) -> StartupData:
         row, docker_note = docker_pair(cmds, labship, env, project, runs, warmup)
         if row is not None:
             rows.append(row)
-    return StartupData(runs, warmup, rows, docker_note, load_before, loadavg())
+    data = StartupData(runs, warmup, rows, docker_note, load_before, loadavg())
+    if lab_runs:
+        labs = lab_pairs(cmds, labship, work, lab_runs)
+        data = StartupData(
+            runs, warmup, rows, docker_note, load_before, loadavg(), labs, "measured"
+        )
+    return data
+
+
+# -- the lab ------------------------------------------------------------------------------
+
+
+def _lab_ready(port: int) -> bool:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {LAB_TOKEN}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _jupyter_to_ready(argv: list[str], env: dict[str, str], cwd: Path, started: float) -> float:
+    """Start ``jupyter lab``, watch /api/status every 10 ms (as labship does), stop it."""
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        while not _lab_ready(LAB_PORT):
+            if proc.poll() is not None or time.perf_counter() - started > 120:
+                raise BenchError(f"jupyter lab did not answer: {' '.join(argv)}")
+            time.sleep(0.01)
+        return time.perf_counter() - started
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+
+
+def lab_pairs(cmds: Commands, labship: str, work: Path, runs: int) -> list[LabPair]:
+    from labship import load_project, read_lock
+    from labship.store import Store
+
+    root = work / "labproj"
+    files = ProjectFiles(
+        name="labbench",
+        spec_name="requirements.txt",
+        spec_text="six==1.17.0\n",
+        dev=("jupyterlab",),
+        jobs={"noop": "python code/noop.py"},
+        files={"code/noop.py": "pass\n", ".env_dev": f"JUPYTER_TOKEN={LAB_TOKEN}\n"},
+        runtime="local",
+        extra_toml=f"port = {LAB_PORT}\n",
+    )
+    project = write_project(root, files)
+    env = sandbox_env(work / "lab-sandbox", pycache=work / "pycache")
+    cmds.run([labship, "lock"], env=env, cwd=project)
+    say("labship lab --detach, first start: builds the dev environment (untimed)")
+    cmds.run([labship, "lab", "--detach"], env=env, cwd=project)
+    cmds.run([labship, "stop"], env=env, cwd=project)
+    lock = read_lock(load_project(project))
+    dev = Store(Path(env["LABSHIP_STORE"])).env_path(lock.hash(dev=True))
+    jupyter = [
+        str(dev / "bin" / "jupyter"),
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={LAB_PORT}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={project}",
+        *(["--allow-root"] if os.geteuid() == 0 else []),
+    ]
+    jenv = {**env, "JUPYTER_TOKEN": LAB_TOKEN, "PATH": f"{dev / 'bin'}:{env['PATH']}"}
+
+    def labship_lab(run_env: dict[str, str]) -> float:
+        started = time.perf_counter()
+        cmds.run([labship, "lab", "--detach"], env=run_env, cwd=project)
+        took = time.perf_counter() - started
+        cmds.run([labship, "stop"], env=run_env, cwd=project)
+        return took
+
+    warm_a: list[float] = []
+    warm_b: list[float] = []
+    say(f"lab, warm: 1 untimed + {runs} pairs: labship lab --detach | jupyter lab")
+    for i in range(runs + 1):
+        a = labship_lab(env)
+        b = _jupyter_to_ready(jupyter, jenv, project, time.perf_counter())
+        if i:
+            warm_a.append(a)
+            warm_b.append(b)
+    cold_a: list[float] = []
+    cold_b: list[float] = []
+    uv = labship_uv()
+    say(f"lab, cold: {runs} pairs: labship lab --detach (new store) | uv venv + sync + jupyter")
+    for i in range(runs):
+        fresh = {**env, "LABSHIP_STORE": str(work / f"lab-store-{i}")}
+        cold_a.append(labship_lab(fresh))
+        venv = work / f"lab-venv-{i}"
+        started = time.perf_counter()
+        cmds.run(
+            [uv, "venv", "--python", str(dev / "bin" / "python"), str(venv)], env=env, cwd=project
+        )
+        cmds.run(
+            [uv, "pip", "sync", "--python", str(venv / "bin" / "python"), "pylock.dev.toml"],
+            env=env,
+            cwd=project,
+        )
+        argv = [str(venv / "bin" / "jupyter"), *jupyter[1:]]
+        venv_env = {**jenv, "PATH": f"{venv / 'bin'}:{env['PATH']}"}
+        cold_b.append(_jupyter_to_ready(argv, venv_env, project, started))
+        shutil.rmtree(venv, ignore_errors=True)
+        shutil.rmtree(work / f"lab-store-{i}", ignore_errors=True)
+    return [
+        LabPair("warm", warm_a, warm_b, "jupyter lab (the same dev environment)", TARGET_LAB_WARM),
+        LabPair(
+            "cold",
+            cold_a,
+            cold_b,
+            "uv venv + uv pip sync pylock.dev.toml + jupyter lab",
+            TARGET_LAB_COLD,
+        ),
+    ]
 
 
 def docker_pair(
@@ -253,6 +414,19 @@ def results(d: StartupData) -> list[Result]:
                     note=f"uv run: {uv_over:.1f} ms over its interpreter",
                 )
             )
+    for lab in d.labs:
+        out.append(
+            Result(
+                f"`labship lab --detach`, {lab.key}, over {lab.bare_label} (pair by pair)",
+                f"<= {lab.target}x",
+                lab.ratio,
+                "x",
+                lab.ratio <= lab.target,
+                note=f"medians {sorted(lab.labship)[len(lab.labship) // 2]:.2f} s vs "
+                f"{sorted(lab.bare)[len(lab.bare) // 2]:.2f} s",
+                digits=2,
+            )
+        )
     return out
 
 
@@ -261,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, help="timed pairs per row (30; quick 5)")
     p.add_argument("--warmup", type=int, help="untimed pairs first (3; quick 1)")
     p.add_argument("--docker", action="store_true", help="also the Docker runtime's row")
+    p.add_argument("--lab", action="store_true", help="also the lab, warm and cold")
+    p.add_argument("--lab-runs", type=int, default=5, help="lab pairs, warm and cold (5)")
     args = p.parse_args(argv)
     runs = args.runs or (5 if args.quick else 30)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
@@ -268,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         raise BenchError("a full run takes at least 20 runs per row (--runs)")
     out = report_path(args, DOC)
     with work_dir("labship-startup-", parent=args.workdir, keep=args.keep) as work:
-        data = measure(work, runs, warmup, docker=args.docker)
+        lab_runs = max(1, args.lab_runs) if args.lab else None
+        data = measure(work, runs, warmup, docker=args.docker, lab_runs=lab_runs)
     machine = machine_facts(
         {
             "docker": tool_version(["docker", "version", "--format", "{{.Server.Version}}"])

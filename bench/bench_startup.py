@@ -159,10 +159,15 @@ def fill_run_log(state: Path, n: int) -> None:
 
 
 def measure(
-    work: Path, runs: int, warmup: int, *, docker: bool, lab_runs: int | None
+    work: Path,
+    runs: int,
+    warmup: int,
+    *,
+    docker: bool,
+    lab_runs: int | None,
+    labship: str,
 ) -> StartupData:
     cmds = Commands(work / "logs")
-    labship = str(labship_cli())
     env = sandbox_env(work / "sandbox", pycache=work / "pycache")
     env["LABSHIP_RUNTIME"] = "local"
     project = write_project(work / "proj", project_files())
@@ -437,6 +442,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--docker", action="store_true", help="also the Docker runtime's row")
     p.add_argument("--lab", action="store_true", help="also the lab, warm and cold")
     p.add_argument("--lab-runs", type=int, default=5, help="lab pairs, warm and cold (5)")
+    p.add_argument(
+        "--labship",
+        type=Path,
+        help="another labship command to time (an older checkout: before/after figures)",
+    )
     args = p.parse_args(argv)
     runs = args.runs or (5 if args.quick else 30)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
@@ -445,9 +455,11 @@ def main(argv: list[str] | None = None) -> int:
     out = report_path(args, DOC)
     with work_dir("labship-startup-", parent=args.workdir, keep=args.keep) as work:
         lab_runs = max(1, args.lab_runs) if args.lab else None
-        data = measure(work, runs, warmup, docker=args.docker, lab_runs=lab_runs)
+        labship = str(args.labship or labship_cli())
+        data = measure(work, runs, warmup, docker=args.docker, lab_runs=lab_runs, labship=labship)
     machine = machine_facts(
         {
+            "labship command timed": str(args.labship or labship_cli()),
             "docker": tool_version(["docker", "version", "--format", "{{.Server.Version}}"])
             if args.docker
             else "not used",

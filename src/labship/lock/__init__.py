@@ -285,11 +285,13 @@ def _meta(path: Path, table: str) -> dict[str, Any]:
 
 
 def stale_reason(project: Project, lock: Lock) -> str | None:
-    """Why the lock does not match the inputs, or None. The common case costs one hash."""
+    """Why the lock does not match the inputs, or None. The common case costs one hash;
+    a spec edited without changing its meaning (a comment) is parsed once, then known."""
     python = project.settings.python or lock.python
     if python != lock.python:
         return f"labship.toml asks for Python {python}, the lock is for {lock.python}"
-    if input_digest(project, python) == lock.meta.get("inputs-digest"):
+    digest = input_digest(project, python)
+    if digest == lock.meta.get("inputs-digest") or _known_fresh(project, lock, digest):
         return None
     from labship.spec import read_spec
 
@@ -299,4 +301,31 @@ def stale_reason(project: Project, lock: Lock) -> str | None:
     dev_packages = settings.lock_dev_packages
     if inputs_hash(spec, python, dev_packages, settings.keep_in_prod) != lock.meta.get("inputs"):
         return f"{settings.spec}, [lab] packages or [services] mlflow changed since it was locked"
+    _remember_fresh(project, lock, digest)
     return None
+
+
+def _known_fresh(project: Project, lock: Lock, digest: str) -> bool:
+    """Whether this digest of the inputs was found to mean this lock's inputs before."""
+    from labship import state
+
+    try:
+        known = json.loads(state.of(project).fresh.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(known == {"inputs": lock.meta.get("inputs"), "digest": digest})
+
+
+def _remember_fresh(project: Project, lock: Lock, digest: str) -> None:
+    """Best effort: a project that cannot be written to is checked in full every run."""
+    from labship import state
+    from labship.atomicfile import write_text_atomic
+    from labship.errors import FileWriteError
+
+    path = state.of(project).fresh
+    record = json.dumps({"inputs": lock.meta.get("inputs"), "digest": digest})
+    try:
+        path.parent.mkdir(exist_ok=True)
+        write_text_atomic(path, record + "\n")
+    except (OSError, FileWriteError):
+        pass

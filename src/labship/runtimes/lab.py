@@ -90,7 +90,7 @@ def wait_ready(
     The port is watched every 10 ms (a refused connect costs microseconds) and the REST
     API is asked once something listens: the lab is seen ready within about 10 ms of
     being so, not up to a poll interval later."""
-    import urllib.request  # noqa: F401  (now, not in the moment the server is ready)
+    from labship.tools import http  # noqa: F401  (now, not in the moment the lab is ready)
 
     def answers() -> bool:
         return listening(port) and ready(port, token)

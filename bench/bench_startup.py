@@ -394,7 +394,10 @@ def docker_pair(
         (docker, "run", "--rm", image, "python", "code/noop.py"),
     )
     say(f"{warmup} warmup + {runs} timed pairs: {a.label} | {b.label}")
-    pair = paired(a, b, env=env, cwd=project, runs=runs, warmup=warmup)
+    try:
+        pair = paired(a, b, env=env, cwd=project, runs=runs, warmup=warmup)
+    finally:  # the run's tags (its image goes with the last one)
+        subprocess.run([docker, "rmi", *built.split(": ", 1)[1].split()[:-1]], capture_output=True)
     return Row("docker", pair, TARGET_DOCKER_MS), f"image {image} on {base}"
 
 

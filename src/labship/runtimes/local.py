@@ -43,8 +43,10 @@ class LocalRuntime:
 
         def check(env: Path) -> None:  # a new environment, before it is put in place
             from labship.envcheck import check_environment
+            from labship.store import native_variables
 
-            check_environment(project, lock, env, dev=dev)
+            native = native_variables(env, os.environ.get("LD_LIBRARY_PATH"))
+            check_environment(project, lock, env, dev=dev, native=native)
 
         path, created = self.store.ensure(lock, dev=dev, console=console, check=check)
         _warn_missing_system_packages(project, console)
@@ -52,11 +54,13 @@ class LocalRuntime:
 
     def _environment(self, env: Venv, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
         from labship.profiles import job_environment
+        from labship.store import native_variables
 
+        paths, native = native_variables(env.path, profile.values.get("LD_LIBRARY_PATH"))
         return job_environment(
             profile,
-            extra={"VIRTUAL_ENV": str(env.path), "LABSHIP_RUNTIME": self.name, **extra},
-            path_prefix=[str(env.path / "bin")],
+            extra={"VIRTUAL_ENV": str(env.path), "LABSHIP_RUNTIME": self.name, **native, **extra},
+            path_prefix=[str(env.path / "bin"), *paths],
         )
 
     def run(

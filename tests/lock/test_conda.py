@@ -5,6 +5,7 @@ and every way it can fail: one line, exit 69 or 65, nothing already locked repla
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sys
 import textwrap
@@ -178,3 +179,16 @@ def test_a_package_whose_sha256_is_not_the_locks_is_65_and_builds_nothing(
     assert "liblabfoo-2.0-h1234_0.conda does not match the lock" in error, error
     assert "Traceback" not in proc.stderr
     assert [p.name for p in (store / "envs").iterdir()] == []  # nothing half-built stays
+
+
+def test_doctor_reports_the_channels_and_whether_they_answer(tmp_path: Path, conda_channel: Path):
+    with served(conda_channel) as url:
+        root = natives_project(tmp_path / "p", url, ["liblabfoo"])
+        proc = labship("doctor", "--json", cwd=root)
+    checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert checks[f"conda channel {url}"]["ok"] is True
+    assert "packages" in checks[f"conda channel {url}"]["detail"]
+    down = labship("doctor", "--json", cwd=root)  # the server is stopped now
+    assert down.returncode == 69
+    check = {c["name"]: c for c in json.loads(down.stdout)["checks"]}[f"conda channel {url}"]
+    assert check["ok"] is False and "Connection refused" in check["detail"] and check["fix"]

@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +40,7 @@ from labship.tools.procinfo import alive
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.lock import Lock
+    from labship.tools.rattler import Record
 
 MARKER = ".labship-env.json"
 CONDA_PREFIX = "conda"  # the native packages' prefix, inside the environment
@@ -156,14 +157,17 @@ class Store:
         files name the final path, which the prefix has once the build is renamed."""
         if lock.conda is None or not lock.conda.records:
             return
+        self.stage_prefix(
+            lock.conda.records, tmp / CONDA_PREFIX, target_prefix=str(final / CONDA_PREFIX)
+        )
+
+    def stage_prefix(self, records: Sequence[Record], dest: Path, *, target_prefix: str) -> None:
+        """``records`` linked into ``dest`` from the package cache, for use at
+        ``target_prefix`` (an image's): what the image copies, built where the lock's
+        sha256 is checked and the cache is shared with the local environments."""
         from labship.tools import rattler
 
-        rattler.install(
-            lock.conda.records,
-            tmp / CONDA_PREFIX,
-            cache=self.root / "conda",
-            target_prefix=str(final / CONDA_PREFIX),
-        )
+        rattler.install(records, dest, cache=self.root / "conda", target_prefix=target_prefix)
 
     def _remove_abandoned_builds(self) -> None:
         """Builds whose process is gone (killed with SIGKILL, machine reset)."""

@@ -49,7 +49,7 @@ class LocalRuntime:
             check_environment(project, lock, env, dev=dev, native=native)
 
         path, created = self.store.ensure(lock, dev=dev, console=console, check=check)
-        _warn_missing_system_packages(project, console)
+        _warn_missing_system_packages(project, lock, console)
         return Venv(self.name, lock_hash, dev, created, path)
 
     def _environment(self, env: Venv, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
@@ -322,11 +322,13 @@ def _stop_group(pgid: int, *, grace: float, child: subprocess.Popen[bytes] | Non
         child.wait()
 
 
-def _warn_missing_system_packages(project: Project, console: Console) -> None:
-    """Images get ``[docker] system_packages`` by apt; here labship only says what is missing."""
+def _warn_missing_system_packages(project: Project, lock: Lock, console: Console) -> None:
+    """Images get ``[docker] system_packages`` by apt; here labship only says what is
+    missing, less what the environment's conda prefix provides."""
     from labship.tools import dpkg
 
-    wanted = project.settings.system_packages
+    native = {r.name for r in lock.conda.records} if lock.conda is not None else set()
+    wanted = tuple(p for p in project.settings.system_packages if p not in native)
     missing = dpkg.missing(wanted)
     if missing:
         console.warn(

@@ -55,6 +55,7 @@ DOCKERFILE = Path("docker") / "Dockerfile"
 UV_VERSION = "0.13.9"
 STAGED_UV_DIR = "uv"
 STAGED_CHECK_DIR = "labship-check"  # the import check's probe and names (labship.envcheck)
+STAGED_CONDA_DIR = "conda"  # the conda lock's records, linked at the image's prefix
 BASE_IMAGE_ENV = "LABSHIP_BASE_IMAGE"
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_ENV_VARS = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
@@ -124,8 +125,12 @@ def checked_reference(ref: str, where: str, *, tag: bool = True) -> str:
 
 
 def _apt_packages(project: Project) -> list[str]:
+    """tini and [docker] system_packages, less what the conda lock already provides."""
     packages = ["tini"]
+    native = _conda_names(project)
     for name in project.settings.system_packages:
+        if name in native:
+            continue
         if not _APT_NAME.fullmatch(name):
             raise ConfigError(
                 f"{project.config_path}: [docker] system_packages: {name!r} is not a "
@@ -135,6 +140,18 @@ def _apt_packages(project: Project) -> list[str]:
         if name not in packages:
             packages.append(name)
     return packages
+
+
+def _conda_names(project: Project) -> set[str]:
+    if not project.settings.conda:
+        return set()
+    from labship.lock.conda import read
+
+    try:
+        found = read(project)
+    except StaleLockError:  # a broken conda lock is lock's to report, not the Dockerfile's
+        return set()
+    return {r.name for r in found.records} if found is not None else set()
 
 
 def _body(project: Project) -> str:
@@ -153,6 +170,9 @@ def _body(project: Project) -> str:
         lab_command=container.LAB_COMMAND,
         lab_port=container.LAB_PORT,
         check_dir=STAGED_CHECK_DIR,
+        conda=project.settings.conda,
+        conda_dir=STAGED_CONDA_DIR,
+        conda_prefix=container.CONDA_PREFIX,
     )
 
 
@@ -304,6 +324,7 @@ def context_digest(
     parts = [
         body,
         _read_or_empty(lock.path(dev=target == "dev")).partition(TOOL_TABLE)[0],
+        lock.conda.hash if lock.conda is not None else "-",
         base_image(project),
         target,
         f"{user[0]}:{user[1]}" if user else "-",
@@ -429,7 +450,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 @contextmanager
-def stage_context(project: Project) -> Iterator[Path]:
+def stage_context(project: Project, lock: Lock | None = None) -> Iterator[Path]:
     """A build context holding only the allow-list: pylock*.toml, code/, notebooks/,
     docker/ (without env files, caches, .git, .venv), plus labship's own uv in uv/ (see
     UV_VERSION) and the import check in labship-check/. Why not the project root with a
@@ -462,9 +483,24 @@ def stage_context(project: Project) -> Iterator[Path]:
         from labship import envcheck
 
         envcheck.stage(project, stage / STAGED_CHECK_DIR)
+        if project.settings.conda:
+            _stage_conda(lock, stage / STAGED_CONDA_DIR)
         yield stage
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _stage_conda(lock: Lock | None, dest: Path) -> None:
+    """The conda lock's records linked by rattler at ``dest`` (from the store's package
+    cache) with the image's prefix patched in: the image's conda stage copies exactly this,
+    so no conda, mamba or rattler enters any image."""
+    from labship.runtimes.container import CONDA_PREFIX
+    from labship.store import Store
+
+    if lock is None or lock.conda is None or not lock.conda.records:
+        dest.mkdir()
+        return
+    Store().stage_prefix(lock.conda.records, dest, target_prefix=CONDA_PREFIX)
 
 
 def build_argv(
@@ -528,7 +564,7 @@ def build(
     write_dockerfile(project, force=force, console=console)
     image_tags = tags(project, lock, target)
     console.say(f"building the {target} image {image_tags[0]} on {base_image(project)}")
-    with stage_context(project) as context:
+    with stage_context(project, lock) as context:
         iidfile = context.parent / f"{context.name}.iid"
         try:
             argv = build_argv(project, lock, target, context, iidfile, uid=uid, gid=gid)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labship.errors import StaleLockError
+from labship.errors import CondaPackageError, StaleLockError
 from labship.tools.rattler import PLATFORM, Record
 
 if TYPE_CHECKING:
@@ -92,7 +92,15 @@ def solve(project: Project, spec: Spec, *, console: Console) -> list[Record]:
     if not specs:
         return []
     console.say(f"resolving native packages ({', '.join(specs)}) from {', '.join(where)}")
-    return rattler.solve(specs, where, cache=cache_root() / "conda")
+    records = rattler.solve(specs, where, cache=cache_root() / "conda")
+    python = [r.name for r in records if r.noarch == "python"]
+    if python:
+        raise CondaPackageError(
+            f"conda packages {', '.join(python)} are Python packages (noarch: python): the "
+            "conda part of the lock holds native packages only",
+            hint="list them in the spec's PyPI requirements instead",
+        )
+    return records
 
 
 def render(project: Project, spec: Spec, records: list[Record], inputs: str) -> str:
@@ -177,7 +185,8 @@ def _record(line: str) -> Record | None:
     if match is None or not re.fullmatch(r"[0-9a-f]{64}", digest) or not channel:
         return None
     name, version, build = match.groups()
-    return Record(name, version, build, url, digest, channel + "/", subdir)
+    noarch = "generic" if subdir == "noarch" else ""  # noarch: python is refused by solve
+    return Record(name, version, build, url, digest, channel + "/", subdir, noarch)
 
 
 def _name(match_spec: str) -> str:

@@ -43,6 +43,7 @@ class Record:
     sha256: str
     channel: str
     subdir: str
+    noarch: str = ""  # "", "generic" or "python" (a noarch: python package)
 
     @property
     def file_name(self) -> str:
@@ -162,10 +163,14 @@ def _child() -> None:  # pragma: no cover - runs in the child process (tests cal
     os._exit(0)  # never finalise rattler's runtime (see the module's docstring)
 
 
-def _gateway(request: dict[str, Any]) -> Any:
+def _gateway(request: dict[str, Any], *, fresh: bool = False) -> Any:
+    """rattler's gateway; ``fresh``: ask the channel, never answer from the cache."""
     import rattler
 
-    return rattler.Gateway(cache_dir=Path(request["cache"]) / "repodata", show_progress=False)
+    config = rattler.SourceConfig(cache_action="no-cache") if fresh else None
+    return rattler.Gateway(
+        cache_dir=Path(request["cache"]) / "repodata", default_config=config, show_progress=False
+    )
 
 
 def _virtual() -> list[Any]:
@@ -200,38 +205,21 @@ def _record(r: Any) -> dict[str, str]:
         "sha256": r.sha256.hex() if r.sha256 else "",
         "channel": r.channel or "",
         "subdir": r.subdir,
+        "noarch": "python" if r.noarch.python else "generic" if r.noarch.generic else "",
     }
 
 
 async def _install(request: dict[str, Any]) -> dict[str, Any]:
+    """Install exactly the records of the lock, as ``conda create --file`` does from an
+    explicit file: no repodata is read; rattler checks each download against the lock's
+    sha256 (labship checks file:// archives, which rattler does not)."""
     import rattler
 
-    wanted = [Record(**r) for r in request["records"]]
-    by_channel: dict[str, list[Record]] = {}
-    for record in wanted:
-        by_channel.setdefault(record.channel, []).append(record)
-    gateway = _gateway(request)
-    chosen = []
-    for channel, records in by_channel.items():
-        specs = [f"{r.name} =={r.version} {r.build}" for r in records]
-        found = await gateway.query(
-            [channel], [request["platform"], "noarch"], specs, recursive=False
-        )
-        offered = {r.url: r for subdir in found for r in subdir}
-        for record in records:
-            match = offered.get(record.url)
-            if match is None:
-                raise _Missing(f"{record.file_name} is no longer in {channel}")
-            if (match.sha256.hex() if match.sha256 else "") != record.sha256:
-                raise _Corrupt(
-                    f"{record.file_name} in {channel} has sha256 "
-                    f"{match.sha256.hex() if match.sha256 else 'none'}, "
-                    f"the lock says {record.sha256}"
-                )
-            _check_local_archive(record)
-            chosen.append(match)
+    records = [Record(**r) for r in request["records"]]
+    for record in records:
+        _check_local_archive(record)
     await rattler.install(
-        chosen,
+        [_repodata_record(r) for r in records],
         target_prefix=request["prefix"],
         cache_dir=Path(request["cache"]) / "pkgs",
         platform=rattler.Platform(request["platform"]),
@@ -239,7 +227,27 @@ async def _install(request: dict[str, Any]) -> dict[str, Any]:
         alternative_target_prefix=request.get("target_prefix"),
         execute_link_scripts=False,
     )
-    return {"installed": len(chosen)}
+    return {"installed": len(records)}
+
+
+def _repodata_record(record: Record) -> Any:
+    from rattler import BuildString, NoArchType, PackageRecord, RepoDataRecord
+
+    number = re.search(r"_(\d+)$", record.build)
+    package = PackageRecord(
+        record.name,
+        record.version,
+        BuildString(record.build),
+        int(number.group(1)) if number else 0,
+        record.subdir,
+        noarch=NoArchType(record.noarch or None),  # type: ignore[arg-type]
+        sha256=bytes.fromhex(record.sha256),
+    )
+    return RepoDataRecord(package, record.file_name, record.url, record.channel)
+
+
+class _Missing(Exception):
+    pass
 
 
 def _check_local_archive(record: Record) -> None:
@@ -267,15 +275,13 @@ async def _probe(request: dict[str, Any]) -> dict[str, Any]:
     answers = []
     for channel in request["channels"]:
         try:
-            found = await _gateway(request).names([channel], [request["platform"], "noarch"])
+            found = await _gateway(request, fresh=True).names(
+                [channel], [request["platform"], "noarch"]
+            )
             answers.append({"channel": channel, "ok": True, "detail": f"{len(found)} packages"})
         except Exception as exc:
             answers.append({"channel": channel, "ok": False, "detail": _first_lines(exc)})
     return {"channels": answers}
-
-
-class _Missing(Exception):
-    pass
 
 
 class _Corrupt(Exception):
@@ -299,6 +305,10 @@ def _classify(exc: BaseException, request: dict[str, Any]) -> dict[str, str]:
     channels = ", ".join(request.get("channels", [])) or "the lock's channels"
     if isinstance(exc, _Missing):
         return {"kind": "unsatisfiable", "message": str(exc)}
+    missing = re.search(r"(\S+\.conda)\S*; .*(404 Not Found|No such file)", text)
+    if missing:
+        message = f"{missing.group(1)} is gone from its channel ({missing.group(2)})"
+        return {"kind": "unsatisfiable", "message": message}
     if isinstance(exc, _Corrupt):
         return {"kind": "corrupt", "message": str(exc)}
     if name == "SolverError":

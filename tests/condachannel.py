@@ -1,10 +1,12 @@
 """A local conda channel of real packages, built offline for the tests.
 
 ``liblabfoo`` 1.0 and 2.0 (a shared library, ``labfoo_version()`` returns 10 or 20,
-compiled here with gcc), ``labtool`` 0.3 (a command-line program linked against it,
-depending on ``liblabfoo >=2``), made into ``.conda`` archives by py-rattler-build's
-``assemble_package`` and indexed by ``rattler.index.index_fs``. Served from the folder
-(``file://``) or by ``python -m http.server`` on 127.0.0.1.
+compiled here with gcc), ``unixodbc`` (a name the spec layer calls native), ``labtool``
+0.3 (a program linked against liblabfoo, depending on ``liblabfoo >=2``, with
+``labtool-config``, a script that prints its prefix: a ``.tar.bz2`` with a prefix
+placeholder), made by py-rattler-build's ``assemble_package`` and indexed by
+``rattler.index.index_fs``. Served from the folder (``file://``) or by
+``python -m http.server`` on 127.0.0.1.
 
 rattler is only ever called in a child process (``python tests/condachannel.py DIR``),
 as labship itself does: its runtime can abort the interpreter while it finalises.
@@ -13,6 +15,7 @@ as labship itself does: its runtime can abort the interpreter while it finalises
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 LIB_C = "int labfoo_version(void) { return %d; }\n"
 TOOL_C = """\
 #include <stdio.h>
@@ -42,7 +46,7 @@ def _build(channel: Path) -> None:
     import asyncio
 
     import rattler
-    from rattler_build import assemble_package
+    from rattler_build import ArchiveType, assemble_package
 
     work = channel.parent / f"{channel.name}-work"
     out = channel / "linux-64"
@@ -88,6 +92,11 @@ def _build(channel: Path) -> None:
     stage = work / "labtool"
     (stage / "bin").mkdir(parents=True)
     (work / "labtool.c").write_text(TOOL_C)
+    # A script that names its own prefix, as conda packages' config scripts do (the
+    # placeholder is conda-build's; installing patches the real prefix in).
+    config = stage / "bin" / "labtool-config"
+    config.write_text(f"#!/bin/sh\necho {PLACEHOLDER}\n")
+    config.chmod(0o755)
     lib2 = work / "liblabfoo-2.0" / "lib"
     subprocess.run(
         [
@@ -111,13 +120,37 @@ def _build(channel: Path) -> None:
         depends=["liblabfoo >=2"],
         timestamp=stamp,
         license="MIT",
+        archive_type=ArchiveType.TarBz2,  # the older format: rewritten below, and tested
     )
+    _mark_placeholder(out / "labtool-0.3-h1234_0.tar.bz2", "bin/labtool-config")
 
     async def index() -> None:
         await rattler.index.index_fs(channel, target_platform=rattler.Platform("linux-64"))
         await rattler.index.index_fs(channel, target_platform=rattler.Platform("noarch"))
 
     asyncio.run(index())
+
+
+def _mark_placeholder(archive: Path, rel: str) -> None:
+    """Record ``rel`` as a text file holding the prefix placeholder in ``info/paths.json``
+    (what conda-build writes; assemble_package leaves it out)."""
+    import json
+    import tarfile
+
+    unpacked = archive.parent / f"{archive.name}.d"
+    with tarfile.open(archive) as tar:
+        tar.extractall(unpacked, filter="tar")
+    paths_json = unpacked / "info" / "paths.json"
+    data = json.loads(paths_json.read_text())
+    for entry in data["paths"]:
+        if entry["_path"] == rel:
+            entry.update(prefix_placeholder=PLACEHOLDER, file_mode="text")
+    paths_json.write_text(json.dumps(data, indent=2))
+    (unpacked / "info" / "has_prefix").write_text(f"{PLACEHOLDER} text {rel}\n")
+    with tarfile.open(archive, "w:bz2") as tar:
+        for path in sorted(unpacked.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(unpacked)), recursive=False)
+    shutil.rmtree(unpacked)
 
 
 def free_port() -> int:

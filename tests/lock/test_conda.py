@@ -74,7 +74,7 @@ def test_lock_writes_exact_records_beside_the_pypi_lock(tmp_path: Path, conda_ch
     files = {line.split("#")[0].rsplit("/", 1)[1]: line.split("#sha256:")[1] for line in lines[1:]}
     # the tool's pin on the library chose 2.0; the spec's unixodbc=2.3 came from its line
     assert set(files) == {
-        "labtool-0.3-h1234_0.conda",
+        "labtool-0.3-h1234_0.tar.bz2",
         "liblabfoo-2.0-h1234_0.conda",
         "unixodbc-2.3.12-h1234_0.conda",
     }

@@ -53,6 +53,7 @@ def test_images_hold_exactly_the_locked_records_and_jobs_use_them(
     assert first.returncode == 0, first.stderr
     assert "library 20" in first.stdout and "labtool hi, liblabfoo 20" in first.stdout
     assert "prefix /opt/labship/conda" in first.stdout
+    assert "config /opt/labship/conda\n" in first.stdout  # the image's path, patched in
     dockerfile = (one / "docker" / "Dockerfile").read_text()
     assert "FROM scratch AS conda" in dockerfile
     assert "liblabfoo" not in dockerfile.split("apt-get $ca install", 1)[1].split("\n")[1]

@@ -16,6 +16,7 @@ lib = ctypes.CDLL("liblabfoo.so")
 print("library", lib.labfoo_version())
 if "--tool" in sys.argv:
     print(subprocess.run(["labtool", "hi"], capture_output=True, text=True, check=True).stdout)
+    print("config", subprocess.run(["labtool-config"], capture_output=True, text=True).stdout)
 print("prefix", os.environ["CONDA_PREFIX"])
 """
 
@@ -45,10 +46,13 @@ def test_a_job_uses_the_library_and_the_tool_and_another_project_pins_another_ve
     assert first.returncode == 0, first.stderr
     assert "library 20" in first.stdout
     assert "labtool hi, liblabfoo 20" in first.stdout  # the tool, linked to its library
+    a = _prefix(first.stdout)
+    # the prefix patched into files is the environment's final path, not its build folder
+    assert f"config {a}\n" in first.stdout
     second = labship("run", "use", cwd=two, env=store)
     assert second.returncode == 0, second.stderr
     assert "library 10" in second.stdout
-    a, b = _prefix(first.stdout), _prefix(second.stdout)
+    b = _prefix(second.stdout)
     assert a != b and a.parent.parent == b.parent.parent  # two environments in one store
     # each prefix holds exactly its lock's records
     assert sorted(p.name for p in (a / "conda-meta").glob("*.json")) == [

@@ -192,3 +192,24 @@ def test_doctor_reports_the_channels_and_whether_they_answer(tmp_path: Path, con
     assert down.returncode == 69
     check = {c["name"]: c for c in json.loads(down.stdout)["checks"]}[f"conda channel {url}"]
     assert check["ok"] is False and "Connection refused" in check["detail"] and check["fix"]
+
+
+def test_frozen_runs_the_conda_lock_as_it_is(tmp_path: Path, conda_channel: Path):
+    root = natives_project(tmp_path / "p", conda_channel.as_uri(), ["liblabfoo"])
+    (root / "code" / "use.py").write_text(
+        'import ctypes\nprint("library", ctypes.CDLL("liblabfoo.so").labfoo_version())\n'
+    )
+    labship("lock", cwd=root, check=True)
+    toml = root / "labship.toml"
+    toml.write_text(toml.read_text().replace('["liblabfoo"]', '["liblabfoo 1.*"]'))
+    env = {"LABSHIP_STORE": str(tmp_path / "store")}
+    frozen = labship("run", "--frozen", "use", cwd=root, env=env)
+    assert frozen.returncode == 0, frozen.stderr
+    assert "library 20" in frozen.stdout  # the lock as it is: 2.0
+    assert "liblabfoo-2.0" in (root / CONDA_LOCK).read_text()
+    auto = labship("run", "use", cwd=root, env=env)  # without a flag: re-locked, then run
+    assert auto.returncode == 0, auto.stderr
+    assert "library 10" in auto.stdout
+
+
+CONDA_LOCK = "conda-linux-64.lock"

@@ -29,9 +29,9 @@ from labship.errors import (
     ToolError,
     UsageError,
 )
+from labship.generated import Header, Planned, with_header
 from labship.lock import TOOL_TABLE
 from labship.targets.base import Context
-from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -155,7 +155,7 @@ def _conda_names(project: Project) -> set[str]:
 
 
 def _body(project: Project) -> str:
-    from labship.runtimes import container
+    from labship.images import container
     from labship.templates import environment
 
     env = environment().overlay(trim_blocks=False, lstrip_blocks=False)
@@ -282,7 +282,7 @@ def run_labels(project: Project, lock: Lock) -> dict[str, str]:
     argv, the variable names a profile must set or mask, and the spec's defaults."""
     import json
 
-    from labship.runtimes import container
+    from labship.images import container
 
     settings = project.settings
     jobs = {name: list(job.argv) for name, job in settings.jobs.items()}

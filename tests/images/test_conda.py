@@ -9,8 +9,9 @@ import json
 import re
 from pathlib import Path
 
-import labship.targets.image as images
 from dockerfixtures import write_project
+from labship.images.context import STAGED_CONDA_DIR, stage_context
+from labship.images.dockerfile import render_dockerfile
 from labship.lock.conda import CONDA_LOCK_NAME, parse
 from labship.project import load_project
 
@@ -23,7 +24,7 @@ file:///c/linux-64/unixodbc-2.3.12-h1234_0.conda#sha256:%s
 
 def test_conda_off_keeps_the_dockerfile_as_it_was(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", system_packages=["unixodbc"])
-    text = images.render_dockerfile(project)
+    text = render_dockerfile(project)
     assert "AS conda" not in text and "CONDA_PREFIX" not in text and "LD_LIBRARY_PATH" not in text
     assert re.search(r"tini unixodbc", text)
 
@@ -34,7 +35,7 @@ def test_conda_on_copies_the_prefix_and_leaves_its_packages_to_it(tmp_path: Path
         root, system_packages=["unixodbc", "libpq5"], extra_toml="[conda]\nenabled = true\n"
     )
     (root / CONDA_LOCK_NAME).write_text(LOCK)
-    text = images.render_dockerfile(load_project(root))
+    text = render_dockerfile(load_project(root))
     assert "FROM scratch AS conda\nCOPY conda/ /opt/labship/conda/" in text
     assert "COPY --from=conda /opt/labship/conda /opt/labship/conda" in text
     assert "LD_LIBRARY_PATH=/opt/labship/conda/lib" in text
@@ -54,8 +55,8 @@ def test_the_context_stages_exactly_the_locked_records(tmp_path: Path, conda_cha
     (root / CONDA_LOCK_NAME).write_text(f'# labship: {{"inputs":"x"}}\n@EXPLICIT\n{lines}')
     natives = parse(root / CONDA_LOCK_NAME, (root / CONDA_LOCK_NAME).read_text())
     lock = Lock(root, "3.11", root / "pylock.toml", root / "pylock.dev.toml", "a", "b", {}, natives)
-    with images.stage_context(project, lock) as context:
-        staged = context / images.STAGED_CONDA_DIR
+    with stage_context(project, lock) as context:
+        staged = context / STAGED_CONDA_DIR
         meta = sorted(p.name for p in (staged / "conda-meta").glob("*.json"))
         assert meta == ["labtool-0.3-h1234_0.json", "liblabfoo-2.0-h1234_0.json"]
         record = json.loads((staged / "conda-meta" / meta[1]).read_text())

@@ -224,7 +224,8 @@ def run(args: Sequence[str] | None = None) -> int:
                         "shared_mb": shared / 1e6,
                         "one_env_mb": one_env / 1e6,
                         "independent_mb": independent / 1e6,
-                        "added_mb": disk_usage(r / "env2").total / 1e6,
+                        # what the second environment adds to the cache and the first
+                        "added_mb": (shared - disk_usage(cache / "pkgs", r / "env1").total) / 1e6,
                     }
                 )
                 say(f"round {n}: {json.dumps({k: round(v, 2) for k, v in rows[-1].items()})}")

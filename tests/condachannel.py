@@ -72,6 +72,33 @@ def _build(channel: Path) -> None:
             timestamp=stamp,
             license="MIT",
         )
+    # Two Pythons and a package that needs one: the solve must take the project's.
+    for python in ("3.10.0", "3.11.0"):
+        stage = work / f"python-{python}"
+        stage.mkdir(parents=True)
+        (stage / f"python-{python}.txt").write_text("a stand-in, no interpreter\n")
+        assemble_package(
+            name="python",
+            version=python,
+            target_platform="linux-64",
+            build_string="h1234_0",
+            output_dir=str(out),
+            files_dir=str(stage),
+            timestamp=stamp,
+        )
+    stage = work / "labpy"
+    stage.mkdir(parents=True)
+    (stage / "labpy.txt").write_text("needs python\n")
+    assemble_package(
+        name="labpy",
+        version="1.0",
+        target_platform="linux-64",
+        build_string="h1234_0",
+        output_dir=str(out),
+        files_dir=str(stage),
+        depends=["python >=3.10"],
+        timestamp=stamp,
+    )
     stage = work / "unixodbc"  # a name the spec layer knows as native (conda-only)
     (stage / "lib").mkdir(parents=True)
     (work / "odbc.c").write_text("int SQLAllocHandle(void) { return 0; }\n")

@@ -64,3 +64,18 @@ def test_errors_are_classified(tmp_path: Path, conda_channel: Path):
         rattler.solve(["x"], ["http://127.0.0.1:9/c"], cache=tmp_path)
     answers = rattler.probe([conda_channel.as_uri(), "http://127.0.0.1:9/c"], cache=tmp_path)
     assert [a.ok for a in answers] == [True, False]
+
+
+@pytest.mark.parametrize("python", ["3.10", "3.11"])
+def test_a_package_that_needs_python_gets_the_projects(
+    tmp_path: Path, conda_channel: Path, python: str
+):
+    records = rattler.solve(
+        ["labpy"], [conda_channel.as_uri()], cache=tmp_path, constraints=[f"python {python}.*"]
+    )
+    assert {r.name: r.version for r in records} == {"labpy": "1.0", "python": f"{python}.0"}
+    # a constraint alone installs nothing
+    alone = rattler.solve(
+        ["liblabfoo"], [conda_channel.as_uri()], cache=tmp_path, constraints=["python 3.10.*"]
+    )
+    assert [r.name for r in alone] == ["liblabfoo"]

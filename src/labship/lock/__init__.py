@@ -174,7 +174,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
             "system_packages)"
         )
     python = project_python(project, spec)
-    natives = conda.solve(project, spec, console=console) if settings.conda else None
+    natives = conda.solve(project, spec, python, console=console) if settings.conda else None
     parts = split(spec.requirements, settings.keep_in_prod)
     if parts.moved:
         names = parts.moved_names

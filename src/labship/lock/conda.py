@@ -83,8 +83,9 @@ def conda_inputs(project: Project, spec: Spec) -> dict[str, Any] | None:
     }
 
 
-def solve(project: Project, spec: Spec, *, console: Console) -> list[Record]:
-    """The records for the project's native packages (none asked: none solved)."""
+def solve(project: Project, spec: Spec, python: str, *, console: Console) -> list[Record]:
+    """The records for the project's native packages (none asked: none solved). A
+    package that needs Python gets the project's (its ABI), never another one."""
     from labship.dirs import cache_root
     from labship.tools import rattler
 
@@ -92,11 +93,13 @@ def solve(project: Project, spec: Spec, *, console: Console) -> list[Record]:
     if not specs:
         return []
     console.say(f"resolving native packages ({', '.join(specs)}) from {', '.join(where)}")
-    records = rattler.solve(specs, where, cache=cache_root() / "conda")
-    python = [r.name for r in records if r.noarch == "python"]
-    if python:
+    records = rattler.solve(
+        specs, where, cache=cache_root() / "conda", constraints=[f"python {python}.*"]
+    )
+    pythonic = [r.name for r in records if r.noarch == "python"]
+    if pythonic:
         raise CondaPackageError(
-            f"conda packages {', '.join(python)} are Python packages (noarch: python): the "
+            f"conda packages {', '.join(pythonic)} are Python packages (noarch: python): the "
             "conda part of the lock holds native packages only",
             hint="list them in the spec's PyPI requirements instead",
         )

@@ -58,13 +58,20 @@ class ChannelAnswer:
 
 
 def solve(
-    specs: Sequence[str], channels: Sequence[str], *, cache: Path, platform: str = PLATFORM
+    specs: Sequence[str],
+    channels: Sequence[str],
+    *,
+    cache: Path,
+    platform: str = PLATFORM,
+    constraints: Sequence[str] = (),
 ) -> list[Record]:
-    """The records that satisfy ``specs`` from ``channels``, sorted by name."""
+    """The records that satisfy ``specs`` from ``channels``, sorted by name;
+    ``constraints`` bind a package only if something pulls it in (python's ABI)."""
     answer = _call(
         {
             "op": "solve",
             "specs": list(specs),
+            "constraints": list(constraints),
             "channels": list(channels),
             "platform": platform,
             "cache": str(cache),
@@ -191,6 +198,7 @@ async def _solve(request: dict[str, Any]) -> dict[str, Any]:
         gateway=_gateway(request),
         platforms=[request["platform"], "noarch"],
         virtual_packages=_virtual(),
+        constraints=request.get("constraints") or None,
     )
     found = sorted((_record(r) for r in records), key=lambda r: r["name"])
     return {"records": found}

@@ -6,6 +6,7 @@ loading and validating the profile, choosing the runtime (said aloud), the run l
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -322,9 +323,29 @@ def env_report(project: Project) -> EnvReport:
     from labship.profiles import env_report as report
 
     settings = project.settings
-    return report(
+    found = report(
         project.root, required=settings.required, secret=settings.secret, public=settings.public
     )
+    native = _native_variables(project)
+    return replace(found, runtime_variables=native) if native else found
+
+
+def _native_variables(project: Project) -> tuple[tuple[str, str], ...]:
+    """PATH and the loader path a job gets for the prod environment's conda prefix."""
+    from labship.errors import StaleLockError
+    from labship.lock import read_lock
+    from labship.store import Store, native_layout
+
+    if not project.settings.conda:
+        return ()
+    try:
+        lock = read_lock(project, check=False)
+    except StaleLockError:
+        return ()
+    if lock.conda is None or not lock.conda.records:
+        return ()
+    paths, variables = native_layout(Store().env_path(lock.prod_hash))
+    return (("PATH", f"{os.pathsep.join(paths)}:... (after the venv's bin)"), *variables.items())
 
 
 def runs(project: Project, *, console: Console | None = None) -> list[RunRecord]:

@@ -88,9 +88,13 @@ def cmd_lock(args: argparse.Namespace, console: Console) -> int:
 def _say_locked(project: Project, result: LockResult, console: Console) -> None:
     lock = result.lock
     verb = "updated" if result.changed else "unchanged"
+    native = ""
+    if lock.conda is not None:
+        native = f", {lock.conda.path.name} ({len(lock.conda.records)} conda packages)"
     console.say(
         f"{verb}: {project.lock_path.name} ({len(lock.prod)} packages), "
-        f"{project.dev_lock_path.name} ({len(lock.dev)} packages) for Python {lock.python}"
+        f"{project.dev_lock_path.name} ({len(lock.dev)} packages){native} "
+        f"for Python {lock.python}"
     )
 
 

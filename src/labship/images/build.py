@@ -79,6 +79,7 @@ def context_digest(
     parts = [
         body,
         _read_or_empty(lock.path(dev=target == "dev")).partition(TOOL_TABLE)[0],
+        lock.conda.hash if lock.conda is not None else "-",
         base_image(project),
         target,
         f"{user[0]}:{user[1]}" if user else "-",
@@ -184,7 +185,7 @@ def build(
     write_dockerfile(project, force=force, console=console)
     image_tags = tags(project, lock, target)
     console.say(f"building the {target} image {image_tags[0]} on {base_image(project)}")
-    with stage_context(project) as context:
+    with stage_context(project, lock) as context:
         request = _request(project, lock, target, context, uid=uid, gid=gid, no_cache=no_cache)
         image_id = buildkit.run(
             request,

@@ -43,20 +43,24 @@ class LocalRuntime:
 
         def check(env: Path) -> None:  # a new environment, before it is put in place
             from labship.envcheck import check_environment
+            from labship.store import native_variables
 
-            check_environment(project, lock, env, dev=dev)
+            native = native_variables(env, os.environ.get("LD_LIBRARY_PATH"))
+            check_environment(project, lock, env, dev=dev, native=native)
 
         path, created = self.store.ensure(lock, dev=dev, console=console, check=check)
-        _warn_missing_system_packages(project, console)
+        _warn_missing_system_packages(project, lock, console)
         return Venv(self.name, lock_hash, dev, created, path)
 
     def _environment(self, env: Venv, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
         from labship.profiles import job_environment
+        from labship.store import native_variables
 
+        paths, native = native_variables(env.path, profile.values.get("LD_LIBRARY_PATH"))
         return job_environment(
             profile,
-            extra={"VIRTUAL_ENV": str(env.path), "LABSHIP_RUNTIME": self.name, **extra},
-            path_prefix=[str(env.path / "bin")],
+            extra={"VIRTUAL_ENV": str(env.path), "LABSHIP_RUNTIME": self.name, **native, **extra},
+            path_prefix=[str(env.path / "bin"), *paths],
         )
 
     def run(
@@ -319,13 +323,16 @@ def _stop_group(pgid: int, *, grace: float, child: subprocess.Popen[bytes] | Non
         child.wait()
 
 
-def _warn_missing_system_packages(project: Project, console: Console) -> None:
-    """Images get ``[docker] system_packages`` by apt; here labship only says what is missing."""
+def _warn_missing_system_packages(project: Project, lock: Lock, console: Console) -> None:
+    """Images get ``[docker] system_packages`` by apt; here labship only says what is
+    missing, less what the environment's conda prefix provides."""
     wanted = project.settings.system_packages
     if not wanted:
         return
     from labship.tools import dpkg
 
+    native = {r.name for r in lock.conda.records} if lock.conda is not None else set()
+    wanted = tuple(p for p in wanted if p not in native)
     missing = dpkg.missing(wanted)
     if missing:
         console.warn(

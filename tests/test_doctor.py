@@ -12,7 +12,7 @@ import pytest
 
 from conftest import labship
 from dockerfixtures import write_project
-from labship import doctor
+from labship import diagnosis as doctor
 from labship.project import Project
 from registryfixtures import Running, docker_config, free_port, serve_auth_registry
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from labship.errors import ProfileError, UsageError
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_values
 from labship.project import Project
 
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from labship.actions.push import PushResult
     from labship.actions.schedule import Installed, Listed
     from labship.console import Console
-    from labship.doctor import Report
+    from labship.diagnosis import Report
     from labship.images.build import BuiltImage
     from labship.images.serve import ServeImage
-    from labship.lock import Lock, LockResult
+    from labship.locking import Lock, LockResult
     from labship.profiles import EnvReport
     from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
@@ -52,7 +52,7 @@ def select_runtime(project: Project, requested: str | None, *, console: Console)
 
 
 def lock(project: Project, *, console: Console) -> LockResult:
-    from labship.lock import lock as resolve
+    from labship.locking import lock as resolve
 
     return resolve(project, console=console)
 
@@ -525,7 +525,7 @@ def run_image(
 
 def doctor(project: Project | None) -> Report:
     """What is installed and reachable for ``project`` (or this machine), with fixes."""
-    from labship.doctor import diagnose
+    from labship.diagnosis import diagnose
 
     return diagnose(project)
 
@@ -550,8 +550,8 @@ def serve(
     until stopped, in an environment locked and built from the model's own requirements,
     within the prod lock of the project at ``directory`` when one of its runs logged it
     (``runtime`` docker: in its serving image)."""
-    from labship.serve import ServeOptions
-    from labship.serve import serve as _serve
+    from labship.serving import ServeOptions
+    from labship.serving import serve as _serve
 
     options = ServeOptions(
         port=port,
@@ -578,7 +578,7 @@ def build_serve(
 ) -> ServeImage:
     """``labship build serve MODEL``: the model's serving image (its tag is keyed by its
     content: an unchanged model is not rebuilt)."""
-    from labship.serve.container import build_image
+    from labship.serving.container import build_image
 
     return build_image(
         model_folder(model, tracking_uri=tracking_uri, console=console), console=console
@@ -595,7 +595,7 @@ def model_folder(
     """MODEL as the user gave it (a folder, ``runs:/`` or ``models:/``) as a local MLflow
     model folder, downloaded into the store from the tracking server when it is a URI:
     ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the project's lab server."""
-    from labship.serve.source import model_folder as fetch
+    from labship.serving.source import model_folder as fetch
 
     return fetch(
         str(model),

@@ -36,7 +36,7 @@ from labship.tools.procinfo import alive
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
 
 MARKER = ".labship-env.json"
 _LOCKFILE = ".labship-inuse"

@@ -15,7 +15,7 @@ from packaging.markers import Marker
 from packaging.version import Version
 
 from conftest import MakeProject, labship
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.project import load_project
 from labship.tools.uv import uv_bin
 

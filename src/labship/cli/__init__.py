@@ -22,7 +22,7 @@ from labship.console import Console
 from labship.errors import Interrupted, LabshipError, UsageError
 
 if TYPE_CHECKING:
-    from labship.lock import LockResult
+    from labship.locking import LockResult
     from labship.project import Project
 
 Handler = Callable[[argparse.Namespace, Console], int]
@@ -66,7 +66,7 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
 def cmd_lock(args: argparse.Namespace, console: Console) -> int:
     from labship import api
     from labship.errors import StaleLockError
-    from labship.lock import read_lock
+    from labship.locking import read_lock
 
     project = project_of(args)
     if args.check:

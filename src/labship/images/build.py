@@ -20,11 +20,11 @@ from labship.images.ca import ca_bundle
 from labship.images.context import hash_files, stage_context
 from labship.images.dockerfile import DOCKERFILE, render_dockerfile, write_dockerfile
 from labship.images.tags import CONTEXT_LABEL, Target, git_info, labels, run_labels, tags
-from labship.lock import TOOL_TABLE
+from labship.locking import TOOL_TABLE
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Project
 
 

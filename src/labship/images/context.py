@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import LabshipError
-from labship.lock import TOOL_TABLE
+from labship.locking import TOOL_TABLE
 
 if TYPE_CHECKING:
     import hashlib

@@ -8,9 +8,9 @@ produced it. The content above that table, hashed, is the key of the environment
 image made from it: re-locking to the same result reuses the same environment.
 
 Development-only tools the spec lists (JupyterLab beside pandas) are locked in the dev
-set only (:mod:`labship.lock.devtools`); every unusable pin is reported at once
-(:mod:`labship.lock.pins`); both files are checked before either is replaced
-(:mod:`labship.lock.files`).
+set only (:mod:`labship.locking.devtools`); every unusable pin is reported at once
+(:mod:`labship.locking.pins`); both files are checked before either is replaced
+(:mod:`labship.locking.files`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import ConfigError, StaleLockError
-from labship.lock.files import TOOL_TABLE
-from labship.lock.files import split as _split
+from labship.locking.files import TOOL_TABLE
+from labship.locking.files import split as _split
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -132,7 +132,7 @@ def inputs_hash(
     spec: Spec, python: str, dev_packages: tuple[str, ...], keep_in_prod: tuple[str, ...] = ()
 ) -> str:
     """The meaning of the inputs: a comment changed in the spec does not make it stale."""
-    from labship.lock.devtools import split
+    from labship.locking.devtools import split
 
     payload: list[object] = [spec.sha256(), python, list(dev_packages), environments()]
     moved = split(spec.requirements, keep_in_prod).moved_names
@@ -143,8 +143,8 @@ def inputs_hash(
 
 def lock(project: Project, *, console: Console) -> LockResult:
     """Resolve, report every unusable pin at once, then replace both files together."""
-    from labship.lock.devtools import split
-    from labship.lock.resolve import Request, resolve
+    from labship.locking.devtools import split
+    from labship.locking.resolve import Request, resolve
     from labship.spec import read_spec
 
     settings = project.settings
@@ -205,7 +205,7 @@ def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) ->
 
 def _write(project: Project, texts: tuple[str, str], meta: dict[str, Any]) -> None:
     """Both files rendered and read back before either replaces anything."""
-    from labship.lock.files import render_lock, replace_together
+    from labship.locking.files import render_lock, replace_together
 
     paths = (project.lock_path, project.dev_lock_path)
     rendered = {

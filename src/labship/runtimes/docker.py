@@ -73,7 +73,7 @@ from labship.tools.process import (
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.images.tags import Target
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
     from labship.tools.process import ToolResult

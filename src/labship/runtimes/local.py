@@ -20,7 +20,7 @@ from labship.tools.process import Ended, run_foreground, wait_until
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.images.serve import ServeImage
-    from labship.serve import ServeOptions
-    from labship.serve.model import ModelFolder
+    from labship.serving import ServeOptions
+    from labship.serving.model import ModelFolder
     from labship.tools.process import Ended
 
 STOP_GRACE = 10
@@ -28,8 +28,8 @@ STOP_GRACE = 10
 def build_image(folder: Path, *, console: Console) -> ServeImage:
     """``labship build serve MODEL``: the model folder's serving image, built if needed."""
     from labship.images.serve import ensure
-    from labship.serve.env import model_lock, server
-    from labship.serve.model import read_model
+    from labship.serving.env import model_lock, server
+    from labship.serving.model import read_model
     from labship.store import Store
 
     model = read_model(folder)
@@ -45,7 +45,7 @@ def serve_container(
     constraints: tuple[str, ...] = (),
 ) -> int:
     from labship.images import serve as image
-    from labship.serve.env import model_lock, server
+    from labship.serving.env import model_lock, server
     from labship.store import Store
     from labship.tools.docker import docker
     from labship.tools.process import deferred_signals

@@ -43,7 +43,7 @@ import signal
 import stat
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,7 +59,7 @@ from labship.runtimes.lab import (
     ready,
     write_record,
 )
-from labship.tools.docker import container_exists
+from labship.tools import docker as containers
 from labship.tools.process import (
     STOP_GRACE,
     Ended,
@@ -285,37 +285,15 @@ class DockerRuntime:
                 )
             if early:  # stopped before the job began: do not start it
                 return Ended(128 + early[0], early[0])
-            return self._attach(name, job.stop_timeout, interactive=stdin_data, console=console)
+            return containers.attach(
+                name,
+                grace=job.stop_timeout,
+                what="the job",
+                console=console,
+                interactive=stdin_data,
+            )
         finally:
-            self._remove(name, console)
-
-    def _attach(self, name: str, grace: int, *, interactive: bool, console: Console) -> Ended:
-        argv = [_binary(), "start", "-a", *(["-i"] if interactive else []), name]
-        proc = subprocess.Popen(
-            argv,
-            stdin=None if interactive else subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        with forward_signals(proc) as received:
-            return wait(proc, received, kill=self._killer(name, grace, console), grace=grace)
-
-    def _killer(self, name: str, grace: float, console: Console) -> Callable[[], None]:
-        """After the grace period (as ``docker stop``): a docker client that dies does not
-        stop its container, so labship kills the container itself before it leaves."""
-
-        def kill() -> None:
-            console.warn(f"the job did not stop within {grace:.0f} s; killing container {name}")
-            _docker(["kill", name], _quiet(console), check=False)
-
-        return kill
-
-    def _remove(self, name: str, console: Console) -> bool:
-        """Remove ``name`` if it still exists; True if it did."""
-        if container_exists(name) is False:  # the normal case after --rm: no CLI call
-            return False
-        # Quiet: "no such container" is the normal case after --rm.
-        result = _docker(["rm", "-f", name], _quiet(console), check=False)
-        return result.returncode == 0 and name in result.stdout
+            containers.remove(name, console=console)
 
     # ------------------------------------------------------------------ lab
 
@@ -384,7 +362,7 @@ class DockerRuntime:
             return info
         finally:
             if not ok:  # foreground ended, or a detached start failed: leave nothing behind
-                self._remove(name, console)
+                containers.remove(name, console=console)
                 self._stop_tracking(handle.get("tracking"), console)
                 clear_record(project)
 
@@ -399,7 +377,7 @@ class DockerRuntime:
         name = container_name(project, "mlflow")
         network = name  # one network per lab: the lab and its server, nothing else
         handle = {"container": name, "network": network}
-        quiet = _quiet(console)
+        quiet = containers.quiet(console)
         _docker(["network", "create", *_labels(project, kind="lab"), network], quiet)
         try:
             mount = io.StringIO()
@@ -416,7 +394,7 @@ class DockerRuntime:
             command = tracking.container_command()
             _docker(["create", "--name", name, *options, env.image_id, *command], console)
             try:
-                _docker(["start", name], console)
+                containers.start(name, console=console)
             except ToolError as exc:
                 if "already allocated" in str(exc) or "address already in use" in str(exc):
                     raise tracking.port_taken(port) from None
@@ -424,10 +402,12 @@ class DockerRuntime:
             url = f"http://127.0.0.1:{port}"
             try:
                 tracking.wait_healthy(
-                    url, alive=lambda: self._running(name, console), where=f"docker logs {name}"
+                    url,
+                    alive=lambda: containers.running(name, console=console),
+                    where=f"docker logs {name}",
                 )
             except ToolError:
-                logs = self._logs(name, console)
+                logs = containers.logs(name, console=console)
                 raise ToolError(
                     f"the MLflow tracking server did not start; its logs: {logs}"
                 ) from None
@@ -443,10 +423,10 @@ class DockerRuntime:
         name, network = handle.get("container"), handle.get("network")
         removed = False
         if isinstance(name, str) and name.startswith("labship-"):
-            _docker(["stop", "-t", str(int(STOP_GRACE)), name], _quiet(console), check=False)
-            removed = self._remove(name, console)
+            containers.stop(name, grace=STOP_GRACE, console=containers.quiet(console))
+            removed = containers.remove(name, console=console)
         if isinstance(network, str) and network.startswith("labship-"):
-            _docker(["network", "rm", network], _quiet(console), check=False)
+            _docker(["network", "rm", network], containers.quiet(console), check=False)
         return removed
 
     def _interactive_options(
@@ -461,30 +441,28 @@ class DockerRuntime:
 
     def _start_detached(self, name: str, port: int, token: str, console: Console) -> None:
         try:
-            _docker(["start", name], console)
+            containers.start(name, console=console)
         except ToolError as exc:
             if "already allocated" in str(exc) or "address already in use" in str(exc):
                 raise port_in_use(port) from None
             raise
         up = wait_until(
             lambda: ready(port, token),
-            alive=lambda: self._running(name, console),
+            alive=lambda: containers.running(name, console=console),
             timeout=READY_TIMEOUT,
         )
         if up:
             return
-        logs = self._logs(name, console)
+        logs = containers.logs(name, console=console)
         why = (
             f"did not answer on 127.0.0.1:{port} within {READY_TIMEOUT:.0f} s"
-            if self._running(name, console)
+            if containers.running(name, console=console)
             else "exited before it was ready"
         )
         raise ToolError(console.mask(f"JupyterLab {why}; container logs: {logs}"))
 
     def _lab_foreground(self, name: str, info: LabInfo, token: str, console: Console) -> None:
-        proc = subprocess.Popen(
-            [_binary(), "start", "-a", name], stdin=subprocess.DEVNULL, start_new_session=True
-        )
+        proc = containers.start_attached(name)
         with forward_signals(proc) as received:
             up = wait_until(
                 lambda: ready(info.port, token),
@@ -496,20 +474,10 @@ class DockerRuntime:
                     f"JupyterLab at {info.url} (token: JUPYTER_TOKEN in .env_dev; Ctrl-C stops it)"
                 )
             signalled = bool(received)
-            code = wait(proc, received, kill=self._killer(name, STOP_GRACE, console)).exit_code
+            kill = containers.killer(name, STOP_GRACE, "JupyterLab", console)
+            code = wait(proc, received, kill=kill).exit_code
         if code not in (0, 130, 143) and not (signalled or received):
             raise ToolError(f"JupyterLab exited with code {code} (its output is above)")
-
-    def _running(self, name: str, console: Console) -> bool:
-        result = _docker(
-            ["inspect", "--format", "{{.State.Running}}", name], _quiet(console), check=False
-        )
-        return result.stdout.strip() == "true"
-
-    def _logs(self, name: str, console: Console) -> str:
-        result = _docker(["logs", "--tail", "30", name], _quiet(console), check=False)
-        lines = [ln.strip() for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
-        return " | ".join(lines[-30:]) or "(none)"
 
     def _lab_containers(self, project: Project, kind: str = "lab") -> list[str]:
         """This project's lab (or ``mlflow``) containers, found by the labels labship gave
@@ -557,8 +525,8 @@ class DockerRuntime:
             return False  # another runtime's lab: not ours to stop
         stopped = False
         for name in self._lab_containers(project):
-            _docker(["stop", "-t", str(int(STOP_GRACE)), name], console, check=False)
-            stopped = self._remove(name, console) or stopped
+            containers.stop(name, grace=STOP_GRACE, console=console)
+            stopped = containers.remove(name, console=console) or stopped
         for name in self._lab_containers(project, "mlflow"):  # the tracking server, its network
             if self._stop_tracking({"container": name, "network": name}, console):
                 console.say(f"MLflow tracking server stopped (container {name})")
@@ -589,13 +557,7 @@ class DockerRuntime:
                 raise ToolError("docker could not start the shell container (its message is above)")
             return code
         finally:
-            self._remove(name, console)
-
-
-def _quiet(console: Console) -> Console:
-    from labship.console import Console
-
-    return Console(stream=console.stream, quiet=True, mask=console.mask)
+            containers.remove(name, console=console)
 
 
 def _quiet_console() -> Console:

@@ -53,11 +53,9 @@ from labship.images import container
 from labship.runtimes.base import Environment, LabInfo
 from labship.runtimes.lab import (
     clear_record,
-    ensure_port_free,
     port_in_use,
     read_record,
     ready,
-    write_record,
 )
 from labship.tools import docker as containers
 from labship.tools.process import (
@@ -312,59 +310,19 @@ class DockerRuntime:
         with ``[services] mlflow``, MLflow's tracking server beside it in its own container
         (the same image, the host user, the store in ``.labship/mlflow``), the two on a
         network of their own, where the lab reaches it as ``http://mlflow:5000``."""
-        ensure_port_free(port)
-        tracking_port = None
-        if project.settings.mlflow:
-            from labship.runtimes import tracking
+        from labship.runtimes.lab import session
 
-            tracking_port = tracking.choose_port(project.settings.mlflow_port, avoid=port)
-        values = container_environment(
+        parts = _DockerLab(self, project, env, profile, token, console)
+        return session(
+            project,
             profile,
-            {"LABSHIP_RUNTIME": self.name, "LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token},
+            parts,
+            runtime=self.name,
+            port=port,
+            token=token,
+            detach=detach,
+            console=console,
         )
-        name = container_name(project, "lab")
-        options = [*self._interactive_options(project, "lab", profile, values)]
-        options += ["-p", f"127.0.0.1:{port}:{container.LAB_PORT}"]
-        options += [] if detach else ["--rm"]
-        mask = console.with_secrets([token])
-        info = LabInfo(runtime=self.name, url=f"http://127.0.0.1:{port}/lab", port=port)
-        handle: dict[str, object] = {"container": name}
-        ok = False
-        try:
-            if tracking_port is not None:
-                from dataclasses import replace
-
-                from labship.runtimes import tracking
-
-                handle["tracking"] = served = self._start_tracking(
-                    project, env, tracking_port, console
-                )
-                options += ["--network", str(served["network"])]
-                if not profile.values.get(tracking.URI_VAR):  # never over the profile's own
-                    values[tracking.URI_VAR] = tracking.container_uri()
-                info = replace(info, tracking_uri=f"http://127.0.0.1:{tracking_port}")
-                console.say(f"MLflow tracking server at {info.tracking_uri}")
-            split = split_environment(values)
-            with _env_args(split) as env_args:
-                # JupyterLab refuses uid 0 unless told; root on the host means root's files.
-                command = [*container.LAB_COMMAND, *(["--allow-root"] if self.uid == 0 else [])]
-                _docker(
-                    ["create", "--name", name, *options, *env_args, env.image_id, *command],
-                    mask,
-                    env=split.client_env,
-                )
-            write_record(project, info, handle)
-            if detach:
-                self._start_detached(name, port, token, mask)
-            else:
-                self._lab_foreground(name, info, token, mask)
-            ok = detach
-            return info
-        finally:
-            if not ok:  # foreground ended, or a detached start failed: leave nothing behind
-                containers.remove(name, console=console)
-                self._stop_tracking(handle.get("tracking"), console)
-                clear_record(project)
 
     def _start_tracking(
         self, project: Project, env: Image, port: int, console: Console
@@ -558,6 +516,74 @@ class DockerRuntime:
             return code
         finally:
             containers.remove(name, console=console)
+
+
+class _DockerLab:
+    """The docker runtime's part of a lab session (``runtimes.lab.session``): containers of
+    the dev image, the tracking server's on a network of its own."""
+
+    def __init__(
+        self,
+        runtime: DockerRuntime,
+        project: Project,
+        env: Image,
+        profile: Profile,
+        token: str,
+        console: Console,
+    ) -> None:
+        self.runtime, self.project, self.env, self.profile = runtime, project, env, profile
+        self.token, self.console = token, console
+        self.mask = console.with_secrets([token])
+        self.name = container_name(project, "lab")
+
+    def handle(self) -> dict[str, object]:
+        return {"container": self.name}
+
+    def start_tracking(self, port: int) -> tuple[dict[str, object], str]:
+        from labship.runtimes import tracking
+
+        served = self.runtime._start_tracking(self.project, self.env, port, self.console)
+        return dict(served), tracking.container_uri()
+
+    def stop_tracking(self, handle: object) -> None:
+        self.runtime._stop_tracking(handle, self.console)
+
+    def _create(
+        self, extra: dict[str, str], info: LabInfo, handle: dict[str, object], *, detach: bool
+    ) -> None:
+        rt = self.runtime
+        values = container_environment(self.profile, {"LABSHIP_RUNTIME": rt.name, **extra})
+        options = [*rt._interactive_options(self.project, "lab", self.profile, values)]
+        options += ["-p", f"127.0.0.1:{info.port}:{container.LAB_PORT}"]
+        options += [] if detach else ["--rm"]
+        served = handle.get("tracking")
+        if isinstance(served, dict):
+            options += ["--network", str(served["network"])]
+        split = split_environment(values)
+        with _env_args(split) as env_args:
+            # JupyterLab refuses uid 0 unless told; root on the host means root's files.
+            command = [*container.LAB_COMMAND, *(["--allow-root"] if rt.uid == 0 else [])]
+            _docker(
+                ["create", "--name", self.name, *options, *env_args, self.env.image_id, *command],
+                self.mask,
+                env=split.client_env,
+            )
+
+    def start_detached(
+        self, extra: dict[str, str], info: LabInfo, handle: dict[str, object]
+    ) -> dict[str, object]:
+        self._create(extra, info, handle, detach=True)
+        self.runtime._start_detached(self.name, info.port, self.token, self.mask)
+        return {}
+
+    def run_foreground(
+        self, extra: dict[str, str], info: LabInfo, handle: dict[str, object]
+    ) -> None:
+        self._create(extra, info, handle, detach=False)
+        self.runtime._lab_foreground(self.name, info, self.token, self.mask)
+
+    def discard(self, handle: dict[str, object]) -> None:
+        containers.remove(self.name, console=self.console)
 
 
 def _quiet_console() -> Console:

@@ -310,7 +310,7 @@ class DockerRuntime:
         with ``[services] mlflow``, MLflow's tracking server beside it in its own container
         (the same image, the host user, the store in ``.labship/mlflow``), the two on a
         network of their own, where the lab reaches it as ``http://mlflow:5000``."""
-        from labship.runtimes.lab import session
+        from labship.runtimes.session import session
 
         parts = _DockerLab(self, project, env, profile, token, console)
         return session(

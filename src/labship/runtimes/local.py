@@ -95,7 +95,7 @@ class LocalRuntime:
         detach: bool,
         console: Console,
     ) -> LabInfo:
-        from labship.runtimes.lab import session
+        from labship.runtimes.session import session
 
         parts = _LocalLab(self, project, env, profile, token, console)
         return session(

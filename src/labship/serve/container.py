@@ -20,7 +20,13 @@ if TYPE_CHECKING:
     from labship.serve.model import ModelFolder
     from labship.tools.process import Ended
 
-STOP_GRACE = 10
+
+def stop_grace(options: ServeOptions) -> int:
+    """Seconds docker waits after SIGTERM before SIGKILL: the server's graceful timeout
+    and a margin."""
+    from labship.serve import STOP_MARGIN
+
+    return int(options.graceful_timeout + STOP_MARGIN + 0.999)
 
 
 def serve_container(
@@ -40,10 +46,13 @@ def serve_container(
     built = image.ensure(model, lock, console=console)
     name = f"{image.image_name(model).replace('/', '-')}-{secrets.token_hex(4)}"
     argv = ["create", "--rm", "--name", name, "--pull", "never"]
-    argv += ["--stop-timeout", str(STOP_GRACE), "--label", "org.labship.kind=serve"]
+    argv += ["--stop-timeout", str(stop_grace(options)), "--label", "org.labship.kind=serve"]
     host = f"[{options.host}]" if ":" in options.host else options.host  # IPv6
     argv += ["-p", f"{host}:{options.port}:{image.PORT}", built.image_id]
-    argv += ["--timeout", f"{options.timeout:g}"]
+    argv += ["--timeout", repr(options.timeout), "--keep-alive", repr(options.keep_alive)]
+    argv += ["--header-timeout", repr(options.header_timeout)]
+    argv += ["--body-timeout", repr(options.body_timeout)]
+    argv += ["--graceful-timeout", repr(options.graceful_timeout)]
     if options.workers is not None:  # else the container's CPUs, from its cgroup
         queue = options.queue if options.queue is not None else 64 * options.workers
         argv += ["--workers", str(options.workers), "--queue", str(queue)]
@@ -61,13 +70,13 @@ def serve_container(
             f"serving {model.path} on http://{options.host}:{options.port} "
             f"(container {name}, image {built.tag})"
         )
-        ended = _attach(name, console)
+        ended = _attach(name, console, stop_grace(options))
     finally:
         _remove(name, quiet)
     return 0 if ended.signal is not None and not ended.killed else ended.exit_code
 
 
-def _attach(name: str, console: Console) -> Ended:
+def _attach(name: str, console: Console, grace: int) -> Ended:
     from labship.tools.docker import binary, docker
     from labship.tools.process import forward_signals, wait
 
@@ -76,11 +85,11 @@ def _attach(name: str, console: Console) -> Ended:
     )
 
     def kill() -> None:
-        console.warn(f"the server did not stop within {STOP_GRACE} s; killing container {name}")
+        console.warn(f"the server did not stop within {grace} s; killing container {name}")
         docker(["kill", name], console=_quiet(console), check=False)
 
     with forward_signals(proc) as received:
-        return wait(proc, received, kill=kill, grace=STOP_GRACE)
+        return wait(proc, received, kill=kill, grace=grace)
 
 
 def _remove(name: str, console: Console) -> None:

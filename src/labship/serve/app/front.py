@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ from . import protocol
 from .pool import Pool
 
 MAX_BODY = 64 << 20
+SWEEP = 0.1  # seconds between two looks at the deadlines (of connections, predictions)
 MAX_HEAD = 64 << 10
 
 _REASONS = {
@@ -95,6 +97,20 @@ class Front:
         self.draining = False
         self.empty = asyncio.Event()
         self.empty.set()
+        self.sweeper = asyncio.get_running_loop().call_later(SWEEP, self._sweep)
+
+    def _sweep(self) -> None:
+        """Expire what is late: one timer for all, not one per request."""
+        now = time.monotonic()
+        for conn in list(self.connections):
+            if conn.expire is not None and conn.deadline <= now:
+                expire, conn.expire = conn.expire, None
+                expire()
+        self.settings.pool.sweep(now)
+        self.sweeper = asyncio.get_running_loop().call_later(SWEEP, self._sweep)
+
+    def close(self) -> None:
+        self.sweeper.cancel()
 
     def __call__(self) -> Http:
         return Http(self)
@@ -174,7 +190,8 @@ class Http(asyncio.Protocol):
         self.eof = False  # the client half-closed: answer what was read, then close
         self.paused = False  # reading
         self.blocked = False  # writing: the client does not read its answers
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # when ``expire`` is called (Front's sweep, every SWEEP s)
+        self.expire: Callable[[], None] | None = None
         self.continued = False  # 100 Continue sent for the current request
 
     # -- asyncio --------------------------------------------------------------------
@@ -320,7 +337,10 @@ class Http(asyncio.Protocol):
             self.transport = None
             self._disarm()
             return
-        if self.queue or self.busy or self.blocked:
+        # Not read further while a request waits: paused once more bytes came meanwhile
+        # (a client sending one request at a time costs no pause and resume).
+        waiting = len(self.queue) > (1 if self.busy else 0) or self.current is not None
+        if self.blocked or ((self.queue or self.busy) and waiting):
             if not self.paused:
                 self.paused = True
                 self.transport.pause_reading()
@@ -331,7 +351,7 @@ class Http(asyncio.Protocol):
             if self.current is not None:
                 self._arm(self.settings.header_timeout, self._late)
                 self._continue()
-        if done and self.current is None and not self.paused and self.timer is None:
+        if done and self.current is None and not self.paused and self.expire is None:
             self._arm(self.settings.keep_alive, self._idle)
 
     def _route(self, req: Request) -> None:
@@ -458,22 +478,18 @@ class Http(asyncio.Protocol):
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _arm(self, seconds: float, then: Callable[[], None]) -> None:
-        self._disarm()
-        self.timer = asyncio.get_running_loop().call_later(seconds, then)
+        self.deadline = time.monotonic() + seconds
+        self.expire = then
 
     def _disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.expire = None
 
     def _idle(self) -> None:
-        self.timer = None
         if self.transport is not None and not self.queue and not self.busy:
             self.transport.close()
 
     def _late(self) -> None:
         """The head or the body did not arrive in time: 408, then close."""
-        self.timer = None
         if self.current is None or self.transport is None:
             return
         req, self.current = self.current, None

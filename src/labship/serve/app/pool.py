@@ -18,6 +18,7 @@ import itertools
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 
 from . import protocol, worker
@@ -88,7 +89,7 @@ class Slot:
         self.sock = front
         self.channel: Channel | None = None
         self.left: dict[int, Pending] = {}
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # of the prediction in progress (Pool.sweep)
         self.dead = False
 
     async def connect(self) -> None:
@@ -105,9 +106,7 @@ class Slot:
         self._arm()
 
     def _arm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(self.pool.timeout, self._timed_out)
+        self.deadline = time.monotonic() + self.pool.timeout
 
     def answered(self, index: int, status: int, body: bytes) -> None:
         item = self.left.pop(index, None)
@@ -116,13 +115,9 @@ class Slot:
         if self.left:
             self._arm()  # each prediction of the frame has the whole timeout
             return
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         self.pool.finished(self)
 
-    def _timed_out(self) -> None:
-        self.timer = None
+    def timed_out(self) -> None:
         self.pool.failed(
             self,
             504,
@@ -141,9 +136,6 @@ class Slot:
 
     def kill(self) -> None:
         self.dead = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
@@ -302,6 +294,12 @@ class Pool:
                 done = slot.pid
             if done:
                 self._replace(slot)
+
+    def sweep(self, now: float) -> None:
+        """Time out the predictions past their deadline (the front calls this often)."""
+        for slot in list(self.slots):
+            if slot.left and not slot.dead and slot.deadline <= now:
+                slot.timed_out()
 
     @property
     def busy(self) -> bool:

@@ -151,6 +151,7 @@ async def _main(args: argparse.Namespace, model: worker.Model) -> None:
         for signum in signals:
             signal.signal(signum, signal.SIG_IGN)
         server.close()
+        front.close()
         pool.stop()
         if args.batch > 1:
             print(

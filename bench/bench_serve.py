@@ -59,6 +59,7 @@ PEERS = {  # each in its own venv, cached by these requirements
     "mlflow": ("mlflow==3.17.2", SKLEARN),
     "litserve": ("litserve==0.2.19", SKLEARN, "numpy"),
     "bentoml": ("bentoml==1.4.40", SKLEARN, "numpy"),
+    "parsers": ("httptools==0.9.0", "h11==0.16.0"),  # the two parsers the server could use
 }
 MLFLOW = PEERS["mlflow"]
 BEFORE = "96eddcf"  # labship's server before the HTTP hardening (hand-written HTTP)
@@ -164,7 +165,7 @@ class Model:
     def __init__(self):
         self.model, self.names = load()
 
-    @bentoml.api(batchable=True, max_batch_size=BATCH,
+    @bentoml.api(batchable=True, max_batch_size=max(BATCH, 2),
                  max_latency_ms=int(os.environ["BENCH_LATENCY_MS"]))
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.model.predict(x)
@@ -538,6 +539,49 @@ def before_server(labship: Server, work: Path) -> tuple[list[str], dict[str, str
         keep.append(arg)
     env["PYTHONPATH"] = str(code)
     return keep, env
+
+
+PARSE = """
+import sys, time
+import h11, httptools
+
+REQUEST = (b"POST /invocations HTTP/1.1\\r\\nHost: 127.0.0.1:5000\\r\\n"
+           b"Content-Type: application/json\\r\\nContent-Length: 148\\r\\n\\r\\n" + b"x" * 148)
+N = 20000
+
+class Callbacks:
+    def on_url(self, url): pass
+    def on_header(self, name, value): pass
+    def on_body(self, body): pass
+    def on_message_complete(self): pass
+
+parser = httptools.HttpRequestParser(Callbacks())
+t = time.perf_counter()
+for _ in range(N):
+    parser.feed_data(REQUEST)
+llhttp = (time.perf_counter() - t) / N
+
+conn = h11.Connection(h11.SERVER)
+t = time.perf_counter()
+for _ in range(N):  # one keep-alive connection: request, response, next cycle
+    conn.receive_data(REQUEST)
+    while not isinstance(conn.next_event(), h11.EndOfMessage):
+        pass
+    conn.send(h11.Response(status_code=200, headers=[("content-length", "0")]))
+    conn.send(h11.EndOfMessage())
+    conn.start_next_cycle()
+pure = (time.perf_counter() - t) / N
+print(llhttp * 1e6, pure * 1e6)
+"""
+
+
+def parser_costs() -> tuple[float, float]:
+    """(µs httptools, µs h11) to parse one request like wrk's, on one keep-alive
+    connection (h11 also writes its answer's head: it is a state machine for both)."""
+    python = peer_venv("parsers") / "bin" / "python"
+    out = subprocess.run([str(python), "-c", PARSE], capture_output=True, text=True, check=True)
+    first, second = out.stdout.split()
+    return float(first), float(second)
 
 
 def prediction_limit(labship: Server, models: Path, workers: int) -> tuple[float, float]:
@@ -934,6 +978,7 @@ class Measured:
     images_note: str  # why there are no image numbers, or ""
     startups: list[Startup]
     limit: tuple[float, float]
+    parsers: tuple[float, float]
 
 
 def measure(
@@ -970,12 +1015,14 @@ def measure(
                 f"import {name}; print({name}.__version__)",
             ]
         )
-        for name in (PEERS if peers else ("mlflow",))
+        for name in (("mlflow", "litserve", "bentoml") if peers else ("mlflow",))
     }
     versions["wrk"] = tool_version(["dpkg-query", "-W", "-f=${Version}", "wrk"])  # no --version
+    parsers = parser_costs()
+    say(f"parsing a request: httptools {parsers[0]:.1f} µs, h11 {parsers[1]:.1f} µs")
     if isinstance(built, Images):
-        return Measured(loads, versions, built, "", started, limit)
-    return Measured(loads, versions, None, built, started, limit)
+        return Measured(loads, versions, built, "", started, limit, parsers)
+    return Measured(loads, versions, None, built, started, limit, parsers)
 
 
 def image_results(m: Measured) -> list[Result]:
@@ -1077,6 +1124,7 @@ def main(argv: list[str] | None = None) -> int:
             "startups": m.startups,
             "runs": runs,
             "limit": m.limit,
+            "parsers": m.parsers,
             "before": BEFORE,
             "skew": SKEW,
             "tries": TRIES,

@@ -259,6 +259,7 @@ class Pool:
         slot.left = {}
         if self.stopped:
             return
+        self._replace(slot)  # first: when the client reads its 504, the worker is gone
         retry = len(left) > 1
         for item in reversed(left):
             if retry:
@@ -266,7 +267,7 @@ class Pool:
                 self.waiting.appendleft(item)
             else:
                 item.answer(status, protocol.error_body(code, message))
-        self._replace(slot)
+        self._dispatch()
 
     def _replace(self, dead: Slot) -> None:
         if dead in self.idle:

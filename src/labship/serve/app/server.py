@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import openapi, protocol, worker
-from .front import Front, Settings
 from .pool import Pool
 
 # The defaults of the timeouts (seconds); labship's own flags and the Kubernetes
@@ -75,6 +74,8 @@ def _load(folder: Path) -> worker.Model:
 
 
 async def _main(args: argparse.Namespace, model: worker.Model) -> None:
+    from .front import Front, Settings  # httptools: after the model loaded (or said why not)
+
     loop = asyncio.get_running_loop()
     pool = Pool(model, args.workers, args.queue, args.timeout, args.batch, args.batch_wait / 1000)
     await pool.start()

@@ -90,9 +90,12 @@ mlflow.sklearn.save_model(model, out / "example", input_example=X.head(3))
 # The peers' servers: the estimator pickled beside the MLflow models, the request's rows
 # as an array in the estimator's column order (what labship's fast path does).
 LITSERVE_APP = """
-import pickle, sys
+import pickle, sys, warnings
 import numpy as np
 import litserve as ls
+
+# as labship's worker: a plain array is predicted on without sklearn's per-call warning
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
 class Iris(ls.LitAPI):
     def setup(self, device):
@@ -129,9 +132,11 @@ if __name__ == "__main__":  # LitServe's workers are spawned: they import this f
     server.run(port=int(sys.argv[2]), generate_client_file=False, log_level="warning")
 """
 BENTOML_APP = """
-import os, pickle
+import os, pickle, warnings
 import numpy as np
 import bentoml
+
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
 WORKERS = int(os.environ["BENCH_WORKERS"])
 BATCH = int(os.environ["BENCH_BATCH"])

@@ -512,7 +512,8 @@ def serve_all(venv: Path, models: Path, work: Path, workers: int, *, peers: bool
                 "BENTOML_DO_NOT_TRACK": "true",
             }
             name = "bentoml" + (f" batch {batch}, {BENTOML_MAX_LATENCY_MS} ms" if batch > 1 else "")
-            add(name, argv, port, True, (PEER_LOAD,), env=benv, cwd=work, health="/readyz")
+            shared = batch == 1  # batched: one entry process, the batching service behind
+            add(name, argv, port, shared, (PEER_LOAD,), env=benv, cwd=work, health="/readyz")
     return servers
 
 

@@ -44,7 +44,8 @@ class RunOutcome:
 
 
 def select_runtime(project: Project, requested: str | None, *, console: Console) -> Runtime[Any]:
-    """Precedence: the flag, then LABSHIP_RUNTIME, then labship.toml, then auto-detection."""
+    """``runtimes.select``: the flag, then LABSHIP_RUNTIME, then labship.toml, then the
+    running lab's, then auto-detection; said aloud with where it came from."""
     from labship import runtimes
 
     return runtimes.select(project, requested, console=console)
@@ -147,11 +148,7 @@ def run(
 def _tracked(project: Project, rt: Runtime[Any], profile_name: str) -> bool:
     """A run MLflow tracks: ``[services] mlflow`` on, the lab's profile (dev), a runtime
     whose jobs can reach the lab's server (local). Off: no import, no HTTP."""
-    return (
-        project.settings.mlflow
-        and profile_name == DEFAULT_PROFILE
-        and bool(getattr(rt, "tracks_jobs", False))
-    )
+    return project.settings.mlflow and profile_name == DEFAULT_PROFILE and rt.tracks_jobs
 
 
 def _with_tracking(
@@ -268,7 +265,10 @@ def _interactive(rt: Runtime[Any], verb: str) -> Interactive[Any]:
     from labship.runtimes.base import Interactive
 
     if not isinstance(rt, Interactive):
-        raise UsageError(f"the {rt.name} runtime has no {verb}", hint="use --runtime local")
+        from labship.runtimes import FLAG, interactive_names
+
+        able = " or ".join(f"{FLAG} {name}" for name in interactive_names())
+        raise UsageError(f"the {rt.name} runtime has no {verb}", hint=f"use {able}")
     return rt
 
 
@@ -510,13 +510,17 @@ def run_image(
     *,
     folder: Path | None = None,
     profile_name: str = DEFAULT_PROFILE,
+    runtime: str | None = None,
     console: Console,
 ) -> int:
-    """Run a job of a pushed image with ``folder``'s ``.env_<profile>``, no project needed."""
+    """Run a job of a pushed image with ``folder``'s ``.env_<profile>``, no project needed,
+    on ``runtime`` (None: the first that runs images)."""
+    from labship.runtimes import running_images
     from labship.runtimes.pulled import run_image as run
 
+    rt = running_images(runtime, console=console)
     folder = folder or Path.cwd()
-    return run(ref, job_name, folder=folder, profile_name=profile_name, console=console)
+    return run(ref, job_name, rt, folder=folder, profile_name=profile_name, console=console)
 
 
 def doctor(project: Project | None) -> Report:

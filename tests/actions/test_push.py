@@ -341,7 +341,7 @@ def test_image_mode_bad_input_is_one_line_each(shipped: Shipped, tmp_path: Path)
             "is neither on this machine nor in registry",
         ),
         (["run", "--image", "Not A Ref"], 64, "is not an image reference"),
-        (["run", "--image", record.ref, "hello", "--runtime", "local"], 64, "runs on Docker"),
+        (["run", "--image", record.ref, "hello", "--runtime", "local"], 64, "runs on docker"),
     ]
     for args, code, message in cases:
         got, _, err = _cli(*args, cwd=tmp_path)

@@ -129,13 +129,13 @@ def test_the_tag_is_keyed_by_the_model_files(tmp_path: Path) -> None:
 def test_serve_runs_locally_unless_docker_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     err = io.StringIO()
     monkeypatch.delenv("LABSHIP_RUNTIME", raising=False)
-    assert serve_runtime(None, console=Console(stream=err)) == "local"
-    assert "runtime: local (the default for serve)" in err.getvalue()
+    assert serve_runtime(None, console=Console(stream=err)).name == "local"
+    assert "runtime: local (the default without a project)" in err.getvalue()
     monkeypatch.setenv("LABSHIP_RUNTIME", "docker")
-    assert serve_runtime(None, console=Console(stream=err)) == "docker"
-    assert serve_runtime("local", console=Console(stream=err)) == "local"
+    assert serve_runtime(None, console=Console(stream=err)).runs_images
+    assert serve_runtime("local", console=Console(stream=err)).name == "local"
     monkeypatch.setenv("LABSHIP_RUNTIME", "auto")
-    assert serve_runtime(None, console=Console(stream=err)) == "local"
+    assert serve_runtime(None, console=Console(stream=err)).name == "local"
     monkeypatch.setenv("LABSHIP_RUNTIME", "podman")
     with pytest.raises(UsageError, match="podman"):
         serve_runtime(None, console=Console(stream=err))

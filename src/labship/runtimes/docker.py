@@ -236,6 +236,8 @@ class DockerRuntime:
     """Runs a project's lab, jobs and shells in containers built from its lock."""
 
     name = "docker"
+    runs_images = True
+    tracks_jobs = False  # the lab's MLflow server is on the host's 127.0.0.1, not the job's
 
     def __init__(self, *, uid: int | None = None, gid: int | None = None) -> None:
         # Settable so tests (and rootless setups) can run the lab as another user.

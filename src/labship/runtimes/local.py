@@ -32,6 +32,7 @@ class Venv(Environment):
 
 class LocalRuntime:
     name = "local"
+    runs_images = False
     tracks_jobs = True  # a dev job reaches the lab's MLflow server on 127.0.0.1
 
     def __init__(self, store: Store | None = None) -> None:

@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labship.errors import LabshipError, PortInUse, UsageError
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from labship.console import Console
+    from labship.runtimes.base import Runtime
 
 DEFAULT_PORT = 5000  # mlflow models serve's
 # The server's timeouts (seconds), as app/server.py's defaults (a test checks they agree):
@@ -90,7 +91,7 @@ def serve(
         )
     where = serve_runtime(runtime, console=console)  # said once the model is known to be good
     _port_free(options.host, options.port, lab_uri)
-    if where == "docker":
+    if where.runs_images:
         from labship.serve.container import serve_container
 
         return serve_container(folder, options, console=console, constraints=constraints(prod))
@@ -127,27 +128,15 @@ def serve(
     return 0 if ended.signal is not None and not ended.killed else ended.exit_code
 
 
-def serve_runtime(requested: str | None, *, console: Console) -> str:
-    """Where the server runs: ``--runtime``, then LABSHIP_RUNTIME, then local. Not
-    ``runtimes.select``: there is no project (no labship.toml), and auto-detection would
-    put every ``labship serve`` through a Docker build when an engine answers, where the
-    local runtime starts a built environment in a second; Docker is asked for by name.
-    ``auto`` means local here."""
-    from labship.runtimes import ENV_VAR, choices
+def serve_runtime(requested: str | None, *, console: Console) -> Runtime[Any]:
+    """Where the server runs: ``runtimes.select`` without a project and without probing:
+    ``--runtime``, then LABSHIP_RUNTIME, then the default. Auto-detection would put every
+    ``labship serve`` through an image build when an engine answers, where the default
+    starts a built environment in a second; a runtime that runs images is asked for by
+    name."""
+    from labship.runtimes import select
 
-    if requested:
-        choice, why = requested, "--runtime"
-    elif os.environ.get(ENV_VAR):
-        choice, why = os.environ[ENV_VAR], ENV_VAR
-    else:
-        choice, why = "local", "the default for serve"
-    if choice not in choices():
-        raise UsageError(
-            f"unknown runtime {choice!r} ({why})", hint=f"use one of {', '.join(choices())}"
-        )
-    choice = "local" if choice == "auto" else choice
-    console.say(f"runtime: {choice} ({why})")
-    return choice
+    return select(None, requested, console=console, probe=False)
 
 
 def _check_options(options: ServeOptions) -> None:

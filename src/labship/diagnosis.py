@@ -50,16 +50,17 @@ class Report:
 
 def diagnose(project: Project | None) -> Report:
     """Every check, for ``project`` (or for this machine alone when None)."""
-    from labship.tools.docker import engine_reachable
+    from labship.runtimes import choose
 
-    choice = os.environ.get("LABSHIP_RUNTIME") or (project.settings.runtime if project else "")
-    choice = choice or "auto"
-    docker_runs = choice == "docker" or (choice == "auto" and engine_reachable())
+    try:
+        runs_images = choose(project, None).runtime().runs_images
+    except LabshipError:  # an unknown runtime: reported by every verb that runs; check all
+        runs_images = False
     registry = _registry_name(project)
-    uses_docker = docker_runs or registry is not None
+    uses_docker = runs_images or registry is not None
     checks = [
         check_uv(),
-        check_python(_python(project), needed=choice == "local" or not docker_runs),
+        check_python(_python(project), needed=not runs_images),
         check_engine(needed=uses_docker),
         check_buildkit(needed=uses_docker),
         check_compose(),

@@ -314,7 +314,7 @@ def test_nan_and_inf_flags_are_exit_64(tmp_path: Path) -> None:
 
 
 def test_the_in_environment_server_refuses_nan_too() -> None:
-    from labship.serve.app import server
+    from labship.serving.app import server
 
     for flag in ("--timeout", "--keep-alive", "--graceful-timeout", "--batch-wait"):
         with pytest.raises(SystemExit) as stopped:
@@ -323,8 +323,8 @@ def test_the_in_environment_server_refuses_nan_too() -> None:
 
 
 def test_defaults_agree_with_labships_flags() -> None:
-    from labship.serve import DEFAULT_TIMEOUTS
-    from labship.serve.app import server
+    from labship.serving import DEFAULT_TIMEOUTS
+    from labship.serving.app import server
 
     args = server.arguments().parse_args(["--model", "m"])
     assert {name: getattr(args, name) for name in DEFAULT_TIMEOUTS} == DEFAULT_TIMEOUTS

@@ -15,9 +15,9 @@ import pytest
 from labship.console import Console
 from labship.errors import UsageError
 from labship.images import serve as image
-from labship.serve import serve_runtime
-from labship.serve.env import APP, served_requirements, server
-from labship.serve.model import ModelFolder, read_model
+from labship.serving import serve_runtime
+from labship.serving.env import APP, served_requirements, server
+from labship.serving.model import ModelFolder, read_model
 
 REQUIREMENTS = ("mlflow==3.17.2", "numpy==2.4.6", "scikit-learn==1.9.1")
 

@@ -90,8 +90,8 @@ def test_the_deployment_probes_ping_runs_non_root_read_only_with_resources(
 def test_the_grace_period_covers_prestop_and_the_graceful_stop(served: Project) -> None:
     """The kubelet's SIGKILL comes after preStop's sleep and the server's own graceful
     timeout (the serving image's default, labship serve's too), not before."""
-    from labship.serve import DEFAULT_TIMEOUTS
-    from labship.serve.app import server
+    from labship.serving import DEFAULT_TIMEOUTS
+    from labship.serving.app import server
 
     pod = _load(served.root / k8s.DIR / "deployment-demo-serve-iris.yaml")["spec"]["template"]
     (container,) = pod["spec"]["containers"]
@@ -106,8 +106,8 @@ def test_the_image_is_the_build_serve_tag_and_an_unpushed_one_is_said(
     make_project: MakeProject, tmp_path: Path
 ) -> None:
     from labship.images import serve as image
-    from labship.serve.env import model_lock, server
-    from labship.serve.model import read_model
+    from labship.serving.env import model_lock, server
+    from labship.serving.model import read_model
     from labship.store import Store
 
     project = _project(make_project)

@@ -53,7 +53,7 @@ def finite(low: float, what: str) -> Callable[[str], float]:
 
 def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int]) -> None:
     from labship.runtimes import choices as runtime_choices
-    from labship.serve import DEFAULT_TIMEOUTS
+    from labship.serving import DEFAULT_TIMEOUTS
 
     seconds = finite(0.001, "a number of seconds (0.001 or more)")
 

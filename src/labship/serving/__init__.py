@@ -64,11 +64,11 @@ def serve(
     """Serve until stopped; the server's exit code (0 after SIGTERM/SIGINT). ``model`` is
     a folder or a ``runs:/`` / ``models:/`` URI; ``directory`` is where to look for the
     project whose prod lock a model of its own runs keeps (default: the working folder)."""
-    from labship.serve.app.cpus import usable_cpus
-    from labship.serve.env import PACKAGE, constraints, environment, stage_code
-    from labship.serve.model import read_model
-    from labship.serve.origin import prod_pins
-    from labship.serve.source import model_folder
+    from labship.serving.app.cpus import usable_cpus
+    from labship.serving.env import PACKAGE, constraints, environment, stage_code
+    from labship.serving.model import read_model
+    from labship.serving.origin import prod_pins
+    from labship.serving.source import model_folder
     from labship.store import Store
     from labship.tools.process import run_foreground
 
@@ -92,7 +92,7 @@ def serve(
     where = serve_runtime(runtime, console=console)  # said once the model is known to be good
     _port_free(options.host, options.port, lab_uri)
     if where.runs_images:
-        from labship.serve.container import serve_container
+        from labship.serving.container import serve_container
 
         return serve_container(folder, options, console=console, constraints=constraints(prod))
     env = environment(folder, store, console=console, prod=prod)

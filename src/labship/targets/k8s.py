@@ -176,8 +176,8 @@ class K8sTarget:
         from labship.console import Console
         from labship.images import serve as image
         from labship.images.container import APP_UID
-        from labship.serve.env import model_lock, server
-        from labship.serve.model import read_model
+        from labship.serving.env import model_lock, server
+        from labship.serving.model import read_model
         from labship.store import Store
         from labship.templates import environment
 
@@ -277,7 +277,7 @@ class K8sTarget:
 
 
 def _graceful_timeout() -> float:
-    from labship.serve import DEFAULT_TIMEOUTS
+    from labship.serving import DEFAULT_TIMEOUTS
 
     return DEFAULT_TIMEOUTS["graceful_timeout"]
 
@@ -285,7 +285,7 @@ def _graceful_timeout() -> float:
 def serve_grace() -> int:
     """terminationGracePeriodSeconds of the serving pod: the preStop sleep, the server's
     graceful timeout (the image's default), and labship's margin before a kill."""
-    from labship.serve import STOP_MARGIN
+    from labship.serving import STOP_MARGIN
 
     return int(PRESTOP_SECONDS + _graceful_timeout() + STOP_MARGIN + 0.999)
 

@@ -577,6 +577,10 @@ def serve(
     directory: Path | None = None,
     batch: int = 1,
     batch_wait: float = 0.0,
+    keep_alive: float | None = None,
+    header_timeout: float | None = None,
+    body_timeout: float | None = None,
+    graceful_timeout: float | None = None,
     host: str = "127.0.0.1",
     runtime: str | None = None,
     console: Console,
@@ -597,6 +601,16 @@ def serve(
         timeout=timeout,
         batch=batch,
         batch_wait=batch_wait,
+        **{
+            name: value
+            for name, value in (
+                ("keep_alive", keep_alive),
+                ("header_timeout", header_timeout),
+                ("body_timeout", body_timeout),
+                ("graceful_timeout", graceful_timeout),
+            )
+            if value is not None
+        },
     )
     return _serve(
         model,

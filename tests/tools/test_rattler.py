@@ -58,12 +58,19 @@ def test_a_child_that_dies_without_an_answer_is_one_line(
 
 
 def test_errors_are_classified(tmp_path: Path, conda_channel: Path):
-    with pytest.raises(CondaPackageError, match="No candidates were found for nothere"):
+    with pytest.raises(CondaPackageError, match="No candidates were found for nothere") as info:
         rattler.solve(["nothere"], [conda_channel.as_uri()], cache=tmp_path)
+    assert ".;" not in str(info.value)
+    gone = tmp_path / "gone"
+    with pytest.raises(ChannelUnavailable, match=f"its folder {gone} does not exist; check"):
+        rattler.solve(["x"], [gone.as_uri()], cache=tmp_path)
     with pytest.raises(ChannelUnavailable, match=r"http://127\.0\.0\.1:9/c does not answer"):
         rattler.solve(["x"], ["http://127.0.0.1:9/c"], cache=tmp_path)
-    answers = rattler.probe([conda_channel.as_uri(), "http://127.0.0.1:9/c"], cache=tmp_path)
-    assert [a.ok for a in answers] == [True, False]
+    answers = rattler.probe(
+        [conda_channel.as_uri(), "http://127.0.0.1:9/c", gone.as_uri()], cache=tmp_path
+    )
+    assert [a.ok for a in answers] == [True, False, False]
+    assert answers[2].detail == f"its folder {gone} does not exist"
 
 
 @pytest.mark.parametrize("python", ["3.10", "3.11"])

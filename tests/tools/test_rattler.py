@@ -86,3 +86,15 @@ def test_a_package_that_needs_python_gets_the_projects(
         ["liblabfoo"], [conda_channel.as_uri()], cache=tmp_path, constraints=["python 3.10.*"]
     )
     assert [r.name for r in alone] == ["liblabfoo"]
+
+
+def test_installing_from_a_local_channel_that_is_gone_is_69(tmp_path: Path, conda_channel: Path):
+    """A removed file:// channel is a channel that does not answer, not an unknown package."""
+    import shutil
+
+    channel = shutil.copytree(conda_channel, tmp_path / "chan")
+    records = rattler.solve(["liblabfoo 1.*"], [channel.as_uri()], cache=tmp_path / "c")
+    shutil.rmtree(channel)
+    with pytest.raises(ChannelUnavailable, match=f"its folder {channel}/? does not exist") as info:
+        rattler.install(records, tmp_path / "prefix", cache=tmp_path / "c")
+    assert info.value.exit_code == 69

@@ -325,6 +325,11 @@ def _classify(exc: BaseException, request: dict[str, Any]) -> dict[str, str]:
     text = _first_lines(exc)
     channels = ", ".join(request.get("channels", [])) or "the lock's channels"
     if isinstance(exc, _Missing):
+        for url in dict.fromkeys(r.get("channel", "") for r in request.get("records", [])):
+            gone = _missing_folder([url])  # the whole local channel, not one package of it
+            if gone:
+                message = f"conda channel {url} does not answer: {gone}"
+                return {"kind": "unreachable", "message": message}
         return {"kind": "unsatisfiable", "message": str(exc)}
     missing = re.search(r"(\S+\.conda)\S*; .*(404 Not Found|No such file)", text)
     if missing:

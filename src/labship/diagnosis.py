@@ -94,6 +94,8 @@ def check_channels(channels: tuple[str, ...]) -> list[Check]:
         Check(f"conda channel {a.channel}", a.ok, a.detail, fix="" if a.ok else fix)
         for a in answers
     ]
+
+
 def check_runtime(project: Project | None) -> tuple[Check, bool]:
     """Where this project's jobs would run (``runtimes.choose``, as ``labship run`` without
     ``--runtime`` decides), and whether that runtime runs images (then the engine is

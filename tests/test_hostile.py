@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from typing import Literal
 import pytest
 
 from conftest import labship
+from helpers import free_port, missing
 
 SECRET = "hostile-db-pw-8c1f0e77"  # DB_PASSWORD: declared secret
 API_SECRET = "hostile-api-5d2a9b31"  # API_TOKEN: not declared, looks secret
@@ -64,14 +64,7 @@ secret = ["DB_PASSWORD"]
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-LAB_PORT = str(_free_port())
+LAB_PORT = str(free_port())
 
 
 # --------------------------------------------------------------------------- the project
@@ -661,9 +654,8 @@ def _mount(*args: str) -> None:
         return
     reason = f"cannot mount ({proc.stderr.strip() or proc.returncode}): needs root, as CI has"
     words = ("permission", "not permitted", "superuser")
-    denied = os.geteuid() != 0 or any(w in proc.stderr.lower() for w in words)
-    if denied and not os.environ.get("CI"):
-        pytest.skip(reason)
+    if os.geteuid() != 0 or any(w in proc.stderr.lower() for w in words):
+        missing(reason)
     raise AssertionError(reason)
 
 

@@ -41,6 +41,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             missing(reason)
 
 
+# Under pytest-xdist (scripts/test: -n N --dist loadgroup) a module's tests run on one
+# worker, so its module fixtures (a built image, a running lab, AIRFLOW_HOME, root's real
+# crontab) are made once and never shared by two workers. Modules across which nothing
+# is shared but the content-addressed store and uv's cache (both safe to share) then run
+# in parallel. SPREAD: modules of many independent tests whose set-up per worker is cheap;
+# their tests are dealt out one by one.
+SPREAD = frozenset[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if module not in SPREAD and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
 @pytest.fixture(scope="session")
 def package_index() -> PackageIndex:
     """The local package index (helpers' cache, made once): offline installs."""

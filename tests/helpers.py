@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -61,6 +62,30 @@ def require_tool(*tools: str, why: str = "scripts/engine-up.sh installs it") -> 
     for tool in tools:
         if shutil.which(tool) is None:
             missing(f"{tool} is not installed ({why})")
+
+
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+
+
+@cache
+def _nobody_problem() -> str | None:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return "needs root and setpriv, to run labship as nobody"
+    probe = subprocess.run(
+        [*NOBODY, sys.executable, "-c", "import labship"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+        return f"nobody cannot run this checkout's labship (a private parent folder?): {last}"
+    return None
+
+
+def as_nobody() -> tuple[str, ...]:
+    """The argv prefix that runs a command as nobody (root drops to uid 65534)."""
+    problem = _nobody_problem()
+    if problem is not None:
+        missing(problem)
+    return NOBODY
 
 
 def free_port() -> int:

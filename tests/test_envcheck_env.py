@@ -21,9 +21,7 @@ from packageindex import ABSENT_LIBRARY, PackageIndex
 
 pytestmark = pytest.mark.slow
 
-BROKEN = (
-    "scikit-learn==1.1.3\nlabship-fixture-nativelib==1.0\nsqlalchemy==1.2.1\nsix==1.16.0\n"
-)
+BROKEN = "scikit-learn==1.1.3\nlabship-fixture-nativelib==1.0\nsqlalchemy==1.2.1\nsix==1.16.0\n"
 NEEDS_311 = pytest.mark.skipif(
     sys.version_info[:2] != (3, 11), reason="the broken set is broken on Python 3.11"
 )

@@ -24,7 +24,7 @@ from labship.errors import ConfigError, UsageError
 from labship.images import build as image_build
 from labship.images import container
 from labship.images import tags as image_tags
-from labship.lock import Lock, read_lock
+from labship.locking import Lock, read_lock
 from labship.project import Project, load_project
 from labship.tools import docker as dockertool
 from labship.tools.registry import Registry
@@ -139,7 +139,7 @@ def _local_refs(name: str) -> list[str]:
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped]:
     """A locked, committed project whose labship.toml names a real loopback registry."""
-    from labship.lock import lock
+    from labship.locking import lock
 
     base = tmp_path_factory.mktemp("push")
     name = f"labship-test-push-{secrets.token_hex(3)}"
@@ -339,7 +339,7 @@ def test_image_mode_bad_input_is_one_line_each(shipped: Shipped, tmp_path: Path)
             "is neither on this machine nor in registry",
         ),
         (["run", "--image", "Not A Ref"], 64, "is not an image reference"),
-        (["run", "--image", record.ref, "hello", "--runtime", "local"], 64, "runs on Docker"),
+        (["run", "--image", record.ref, "hello", "--runtime", "local"], 64, "runs on docker"),
     ]
     for args, code, message in cases:
         got, _, err = _cli(*args, cwd=tmp_path)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import free_port
-from labship.serve.env import PACKAGE, stage_code
+from labship.serving.env import PACKAGE, stage_code
 from labship.store import Store
 
 

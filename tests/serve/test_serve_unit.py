@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import free_port
-from labship.serve.app.cpus import cgroup_quota, usable_cpus
+from labship.serving.app.cpus import cgroup_quota, usable_cpus
 
 
 @pytest.mark.parametrize(

@@ -50,16 +50,13 @@ class Report:
 
 def diagnose(project: Project | None) -> Report:
     """Every check, for ``project`` (or for this machine alone when None)."""
-    from labship.tools.docker import engine_reachable
-
-    choice = os.environ.get("LABSHIP_RUNTIME") or (project.settings.runtime if project else "")
-    choice = choice or "auto"
-    docker_runs = choice == "docker" or (choice == "auto" and engine_reachable())
+    runtime, runs_images = check_runtime(project)
     registry = _registry_name(project)
-    uses_docker = docker_runs or registry is not None
+    uses_docker = runs_images or registry is not None
     checks = [
         check_uv(),
-        check_python(_python(project), needed=choice == "local" or not docker_runs),
+        runtime,
+        check_python(_python(project), needed=not runs_images),
         check_engine(needed=uses_docker),
         check_buildkit(needed=uses_docker),
         check_compose(),
@@ -67,7 +64,47 @@ def diagnose(project: Project | None) -> Report:
     ]
     if registry is not None:
         checks += check_registry(registry)
+    if project is not None and project.settings.conda:
+        checks += check_channels(_channels(project))
     return Report(tuple(checks))
+
+
+def _channels(project: Project) -> tuple[str, ...]:
+    """The channels the project's natives are locked from ([conda] channels, the spec's)."""
+    from labship.locking.conda import DEFAULT_CHANNEL, channels
+    from labship.spec import read_spec
+
+    try:
+        return channels(project, read_spec(project.spec_path, root=project.root))
+    except LabshipError:  # the spec's own problem is lock's to say
+        return project.settings.conda_channels or (DEFAULT_CHANNEL,)
+
+
+def check_channels(channels: tuple[str, ...]) -> list[Check]:
+    """Each conda channel, asked for its repodata (linux-64 and noarch)."""
+    from labship.dirs import cache_root
+    from labship.tools.rattler import probe
+
+    try:
+        answers = probe(channels, cache=cache_root() / "conda")
+    except LabshipError as exc:
+        return [Check(f"conda channel {c}", False, exc.message) for c in channels]
+    fix = "check the URL and the network, or [conda] channels in labship.toml"
+    return [
+        Check(f"conda channel {a.channel}", a.ok, a.detail, fix="" if a.ok else fix)
+        for a in answers
+    ]
+def check_runtime(project: Project | None) -> tuple[Check, bool]:
+    """Where this project's jobs would run (``runtimes.choose``, as ``labship run`` without
+    ``--runtime`` decides), and whether that runtime runs images (then the engine is
+    needed, not the project's Python). An unknown name fails here and needs all tools."""
+    from labship.runtimes import choose
+
+    try:
+        choice = choose(project, None)
+    except LabshipError as exc:
+        return Check("runtime", False, exc.message, fix=exc.hint or ""), False
+    return Check("runtime", True, str(choice), needed=False), choice.runtime().runs_images
 
 
 def _python(project: Project | None) -> str:

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from helpers import free_port
+
 PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
 LIB_C = "int labfoo_version(void) { return %d; }\n"
 TOOL_C = """\
@@ -178,12 +180,6 @@ def _mark_placeholder(archive: Path, rel: str) -> None:
         for path in sorted(unpacked.rglob("*")):
             tar.add(path, arcname=str(path.relative_to(unpacked)), recursive=False)
     shutil.rmtree(unpacked)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -1,8 +1,9 @@
-"""Shared fixtures: tiny real projects, an isolated environment store, the Docker gate.
+"""Shared fixtures: tiny real projects, an isolated environment store, the local package
+index, the Docker gate (helpers.py holds the plain helpers).
 
-Tests that need Docker are marked ``docker``. Without an engine they skip with the
-reason; with ``LABSHIP_REQUIRE_DOCKER=1`` (CI) a missing engine fails them instead,
-so nothing is skipped silently where it matters.
+Tests that need Docker are marked ``docker``. Without an engine (or its local base image)
+they skip with the reason; with ``LABSHIP_REQUIRE_DOCKER=1`` (CI) they fail instead, so
+nothing is skipped silently where it matters.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from pathlib import Path
 
 import pytest
 
-# One store for the whole session: environments are content-addressed, so tests that
-# lock the same packages share them, as users' projects do.
-_SESSION_STORE = Path(os.environ.get("LABSHIP_TEST_STORE", "/tmp/labship-test-store"))
+from helpers import cache_root, docker_skip_reason, missing
+from packageindex import PackageIndex
+from packageindex import package_index as _package_index
+
+# One store for the whole session (every worker's): environments are content-addressed,
+# so tests that lock the same packages share them, as users' projects do. Never the
+# user's own store: ``LABSHIP_TEST_STORE``, else ``store/`` in the tests' cache.
+_SESSION_STORE = Path(os.environ.get("LABSHIP_TEST_STORE") or cache_root() / "store")
 os.environ["LABSHIP_STORE"] = str(_SESSION_STORE)
 os.environ.setdefault("LABSHIP_RUNTIME", "local")
 
@@ -26,19 +32,36 @@ REPO = Path(__file__).resolve().parent.parent
 PROJECTS = Path(__file__).resolve().parent / "projects"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not any(item.get_closest_marker("docker") for item in items):
-        return
-    from labship.tools.docker import engine_available
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The ``docker`` marker: before any fixture builds anything for the test."""
+    if item.get_closest_marker("docker"):
+        reason = docker_skip_reason()
+        if reason is not None:
+            missing(reason)
 
-    reason = engine_available()
-    if reason is None:
-        return
-    if os.environ.get("LABSHIP_REQUIRE_DOCKER") == "1":
-        raise pytest.UsageError(f"LABSHIP_REQUIRE_DOCKER=1 but no Docker engine: {reason}")
+
+# Under pytest-xdist (scripts/test: -n N --dist loadgroup) a module's tests run on one
+# worker, so its module fixtures (a built image, a running lab, AIRFLOW_HOME, root's real
+# crontab) are made once and never shared by two workers. Modules across which nothing
+# is shared but the content-addressed store and uv's cache (both safe to share) then run
+# in parallel. SPREAD: modules of many independent tests whose set-up per worker is cheap;
+# their tests are dealt out one by one.
+SPREAD = frozenset[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("docker"):
-            item.add_marker(pytest.mark.skip(reason=f"no Docker engine: {reason}"))
+        module = item.nodeid.split("::", 1)[0]
+        if module not in SPREAD and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
+@pytest.fixture(scope="session")
+def package_index() -> PackageIndex:
+    """The local package index (helpers' cache, made once): offline installs."""
+    return _package_index()
 
 
 def labship(

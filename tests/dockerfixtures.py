@@ -14,22 +14,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from helpers import LOCAL_BASE
 from labship.locking import TOOL_TABLE, Lock
 from labship.project import Project, load_project
-from labship.tools.docker import docker, engine_available
 from labship.tools.uv import uv_bin, uv_env
 
-LOCAL_BASE = "local/python:3.11-slim"
-
-
-def docker_skip_reason() -> str | None:
-    """Why the real-engine tests cannot run here, or None."""
-    reason = engine_available()
-    if reason is not None:
-        return reason
-    if docker(["image", "inspect", LOCAL_BASE], console=None, check=False).returncode != 0:
-        return f"base image {LOCAL_BASE} missing (run scripts/engine-up.sh)"
-    return None
+__all__ = ["LOCAL_BASE", "make_lock", "write_project"]
 
 
 def write_project(

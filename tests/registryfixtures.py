@@ -2,16 +2,14 @@
 free loopback port, with a filesystem root, optionally behind htpasswd basic auth.
 
 It needs no Docker engine (the HTTP tests use it alone). Where the binary is missing the
-tests skip, saying so, unless ``LABSHIP_REQUIRE_DOCKER=1`` (CI), where they fail.
+tests skip, saying so, unless ``LABSHIP_REQUIRE_DOCKER=1`` (CI), where they fail
+(helpers.missing).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -21,26 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from helpers import free_port, require_tool
 
 BINARY = "docker-registry"
-
-
-def require_registry() -> None:
-    """Skip (or, in CI, fail) when there is no registry binary to start."""
-    for tool in (BINARY, "htpasswd"):
-        if shutil.which(tool) is None:
-            reason = f"{tool} not installed (scripts/engine-up.sh installs it)"
-            if os.environ.get("LABSHIP_REQUIRE_DOCKER") == "1":
-                pytest.fail(reason)
-            pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -69,7 +50,7 @@ def serve_registry(
 ) -> Iterator[Running]:
     """Start a registry storing under ``root``; stop it (and wait) on the way out.
     ``readonly``: it answers reads but refuses every upload (its maintenance mode)."""
-    require_registry()
+    require_tool(BINARY, "htpasswd")
     root.mkdir(parents=True, exist_ok=True)
     host = f"127.0.0.1:{free_port()}"
     config = {

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -15,20 +14,13 @@ from pathlib import Path
 import pytest
 
 from conftest import MakeProject, labship
+from helpers import error_line, require_tool
 from labship.locking import read_lock
 from labship.profiles import parse_env_file
 from labship.project import load_project
 
 DEV_SECRET = "dev-secret-value-123"
 PROD_SECRET = "prod-secret-value-456"
-
-
-def _assert_usage(proc: subprocess.CompletedProcess[str], code: int) -> str:
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("labship: error: ")]
-    assert len(errors) == 1, proc.stderr
-    return errors[0]
 
 
 def _no_secret(proc: subprocess.CompletedProcess[str]) -> None:
@@ -76,13 +68,13 @@ def test_job_exit_code_comes_back(locked_project: Path) -> None:
 
 def test_unknown_job_names_known_jobs(make_project: MakeProject) -> None:
     root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
-    err = _assert_usage(labship("run", "nope", cwd=root), 64)
+    err = error_line(labship("run", "nope", cwd=root), 64)
     assert "nope" in err and "train" in err and "report" in err
 
 
 def test_a_job_name_typo_gets_did_you_mean(make_project: MakeProject) -> None:
     root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
-    err = _assert_usage(labship("run", "trian", cwd=root), 64)
+    err = error_line(labship("run", "trian", cwd=root), 64)
     assert "unknown job 'trian'" in err and "did you mean 'train'?" in err
     assert "jobs defined: report, train" in err
 
@@ -90,29 +82,29 @@ def test_a_job_name_typo_gets_did_you_mean(make_project: MakeProject) -> None:
 def test_a_missing_prod_profile_says_how_to_make_it(make_project: MakeProject) -> None:
     root = make_project(env_prod=None, required=("GREETING", "DB_PASSWORD"))
     (root / ".env.example").write_text("GREETING=\nDB_PASSWORD=\n")
-    err = _assert_usage(labship("run", "--profile", "prod", cwd=root), 64)
+    err = error_line(labship("run", "--profile", "prod", cwd=root), 64)
     assert err.endswith(
         "make it from .env.example: cp .env.example .env_prod && chmod 600 .env_prod, "
         "then set GREETING, DB_PASSWORD in it (profiles here: dev)"
     ), err
-    err = _assert_usage(labship("run", "--profile", "prdo", cwd=root), 64)
+    err = error_line(labship("run", "--profile", "prdo", cwd=root), 64)
     assert "did you mean 'prod'? make it from .env.example: cp .env.example .env_prod" in err
     (root / ".env.example").unlink()
-    err = _assert_usage(labship("run", "--profile", "prod", cwd=root), 64)
+    err = error_line(labship("run", "--profile", "prod", cwd=root), 64)
     assert "create .env_prod with mode 600 (touch .env_prod && chmod 600 .env_prod)" in err
     (root / ".env_prod").write_text("GREETING=x\nDB_PASSWORD=y\n")
-    err = _assert_usage(labship("run", "--profile", "prdo", cwd=root), 64)
+    err = error_line(labship("run", "--profile", "prdo", cwd=root), 64)
     assert err.endswith("did you mean 'prod'? profiles here: dev, prod"), err
 
 
 def test_several_jobs_none_named(make_project: MakeProject) -> None:
     root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
-    err = _assert_usage(labship("run", cwd=root), 64)
+    err = error_line(labship("run", cwd=root), 64)
     assert "train" in err and "report" in err
 
 
 def test_unknown_profile_names_existing(locked_project: Path) -> None:
-    err = _assert_usage(labship("run", "--profile", "staging", cwd=locked_project), 64)
+    err = error_line(labship("run", "--profile", "staging", cwd=locked_project), 64)
     assert "staging" in err and "dev" in err and "prod" in err
     assert not (locked_project / ".labship" / "runs.jsonl").exists()
 
@@ -125,7 +117,7 @@ def test_missing_variables_named_before_start(make_project: MakeProject) -> None
     (root / "code" / "hello.py").write_text("open('started', 'w').close()\n")
     labship("lock", cwd=root, check=True)
     proc = labship("run", cwd=root)
-    err = _assert_usage(proc, 65)
+    err = error_line(proc, 65)
     for name in ("GREETING", "API_URL", "RANDOM_SEED"):
         assert name in err
     _no_secret(proc)
@@ -288,7 +280,7 @@ def test_a_missing_lab_token_gets_a_fresh_line_the_env_file_accepts(
     make_project: MakeProject,
 ) -> None:
     root = make_project(env_dev=f"GREETING=hello\nDB_PASSWORD={DEV_SECRET}")  # no final newline
-    lines = [_assert_usage(labship("lab", cwd=root), 65) for _ in range(2)]
+    lines = [error_line(labship("lab", cwd=root), 65) for _ in range(2)]
     _no_secret(labship("lab", cwd=root))
     said = "put this line, a new random token, in .env_dev: JUPYTER_TOKEN="
     tokens = [line.split(said, 1)[1] for line in lines]
@@ -458,8 +450,7 @@ def _complete(shell: str, words: list[str], cwd: Path, env: dict[str, str]) -> l
 def test_completion_knows_commands_jobs_and_profiles(
     shell: str, make_project: MakeProject, tmp_path: Path
 ) -> None:
-    if shutil.which(shell) is None:
-        pytest.skip(f"{shell} is not installed")
+    require_tool(shell, why=".ci/run installs zsh")
     root = make_project(jobs={"train": "python code/hello.py", "report": "python code/hello.py"})
     env = _labship_on_path(tmp_path)
     commands = _complete(shell, ["labship", ""], root, env)
@@ -510,5 +501,5 @@ def test_completion_list_is_quick_and_never_fails(make_project: MakeProject) -> 
     (root / "labship.toml").write_bytes(b"\xff\xfe")
     broken = labship("completion", "--list", "jobs", cwd=root)
     assert (broken.returncode, broken.stdout, broken.stderr) == (0, "", "")
-    err = _assert_usage(labship("completion", cwd=root), 64)
+    err = error_line(labship("completion", cwd=root), 64)
     assert "bash or zsh" in err

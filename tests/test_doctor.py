@@ -12,9 +12,10 @@ import pytest
 
 from conftest import labship
 from dockerfixtures import write_project
+from helpers import free_port
 from labship import diagnosis as doctor
 from labship.project import Project
-from registryfixtures import Running, docker_config, free_port, serve_auth_registry
+from registryfixtures import Running, docker_config, serve_auth_registry
 
 PASSWORD = "doctor-pass-0e9a77"
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}

@@ -1,10 +1,10 @@
-"""The import check on real environments: real uv, real packages from PyPI that install
-but do not import (scikit-learn 1.1.3 beside numpy 2, SQLAlchemy 1.2.1 on Python 3.11,
-pyodbc without libodbc), the real store, the real CLI."""
+"""The import check on real environments: real uv, real packages that install but do not
+import (from PyPI: scikit-learn 1.1.3 beside numpy 2, SQLAlchemy 1.2.1 on Python 3.11;
+from the tests' package index: a binding whose system library no machine has), the real
+store, the real CLI. What fails is the same on every machine."""
 
 from __future__ import annotations
 
-import ctypes.util
 import sys
 from pathlib import Path
 
@@ -17,10 +17,11 @@ from labship.locking import read_lock
 from labship.project import load_project
 from labship.runtimes.local import LocalRuntime
 from labship.store import MARKER, Store
+from packageindex import ABSENT_LIBRARY, PackageIndex
 
 pytestmark = pytest.mark.slow
 
-BROKEN = "scikit-learn==1.1.3\npyodbc==5.2.0\nsqlalchemy==1.2.1\nsix==1.16.0\n"
+BROKEN = "scikit-learn==1.1.3\nlabship-fixture-nativelib==1.0\nsqlalchemy==1.2.1\nsix==1.16.0\n"
 NEEDS_311 = pytest.mark.skipif(
     sys.version_info[:2] != (3, 11), reason="the broken set is broken on Python 3.11"
 )
@@ -39,7 +40,7 @@ def envs(store: Path) -> list[str]:
 
 @NEEDS_311
 def test_a_set_that_installs_but_does_not_import_is_refused(
-    make_project: MakeProject, store: Path
+    make_project: MakeProject, store: Path, package_index: PackageIndex
 ) -> None:
     root = make_project("broken")
     labship("lock", cwd=root, check=True)
@@ -47,7 +48,7 @@ def test_a_set_that_installs_but_does_not_import_is_refused(
     working = envs(store)
     assert len(working) == 1
 
-    (root / "requirements.txt").write_text(BROKEN)
+    (root / "requirements.txt").write_text(package_index.beside_pypi(BROKEN))
     labship("lock", cwd=root, check=True)
     ran = labship("run", cwd=root)
     assert ran.returncode == 65, ran.stderr
@@ -55,19 +56,19 @@ def test_a_set_that_installs_but_does_not_import_is_refused(
     error = ran.stderr[ran.stderr.index("labship: error: ") :].splitlines()
     assert error[0].endswith("was not put in place: 3 direct dependencies do not import")
     lines = {line.split()[0]: line for line in error[1:]}
-    assert set(lines) == ({"scikit-learn", "sqlalchemy", "pyodbc"})
+    assert set(lines) == ({"scikit-learn", "sqlalchemy", "labship-fixture-nativelib"})
     assert "it was built for NumPy 1.x and the lock has numpy 2." in lines["scikit-learn"]
     assert "pin numpy<2 in requirements.txt" in lines["scikit-learn"]
     assert "does not support Python 3.11" in lines["sqlalchemy"]
     assert "MutableMapping" in lines["sqlalchemy"]
-    if ctypes.util.find_library("odbc") is None:
-        assert "libodbc.so.2 is missing; sudo apt-get install unixodbc" in lines["pyodbc"]
+    assert f"the system library {ABSENT_LIBRARY} is missing" in lines["labship-fixture-nativelib"]
     # Nothing was put in place, nothing is left aside; the working environment stays.
     assert envs(store) == working
 
     # A package that cannot import in a batch process is exempted in labship.toml.
     with (root / "labship.toml").open("a") as fh:
-        fh.write('\n[check]\nskip_imports = ["scikit-learn", "SQLAlchemy", "pyodbc"]\n')
+        skip = '["scikit-learn", "SQLAlchemy", "labship-fixture-nativelib"]'
+        fh.write(f"\n[check]\nskip_imports = {skip}\n")
     ran = labship("run", cwd=root)
     assert ran.returncode == 0, ran.stderr
     assert "imports checked in" in ran.stderr

@@ -1,7 +1,8 @@
 """``labship gc`` is conservative, through the real CLI: when in doubt it keeps.
 
 Each test has a store of its own (gc removes what no registered project uses, so it
-must not see the session store other tests share).
+must not see the session store other tests share). The projects install from the tests'
+local package index, offline: nothing here depends on what uv happens to have cached.
 """
 
 from __future__ import annotations
@@ -16,8 +17,19 @@ from pathlib import Path
 import pytest
 
 from conftest import MakeProject, labship
+from packageindex import PackageIndex
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def make_project(make_project: MakeProject, package_index: PackageIndex) -> MakeProject:
+    """The shared projects, locked from the local index alone (and uv offline)."""
+
+    def make(name: str = "demo", *, requirements: str = "six==1.16.0\n", **kw: object) -> Path:
+        return make_project(name, requirements=package_index.requirements(requirements), **kw)
+
+    return make
 
 
 def _envs(store: Path) -> set[str]:

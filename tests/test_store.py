@@ -21,6 +21,7 @@ from typing import TypeVar
 import pytest
 
 from conftest import MakeProject, labship
+from helpers import error_line
 from labship.tools.uv import uv_bin, uv_env
 
 pytestmark = pytest.mark.slow
@@ -74,14 +75,6 @@ def env_python(env: Path, code: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         env={"PATH": "/usr/bin:/bin"},
     )
-
-
-def error_line(proc: subprocess.CompletedProcess[str], code: int) -> str:
-    assert proc.returncode == code, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr + proc.stdout
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("labship: error: ")]
-    assert len(errors) == 1, proc.stderr
-    return errors[0]
 
 
 def set_requirements(root: Path, text: str) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import labship
-from dockerfixtures import LOCAL_BASE, docker_skip_reason, write_project
+from dockerfixtures import LOCAL_BASE, write_project
+from helpers import free_port
 from labship import pushes
 from labship.actions.push import destination
 from labship.console import Console
@@ -27,7 +28,7 @@ from labship.locking import Lock, read_lock
 from labship.project import Project, load_project
 from labship.tools import docker as dockertool
 from labship.tools.registry import Registry
-from registryfixtures import Running, add_user, free_port, serve_auth_registry, serve_registry
+from registryfixtures import Running, add_user, serve_auth_registry, serve_registry
 
 PASSWORD = "push-pass-5b0e7d1c"
 ECHO = ["python", "-c", "import sys; print('args:', sys.argv[1:])", "a b", "it's"]
@@ -138,9 +139,6 @@ def _local_refs(name: str) -> list[str]:
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped]:
     """A locked, committed project whose labship.toml names a real loopback registry."""
-    reason = docker_skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
     from labship.locking import lock
 
     base = tmp_path_factory.mktemp("push")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MakeProject, labship
+from helpers import missing, require_tool
 from labship.tools import crontab
 
 SECRET = "prod-secret-value-456"
@@ -27,13 +27,15 @@ USER_LINES = (
     'MAILTO=""\nPATH=/usr/local/bin:/usr/bin:/bin\n# my own nightly job\n0 3 * * * /bin/true\n'
 )
 CRON_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/root", "SHELL": "/bin/sh", "LANG": "C"}
-_MISSING = shutil.which("cron") is None or shutil.which("crontab") is None or os.geteuid() != 0
-if _MISSING and os.environ.get("CI") == "true":
-    raise RuntimeError("CI needs Debian's cron and root for these tests: run scripts/engine-up.sh")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(_MISSING, reason="needs root and Debian's cron (apt-get install cron)"),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _root_and_cron() -> None:
+    """Debian's cron and root (the daemon runs root's crontab), or skip (CI: fail)."""
+    require_tool("cron", "crontab", why="apt-get install cron; scripts/engine-up.sh does")
+    if os.geteuid() != 0:
+        missing("needs root: the cron daemon runs root's crontab here")
 
 
 @pytest.fixture(scope="module")

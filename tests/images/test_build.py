@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerfixtures import LOCAL_BASE, docker_skip_reason, make_lock, write_project
+from dockerfixtures import LOCAL_BASE, make_lock, write_project
 from labship import api, envcheck
 from labship.console import Console
 from labship.errors import (
@@ -482,16 +482,9 @@ def _docker(*args: str) -> str:
     return dockertool.docker(list(args), console=None).stdout
 
 
-def _require_engine() -> None:
-    reason = docker_skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """One tiny project built once (prod and dev) for every real-engine test."""
-    _require_engine()
     mp = pytest.MonkeyPatch()
     mp.setenv("LABSHIP_BASE_IMAGE", LOCAL_BASE)
     root = tmp_path_factory.mktemp("img") / "imgdemo"
@@ -703,7 +696,6 @@ def test_sigint_during_build_leaves_nothing_behind(built: Built, tmp_path: Path)
 
 @pytest.mark.docker
 def test_system_packages_make_pyodbc_import(tmp_path: Path) -> None:
-    _require_engine()
     os.environ.setdefault("LABSHIP_BASE_IMAGE", LOCAL_BASE)
     project = write_project(
         tmp_path / "odbc", name="labship-test-odbc", system_packages=["unixodbc"]
@@ -720,7 +712,6 @@ def test_system_packages_make_pyodbc_import(tmp_path: Path) -> None:
 def test_an_image_whose_packages_do_not_import_is_not_tagged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _require_engine()
     monkeypatch.setenv("LABSHIP_BASE_IMAGE", LOCAL_BASE)
     project = write_project(tmp_path / "noodbc", name=f"labship-test-noodbc-{os.getpid()}")
     lock = make_lock(project, ["pyodbc==5.2.0"])  # without [docker] system_packages

@@ -15,6 +15,7 @@ from packaging.markers import Marker
 from packaging.version import Version
 
 from conftest import MakeProject, labship
+from helpers import error_line, missing
 from labship.locking import read_lock
 from labship.project import load_project
 from labship.tools.uv import uv_bin
@@ -33,18 +34,6 @@ def _versions(path: Path) -> dict[str, str]:
 
 def _lock_ok(root: Path) -> None:
     labship("lock", cwd=root, check=True)
-
-
-def _assert_error(proc: subprocess.CompletedProcess[str], code: int) -> str:
-    """Exit ``code``; exactly one ``labship: error:`` line; nothing but labship's lines."""
-    assert proc.returncode == code, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr + proc.stdout
-    lines = proc.stderr.splitlines()
-    errors = [ln for ln in lines if ln.startswith("labship: error: ")]
-    assert len(errors) == 1, proc.stderr
-    foreign = [ln for ln in lines if not ln.startswith("labship: ")]
-    assert not foreign, f"output not from labship: {foreign}"
-    return errors[0]
 
 
 def _set_spec(root: Path, spec: str, *, python: bool = True) -> None:
@@ -172,7 +161,7 @@ def test_check_fresh_comment_and_changes(make_project: MakeProject) -> None:
     # a requirement changes: stale
     (root / "requirements.txt").write_text("six==1.16.0\nidna==3.7\n")
     proc = labship("lock", "--check", cwd=root)
-    err = _assert_error(proc, 77)
+    err = error_line(proc, 77, alone=True)
     assert "stale" in err
 
     # locking again makes it fresh
@@ -206,7 +195,7 @@ def test_a_harmless_edit_is_parsed_once_then_known(make_project: MakeProject) ->
     assert out.stdout.strip() == "False", out.stderr  # known: the spec was not parsed
     # Another edit, with meaning: the record does not vouch for it.
     spec.write_text("six==1.16.0  # pinned\nidna==3.7\n")
-    _assert_error(labship("lock", "--check", cwd=root), 77)
+    error_line(labship("lock", "--check", cwd=root), 77, alone=True)
     assert json.loads(fresh.read_text()) == known
     # A record for other inputs is not trusted either.
     spec.write_text("six==1.16.0  # pinned\n")
@@ -224,7 +213,7 @@ def test_check_stale_when_lab_packages_change(make_project: MakeProject) -> None
         config.read_text().replace('packages = ["iniconfig==2.0.0"]', 'packages = ["iniconfig"]')
     )
     assert 'packages = ["iniconfig"]' in config.read_text()
-    _assert_error(labship("lock", "--check", cwd=root), 77)
+    error_line(labship("lock", "--check", cwd=root), 77, alone=True)
 
 
 @pytest.mark.parametrize("missing", ["pylock.toml", "pylock.dev.toml", "both"])
@@ -233,7 +222,7 @@ def test_check_missing_lock(make_project: MakeProject, missing: str) -> None:
     if missing != "both":
         _lock_ok(root)
         (root / missing).unlink()
-    err = _assert_error(labship("lock", "--check", cwd=root), 77)
+    err = error_line(labship("lock", "--check", cwd=root), 77, alone=True)
     assert "labship lock" in err
 
 
@@ -247,7 +236,7 @@ def test_failed_lock_keeps_previous_files(make_project: MakeProject) -> None:
     (root / "requirements.txt").write_text(
         "six==1.16.0\nthis-package-does-not-exist-labship==1.0\n"
     )
-    _assert_error(labship("lock", cwd=root), 76)
+    error_line(labship("lock", cwd=root), 76, alone=True)
     after = {name: (root / name).read_bytes() for name in before}
     assert after == before
     assert sorted(p.name for p in root.glob("*pylock*")) == ["pylock.dev.toml", "pylock.toml"]
@@ -284,7 +273,7 @@ def test_malformed_yaml(make_project: MakeProject) -> None:
     root = make_project()
     (root / "environment.yml").write_text("dependencies:\n  - six=1.16\n - [unclosed\n")
     _set_spec(root, "environment.yml")
-    err = _assert_error(labship("lock", cwd=root), 65)
+    err = error_line(labship("lock", cwd=root), 65, alone=True)
     assert "environment.yml" in err
     assert not (root / "pylock.toml").exists()
 
@@ -292,13 +281,13 @@ def test_malformed_yaml(make_project: MakeProject) -> None:
 def test_malformed_toml(make_project: MakeProject) -> None:
     root = make_project()
     (root / "labship.toml").write_text('[project\nname = "demo"\n')
-    err = _assert_error(labship("lock", cwd=root), 78)
+    err = error_line(labship("lock", cwd=root), 78, alone=True)
     assert "labship.toml" in err
 
 
 def test_unknown_package(make_project: MakeProject) -> None:
     root = make_project(requirements="this-package-does-not-exist-labship==1.0\n")
-    err = _assert_error(labship("lock", cwd=root), 76)
+    err = error_line(labship("lock", cwd=root), 76, alone=True)
     assert "this-package-does-not-exist-labship" in err
     assert not (root / "pylock.toml").exists()
 
@@ -314,7 +303,7 @@ def test_unknown_package(make_project: MakeProject) -> None:
 )
 def test_unsatisfiable_pins(make_project: MakeProject, requirements: str, names: list[str]) -> None:
     root = make_project(requirements=requirements)
-    err = _assert_error(labship("lock", cwd=root), 76)
+    err = error_line(labship("lock", cwd=root), 76, alone=True)
     for name in names:
         assert name in err
 
@@ -324,7 +313,7 @@ def test_no_wheel_for_python(make_project: MakeProject) -> None:
     config = root / "labship.toml"
     config.write_text(re.sub(r'(?m)^python = ".*"$', 'python = "3.11"', config.read_text()))
     proc = labship("lock", cwd=root)
-    err = _assert_error(proc, 76)
+    err = error_line(proc, 76, alone=True)
     assert "pandas" in err and "1.3.5" in err
     span = re.search(r"(\d+\.\d+\.\d+) to (\d+\.\d+\.\d+)", err)
     assert span, err
@@ -341,14 +330,14 @@ def test_missing_python_version(make_project: MakeProject) -> None:
     root = make_project()
     _set_spec(root, "requirements.txt", python=False)
     assert "python" not in tomllib.loads((root / "labship.toml").read_text())["project"]
-    err = _assert_error(labship("lock", cwd=root), 78)
+    err = error_line(labship("lock", cwd=root), 78, alone=True)
     assert "Python" in err
 
 
 def test_not_a_project(tmp_path: Path) -> None:
     folder = tmp_path / "plain"
     folder.mkdir()
-    err = _assert_error(labship("lock", cwd=folder), 66)
+    err = error_line(labship("lock", cwd=folder), 66, alone=True)
     assert "not a labship project" in err
 
 
@@ -431,7 +420,7 @@ def test_credentials_stay_out_of_errors(make_project: MakeProject) -> None:
         f"--index-url https://other:{SECRET}@example.org/simple\nsix\n"
     )
     proc = labship("lock", cwd=root)
-    err = _assert_error(proc, 65)
+    err = error_line(proc, 65, alone=True)
     assert SECRET not in proc.stdout + proc.stderr
     assert "https://other:****@example.org/simple" in err
 
@@ -475,7 +464,7 @@ def test_development_tools_in_the_spec_stay_out_of_prod(make_project: MakeProjec
     config.write_text(
         config.read_text().replace("[lab]\n", '[lab]\nkeep_in_prod = ["ipykernel"]\n')
     )
-    _assert_error(labship("lock", "--check", cwd=root), 77)
+    error_line(labship("lock", "--check", cwd=root), 77, alone=True)
     proc = labship("lock", cwd=root, check=True)
     assert "(jupyterlab)" in proc.stderr
     prod = _versions(root / "pylock.toml")
@@ -511,7 +500,7 @@ def _on_python_3_11(root: Path) -> None:
     from labship.tools.uv import find_python
 
     if find_python("3.11") is None:
-        pytest.skip("these pins are judged for Python 3.11, which is not installed here")
+        missing("these pins are judged for Python 3.11, which is not installed here")
     config = root / "labship.toml"
     config.write_text(re.sub(r'(?m)^python = ".*"$', 'python = "3.11"', config.read_text()))
 
@@ -557,7 +546,7 @@ def test_yanked_missing_and_wildcard_pins(make_project: MakeProject) -> None:
 def test_a_yanked_pin_uv_would_lock_is_refused(make_project: MakeProject) -> None:
     """uv locks an exactly pinned yanked release, with a warning labship must not lose."""
     root = make_project(requirements="wheel==0.46.1\n")
-    err = _assert_error(labship("lock", cwd=root), 76)
+    err = error_line(labship("lock", cwd=root), 76, alone=True)
     assert "wheel==0.46.1: yanked by its maintainers (" in err
     assert "(nearest: 0.46.2)" in err
     assert not (root / "pylock.toml").exists()

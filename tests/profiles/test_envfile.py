@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from profilefixtures import SECRET, write
 
+from helpers import missing
 from labship.errors import ProfileError
 from labship.profiles.envfile import parse_env_file, parse_env_text
 
@@ -237,7 +238,7 @@ def test_accepted_files_read_the_same_in_docker_compose_129(
     """Every GRAMMAR row through docker-compose 1.29's own env_file reader (python-dotenv)."""
     python = _compose_129_reader()
     if python is None:
-        pytest.skip("docker-compose 1.29 (python-dotenv) is not installed")
+        missing("docker-compose 1.29 (python-dotenv) is not installed")
     paths = []
     for i, (_, text, _) in enumerate(GRAMMAR):
         path = tmp_path / f"{i}.env"

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import labship
+from helpers import LOCAL_BASE, free_port
 from labship.console import Console
 from labship.errors import PortInUse, ProfileError
 from labship.locking import Lock
@@ -32,7 +33,6 @@ from labship.runtimes.docker import (
 )
 from labship.runtimes.lab import LAB_STATE, ensure_port_free
 
-LOCAL_BASE = "local/python:3.11-slim"
 TOKEN = "tok-" + "5f1c2b9a7e" * 3
 # Values that an env-file round trip or a command line would get wrong.
 ENV_PROD = """\
@@ -140,23 +140,9 @@ class Locked:
     lock: Lock
 
 
-def _skip_reason() -> str | None:
-    from labship.tools.docker import docker, engine_available
-
-    reason = engine_available()
-    if reason is None:
-        found = docker(["image", "inspect", LOCAL_BASE], console=None, check=False)
-        if found.returncode != 0:
-            reason = f"base image {LOCAL_BASE} missing (run scripts/engine-up.sh)"
-    return reason
-
-
 @pytest.fixture(scope="session")
 def docker_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Locked]:
     """One locked project for every real test: six for jobs, jupyterlab for the lab."""
-    reason = _skip_reason()
-    if reason is not None:
-        pytest.skip(f"no Docker engine: {reason}")
     from labship.locking import lock
 
     os.environ.setdefault("LABSHIP_BASE_IMAGE", LOCAL_BASE)
@@ -359,12 +345,6 @@ def _put_file(port: int, path: str) -> None:
         assert response.status in (200, 201)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.docker
 @pytest.mark.parametrize("uid", [None, 1234], ids=["host-user", "uid-1234"])
 def test_lab_answers_with_the_token_only_on_loopback(
@@ -376,7 +356,7 @@ def test_lab_answers_with_the_token_only_on_loopback(
     runtime = DockerRuntime(uid=uid, gid=uid)
     console = Console(quiet=True)
     profile = load_profile(project.root, "dev")
-    port = _free_port()
+    port = free_port()
     notebooks = project.root / "notebooks"
     notebooks.mkdir(exist_ok=True)
     notebooks.chmod(0o777)  # uid 1234 must be able to write where root's tmp dir is
@@ -417,7 +397,7 @@ def test_lab_answers_with_the_token_only_on_loopback(
 @pytest.mark.docker
 def test_foreground_lab_stops_and_is_removed_on_ctrl_c(docker_project: Locked) -> None:
     project = docker_project.project
-    port = _free_port()
+    port = free_port()
     script = (
         "from labship.console import Console\n"
         "from labship.locking import read_lock\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import labship
-from dockerfixtures import LOCAL_BASE, docker_skip_reason
+from helpers import LOCAL_BASE
 from labship.tools.docker import docker
 from runtimes.test_local_conda import _project
 
@@ -23,13 +23,6 @@ meta = sorted(os.listdir("/opt/labship/conda/conda-meta"))
 tools = [t for t in ("conda", "mamba", "micromamba", "rattler", "pixi") if shutil.which(t)]
 print(json.dumps({"meta": meta, "tools": tools}))
 """
-
-
-@pytest.fixture(autouse=True)
-def _engine() -> None:
-    reason = docker_skip_reason()
-    if reason:
-        pytest.skip(reason)
 
 
 def test_images_hold_exactly_the_locked_records_and_jobs_use_them(

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MakeProject, labship
-from dockerfixtures import LOCAL_BASE
+from helpers import LOCAL_BASE, as_nobody
 from labship import api
 from labship.console import Console
 from labship.project import load_project
@@ -51,7 +51,6 @@ def test_daemon_down_is_one_line_with_the_local_hint(locked: Path) -> None:
         _assert_one_clear_line(proc.stderr, "cannot connect to the Docker engine")
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root")
 def test_no_permission_on_the_socket_is_one_line_with_the_local_hint(locked: Path) -> None:
     # A world-writable copy of the project (pytest's own temp root is root's alone),
     # run as nobody against the engine's socket.
@@ -69,9 +68,8 @@ def _build_as_nobody(locked: Path, home: Path) -> None:
         path.chmod(0o777 if path.is_dir() else 0o666)
     env = {**os.environ, "HOME": str(home), "LABSHIP_STORE": str(home / "store")}
     env.pop("DOCKER_HOST", None)
-    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     proc = subprocess.run(
-        [*nobody, sys.executable, "-m", "labship", "build", "prod"],
+        [*as_nobody(), sys.executable, "-m", "labship", "build", "prod"],
         cwd=root,
         env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
@@ -137,8 +135,6 @@ def test_auto_detection_falls_back_to_local_when_the_base_cannot_be_pulled(
 def test_auto_detection_keeps_docker_when_the_base_image_is_here(
     locked: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if inspect_image(LOCAL_BASE) is None:
-        pytest.skip(f"{LOCAL_BASE} missing (run scripts/engine-up.sh)")
     monkeypatch.delenv("LABSHIP_RUNTIME", raising=False)
     monkeypatch.setenv("LABSHIP_BASE_IMAGE", LOCAL_BASE)
     said = io.StringIO()

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import labship
+from helpers import error_line, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -39,13 +40,6 @@ class Lab:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def get(url: str, token: str | None = None) -> tuple[int, bytes]:
@@ -83,14 +77,6 @@ def non_loopback_ipv4() -> list[str]:
         except OSError:
             pass
     return sorted(a for a in found if not a.startswith("127.") and a != "0.0.0.0")
-
-
-def error_line(proc: subprocess.CompletedProcess[str], code: int) -> str:
-    assert proc.returncode == code, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr + proc.stdout
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("labship: error: ")]
-    assert len(errors) == 1, proc.stderr
-    return errors[0]
 
 
 @pytest.fixture(scope="module")

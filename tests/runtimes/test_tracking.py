@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,15 +25,9 @@ from pathlib import Path
 import pytest
 
 from conftest import labship
+from helpers import LOCAL_BASE, free_port, require_tool
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass(frozen=True)
@@ -260,8 +253,7 @@ def test_serve_on_the_tracking_port_names_the_server(tracked: Tracked) -> None:
 
 
 def test_tracking_data_is_git_ignored(tracked: Tracked) -> None:
-    if shutil.which("git") is None:
-        pytest.skip("no git")
+    require_tool("git", why="apt-get install git")
     subprocess.run(["git", "init", "-q"], cwd=tracked.root, check=True)
     db = ".labship/mlflow/mlflow.db"
     ignored = ["git", "check-ignore", "-q", db]
@@ -307,11 +299,6 @@ def test_docker_lab_runs_the_tracking_server_beside_it(
 ) -> None:
     """The docker runtime: the server in its own container of the dev image, the lab's
     notebooks log to it by name, the host reaches it on 127.0.0.1, stop removes all."""
-    from dockerfixtures import LOCAL_BASE, docker_skip_reason
-
-    reason = docker_skip_reason()
-    if reason is not None:
-        pytest.skip(f"no Docker engine: {reason}")
     base = tmp_path_factory.mktemp("docker-tracking")
     labship("new", "demo", cwd=base, check=True)
     root, port = base / "demo", free_port()

@@ -1,24 +1,23 @@
 """The heavy test environment (mlflow + scikit-learn), built once per requirements by
-labship's uv and kept across runs; the test models saved in it; real servers."""
+labship's uv and kept across runs (helpers.heavy_cache); the test models saved in it;
+real servers."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers import built_once, heavy_cache
 from serve.serverfixtures import labship_serve, mlflow_serve, stop
 from serve.trackingfixtures import Tracking, start_tracking
 
 HEAVY_REQUIREMENTS = ("mlflow==3.17.2", "scikit-learn==1.9.1")
 HEAVY_PYTHON = "3.11"
 HERE = Path(__file__).resolve().parent
-HEAVY_ROOT = Path(os.environ.get("LABSHIP_TEST_HEAVY", "/tmp/labship-test-heavy"))
 
 
 def _key() -> str:
@@ -28,21 +27,13 @@ def _key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-@pytest.fixture(scope="session")
-def heavy() -> Path:
-    """The folder: ``venv/`` (mlflow + scikit-learn) and ``models/`` (iris, tricky).
-    Built aside and renamed into place, so an interrupted build is never reused."""
+def _build(folder: Path) -> None:
     from labship.tools.uv import uv_bin, uv_env
 
-    final = HEAVY_ROOT / _key()
-    if (final / "models" / "tricky" / "MLmodel").is_file():
-        return final
-    tmp = HEAVY_ROOT / f".build-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     env = uv_env()
-    python = tmp / "venv" / "bin" / "python"
+    python = folder / "venv" / "bin" / "python"
     subprocess.run(
-        [uv_bin(), "venv", "-q", "--relocatable", "--python", HEAVY_PYTHON, str(tmp / "venv")],
+        [uv_bin(), "venv", "-q", "--relocatable", "--python", HEAVY_PYTHON, str(folder / "venv")],
         env=env,
         check=True,
     )
@@ -51,10 +42,14 @@ def heavy() -> Path:
         env=env,
         check=True,
     )
-    subprocess.run([str(python), str(HERE / "make_models.py"), str(tmp / "models")], check=True)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return final
+    subprocess.run([str(python), str(HERE / "make_models.py"), str(folder / "models")], check=True)
+
+
+@pytest.fixture(scope="session")
+def heavy() -> Path:
+    """The folder: ``venv/`` (mlflow + scikit-learn) and ``models/`` (iris, tricky), built
+    once in helpers.heavy_cache() (CI: ``LABSHIP_TEST_HEAVY_CACHE``)."""
+    return built_once(heavy_cache() / f"mlflow-{_key()}", _build)
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from dockerfixtures import LOCAL_BASE, docker_skip_reason
+from helpers import LOCAL_BASE, free_port
 from serve.http_helpers import post
-from serve.serverfixtures import free_port, wait_ready
+from serve.serverfixtures import wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
@@ -43,13 +43,6 @@ def _docker(*args: str) -> subprocess.CompletedProcess[str]:
     from labship.tools.docker import binary
 
     return subprocess.run([binary(), *args], capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _engine() -> None:
-    reason = docker_skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port
 from labship.serving.env import PACKAGE, stage_code
 from labship.store import Store
-from serve.serverfixtures import free_port
 
 
 @pytest.mark.slow

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port
 from labship.console import Console
 from labship.errors import UsageError
 from labship.serving.source import model_folder
 from serve.http_helpers import post
-from serve.serverfixtures import free_port, start, stop
+from serve.serverfixtures import start, stop
 from serve.trackingfixtures import Tracking
 
 pytestmark = pytest.mark.slow

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port
 from labship.console import Console
 from labship.errors import UsageError
 from labship.serving.env import constraints
 from labship.serving.model import ModelFolder
 from labship.serving.origin import ProdPins, prod_pins
 from labship.serving.source import Ref, model_folder, parse
-from serve.serverfixtures import free_port
 
 
 @pytest.mark.parametrize(

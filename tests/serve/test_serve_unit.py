@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port
 from labship.serving.app.cpus import cgroup_quota, usable_cpus
-from serve.serverfixtures import free_port
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from serve.serverfixtures import free_port, stop, wait_ready
+from helpers import free_port
+from serve.serverfixtures import stop, wait_ready
 
 HERE = Path(__file__).resolve().parent
 

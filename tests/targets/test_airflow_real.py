@@ -1,8 +1,8 @@
 """The Airflow target against real Airflow 3 and the real Docker engine.
 
-Airflow lives in its own virtual environment, built once by labship's uv and cached in a
-folder keyed by its requirements (``labship-test-airflow-<hash>`` under
-``XDG_CACHE_HOME``, else ``/tmp``); each module gets its own AIRFLOW_HOME (SQLite).
+Airflow lives in its own virtual environment, built once by labship's uv and kept in a
+folder keyed by its requirements (``airflow-<hash>`` in helpers.heavy_cache(): CI names
+it with ``LABSHIP_TEST_HEAVY_CACHE``); each module gets its own AIRFLOW_HOME (SQLite).
 One ``airflow dags test`` run covers the main path: the generated DAG runs the project's
 prod image, the job's output reaches the task log, the profile's values reach the job,
 a failing job fails its task, and the secret is nowhere but in the Variable.
@@ -13,12 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 import urllib.request
@@ -30,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from conftest import labship
-from dockerfixtures import LOCAL_BASE, docker_skip_reason
+from helpers import LOCAL_BASE, built_once, free_port, heavy_cache
 from labship import targets
 from labship.project import load_project
 from labship.targets.base import Context
@@ -56,39 +53,21 @@ JOB = textwrap.dedent(
 )
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or tempfile.gettempdir())
-
-
 @pytest.fixture(scope="session")
 def airflow_python() -> Path:
-    """Python of a venv with Airflow and its Docker and Kubernetes providers."""
+    """Python of a venv with Airflow and its Docker and Kubernetes providers, built once
+    (relocatable: built aside, renamed into place; used only as ``python -m airflow``)."""
     key = hashlib.sha256("\n".join(AIRFLOW_REQUIREMENTS).encode()).hexdigest()[:12]
-    venv = _cache_root() / f"labship-test-airflow-{key}"
-    python = venv / "bin" / "python"
-    if (venv / ".complete").exists():
-        return python
-    building = Path(tempfile.mkdtemp(prefix=f"{venv.name}.", dir=venv.parent))
-    uv = [str(uv_bin())]
-    env = uv_env()
-    # relocatable: built aside, then renamed into place; used only as `python -m airflow`.
-    subprocess.run(
-        [*uv, "venv", "-q", "--relocatable", "--python", sys.executable, str(building)],
-        env=env,
-        check=True,
-    )
-    python_aside = str(building / "bin" / "python")
-    subprocess.run(
-        [*uv, "pip", "install", "-q", "--python", python_aside, *AIRFLOW_REQUIREMENTS],
-        env=env,
-        check=True,
-    )
-    (building / ".complete").touch()
-    try:
-        building.rename(venv)
-    except OSError:  # another session finished first
-        shutil.rmtree(building, ignore_errors=True)
-    return python
+
+    def build(venv: Path) -> None:
+        env, uv = uv_env(), str(uv_bin())
+        argv = [uv, "venv", "-q", "--relocatable", "--python", sys.executable, str(venv)]
+        subprocess.run(argv, env=env, check=True)
+        python = str(venv / "bin" / "python")
+        argv = [uv, "pip", "install", "-q", "--python", python, *AIRFLOW_REQUIREMENTS]
+        subprocess.run(argv, env=env, check=True)
+
+    return built_once(heavy_cache() / f"airflow-{key}", build) / "bin" / "python"
 
 
 def _project(root: Path) -> Path:
@@ -158,9 +137,7 @@ class Airflow:
     def api_server(self) -> Iterator[Callable[[], None]]:
         """The execution API the executor's tasks talk to, on a free port, while inside;
         it starts in the background: call what this gives to wait until it answers."""
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         argv = [str(self.python), "-m", "airflow", "api-server", "--port", str(port)]
         with open(self.home / "api-server.log", "wb") as log:
             proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -211,9 +188,6 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], seconds: float = 120) -> 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The project, locked, with its prod image built."""
-    reason = docker_skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
     root = _project(tmp_path_factory.mktemp("airflow") / "afdemo")
     env = {"LABSHIP_BASE_IMAGE": os.environ.get("LABSHIP_BASE_IMAGE", LOCAL_BASE)}
     labship("lock", cwd=root, env=env, check=True)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from helpers import LOCAL_BASE, missing
 from labship import api, targets
 from labship.console import Console
 from labship.errors import ConfigError, ConflictError, ProfileError
@@ -36,7 +37,6 @@ def export_compose(project: Project, *, force: bool = False) -> list[Path]:
     return api.export(project, "compose", force=force, console=Console(quiet=True))
 
 
-LOCAL_BASE = "local/python:3.11-slim"
 SECRET = "prod-secret-value-456"
 JOBS: dict[str, list[str]] = {
     "dump": ["python", "-c", "import json, os, sys; json.dump(dict(os.environ), sys.stdout)"],
@@ -144,7 +144,7 @@ def test_compose_reads_the_mlflow_service(project: Project, own: str | None) -> 
     precedence, as sh runs it in the container."""
     compose = _compose_command()
     if compose is None:
-        pytest.skip("neither 'docker compose' nor 'docker-compose' is installed")
+        missing("neither 'docker compose' nor 'docker-compose' is installed")
     project = _with_mlflow(project, "mlflow = true")
     export_compose(project)
     config = subprocess.run(
@@ -295,19 +295,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """A tiny project whose prod image labship built, with its compose files."""
     from labship.locking import lock
     from labship.runtimes.docker import DockerRuntime
-    from labship.tools.docker import docker, engine_available
 
-    reason = engine_available()
-    if (
-        reason is None
-        and docker(["image", "inspect", LOCAL_BASE], console=None, check=False).returncode
-    ):
-        reason = f"base image {LOCAL_BASE} missing (run scripts/engine-up.sh)"
     compose = _compose_command()
-    if reason is None and compose is None:
-        reason = "neither 'docker compose' nor 'docker-compose' is installed"
-    if reason is not None or compose is None:
-        pytest.skip(f"no Docker engine: {reason}")
+    if compose is None:
+        missing("neither 'docker compose' nor 'docker-compose' is installed")
     os.environ.setdefault("LABSHIP_BASE_IMAGE", LOCAL_BASE)
     project = _write_project(tmp_path_factory.mktemp("compose") / "composedemo")
     result = lock(project, console=Console(quiet=True))

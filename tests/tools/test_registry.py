@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port
 from labship.errors import AuthError, RuntimeUnavailable
 from labship.tools import registry
 from labship.tools.registry import Registry
 from registryfixtures import (
     Running,
     docker_config,
-    free_port,
     put_manifest,
     serve_auth_registry,
     serve_registry,

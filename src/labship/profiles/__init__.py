@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     )
 
 DEFAULT_PROFILE = "dev"
+BASE_NAME = ".env"  # python-dotenv's file: every profile reads it first, its own values win
 EXAMPLE_NAME = ".env.example"  # every key, no values: committed, copied to make a profile
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -150,6 +151,9 @@ def load_profile(
             hint=_missing_hint(root, name, required),
         )
     values = parse_env_file(path)
+    base = root / BASE_NAME
+    if base.is_file():  # the code's load_dotenv() reads it locally: every runtime gets it
+        values = {**parse_env_file(base), **values}
     missing = missing_required(values, required)
     if missing:
         see = f" (see {EXAMPLE_NAME})" if (root / EXAMPLE_NAME).is_file() else ""
@@ -261,6 +265,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BASE_NAME",
     "BASE_VARIABLES",
     "DEFAULT_PATH",
     "DEFAULT_PROFILE",

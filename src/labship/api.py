@@ -377,7 +377,7 @@ def gc(*, dry_run: bool = False, store_root: Path | None = None, console: Consol
             continue
         try:
             found = read_lock(load_project(entry.root), check=False)
-            keep |= {store.env_path(found.prod_hash).name, store.env_path(found.dev_hash).name}
+            keep |= {store.env_path(found.env_key(dev=d)).name for d in (False, True)}
         except (LabshipError, OSError) as exc:
             console.warn(f"{entry.root}: cannot read its lock ({exc}); keeping what it used")
             keep |= set(entry.envs)

@@ -82,7 +82,7 @@ class Store:
         """The environment for one lock set: (path, built now). A new one is given to
         ``check`` before it is renamed into place: a check that raises leaves no trace.
         ``label`` names it in what is said (default: dev or prod)."""
-        final = self.env_path(lock.hash(dev=dev))
+        final = self.env_path(lock.env_key(dev=dev))
         if (final / MARKER).is_file():
             return final, False
         self.envs.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,28 @@ class Lock:
     def hash(self, *, dev: bool) -> str:
         return self.dev_hash if dev else self.prod_hash
 
+    def env_key(self, *, dev: bool) -> str:
+        """What names the set's environment in the store: the lock's content, and, where
+        the lock installs the project itself editable, the project's folder too (an
+        editable install points at one folder, so it cannot be shared)."""
+        content = self.hash(dev=dev)
+        if not self.local_packages:
+            return content
+        return _content_hash(f"{content}\0{self.root}")
+
+    @cached_property
+    def local_packages(self) -> tuple[str, ...]:
+        """Names of the folder packages (the project's own) in the lock."""
+        try:
+            data = tomllib.loads(self.prod_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return ()
+        return tuple(
+            str(p.get("name"))
+            for p in data.get("packages", [])
+            if isinstance(p.get("directory"), dict)
+        )
+
     @cached_property
     def prod(self) -> Mapping[str, str]:
         """Package name -> version of the prod set."""
@@ -79,7 +101,8 @@ def _versions(path: Path) -> dict[str, str]:
     package without a name) is one line, like one broken in its [tool.labship] table."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return {str(p["name"]): str(p["version"]) for p in data.get("packages", [])}
+        # the project's own package (a directory entry) has no version: its folder's
+        return {str(p["name"]): str(p.get("version", "")) for p in data.get("packages", [])}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, LookupError, TypeError):
         raise StaleLockError(
             f"{path}: cannot be read (its [[packages]] are malformed)", hint="run 'labship lock'"
@@ -164,12 +187,22 @@ def lock(project: Project, *, console: Console) -> LockResult:
             f"in {project.dev_lock_path.name} only, not for production; to keep one there, "
             f'add it to labship.toml: [lab] keep_in_prod = ["{example}"]'
         )
+    if spec.dev_requirements:
+        console.say(
+            f"{settings.spec}: its dependency groups and dev extras "
+            f"({', '.join(spec.dev_requirements)}) are locked in {project.dev_lock_path.name} only"
+        )
+    if spec.local_package is not None:
+        console.say(
+            f"the project's own package {spec.local_package.name!r} is locked as a folder: "
+            "installed editable on the local runtime, built into the prod image"
+        )
     console.say(f"resolving {settings.spec} for Python {python} with uv")
     request = Request(
         name=project.name,
         python=python,
         prod=parts.prod,
-        dev=(*parts.moved, *settings.lock_dev_packages),
+        dev=(*parts.moved, *spec.dev_requirements, *settings.lock_dev_packages),
         spec=spec,
         where=settings.spec,
         environments=tuple(environments()),

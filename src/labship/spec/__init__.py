@@ -43,6 +43,7 @@ from labship.spec.condanames import (
     CONDA_ONLY_SUFFIXES,
     CONDA_TO_PYPI,
 )
+from labship.spec.pyproject import LocalPackage, local_package, read_pyproject
 
 if TYPE_CHECKING:
     from yaml.nodes import MappingNode, Node
@@ -65,6 +66,10 @@ class Spec:
     skipped: tuple[str, ...]
     name: str | None
     channels: tuple[str, ...]
+    # locked for the lab only: a pyproject's dependency groups and dev extras
+    dev_requirements: tuple[str, ...] = ()
+    # the project's own package ('-e .', or a pyproject.toml that builds)
+    local_package: LocalPackage | None = None
 
     def sha256(self) -> str:
         """Hash what the lock depends on, so reformatting or reordering lines, comments,
@@ -77,16 +82,46 @@ class Spec:
             "extra_index_urls": list(self.extra_index_urls),
             "find_links": [_portable(link, base) for link in self.find_links],
         }
+        if self.dev_requirements:  # absent when empty: older locks stay fresh
+            payload["dev"] = sorted({_canonical_requirement(r) for r in self.dev_requirements})
+        if self.local_package is not None:
+            payload["local"] = [self.local_package.name, self.local_package.path]
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def read_spec(path: Path, *, root: Path | None = None) -> Spec:
-    """Read ``*.yml``/``*.yaml`` as a conda environment, anything else as requirements.txt.
-    ``-r`` files must lie inside ``root`` (the project): their lines are quoted in errors."""
+    """Read ``*.yml``/``*.yaml`` as a conda environment, ``pyproject.toml`` as a Python
+    project, anything else as requirements.txt. ``-r`` files must lie inside ``root``
+    (the project): their lines are quoted in errors."""
     if path.suffix.lower() in (".yml", ".yaml"):
         return _read_conda(path, root)
+    if path.name == "pyproject.toml":
+        return _read_pyproject(path)
     return _read_requirements_txt(path, root)
+
+
+def _read_pyproject(path: Path) -> Spec:
+    shown = _display(path)
+    found = read_pyproject(path, shown)
+    for requirement in (*found.requirements, *found.dev_requirements):
+        _validate_requirement(requirement, shown, "")
+    own = LocalPackage(found.name, ".") if found.package and found.name else None
+    return Spec(
+        path=path,
+        python=_python_minor(found.python_spec),
+        python_spec=found.python_spec,
+        requirements=found.requirements,
+        index_url=None,
+        extra_index_urls=(),
+        find_links=(),
+        variables={},
+        skipped=(),
+        name=found.name,
+        channels=(),
+        dev_requirements=found.dev_requirements,
+        local_package=own,
+    )
 
 
 def translate_matchspec(spec: str, *, where: str) -> str | None:
@@ -289,6 +324,7 @@ def _read_conda(path: Path, root: Path | None) -> Spec:
         skipped=tuple(deps.skipped),
         name=_optional_scalar(sections.get("name"), shown, "'name'"),
         channels=channels,
+        local_package=collector.local,
     )
 
 
@@ -473,6 +509,7 @@ class _Collector:
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     root: Path | None = None  # where -r files may be (the project)
+    local: LocalPackage | None = None  # '-e .': the project's own package
 
     def line(self, text: str, where: str, base: Path, stack: tuple[Path, ...]) -> None:
         """One logical pip line; ``base`` resolves relative paths, ``stack`` finds cycles."""
@@ -515,10 +552,7 @@ class _Collector:
             if link not in self.find_links:
                 self.find_links.append(link)
         elif kind == "editable":
-            raise SpecError(
-                f"{where}: editable installs ('{option} {value}') cannot be locked",
-                hint="list the package by name, or as 'name @ file:///path' or 'name @ git+https://...'",
-            )
+            self._editable(option, value, where, base)
         elif kind == "constraint":
             raise SpecError(
                 f"{where}: constraint files ('{option} {value}') are not supported",
@@ -529,6 +563,23 @@ class _Collector:
                 f"{where}: pip option '{option}' is not supported",
                 hint="remove it (supported: -r, --index-url, --extra-index-url, --find-links)",
             )
+
+    def _editable(self, option: str, value: str, where: str, base: Path) -> None:
+        """``-e .`` (or the folder of the project's own package): installed editable on the
+        local runtime, built into the prod image. Other editable paths cannot be locked."""
+        folder = (base / value.split("[", 1)[0]).resolve() if "://" not in value else None
+        root = (self.root or base).resolve()
+        found = local_package(folder, where) if folder is not None and folder == root else None
+        if found is None or folder is None:
+            raise SpecError(
+                f"{where}: editable installs ('{option} {value}') cannot be locked",
+                hint="only the project's own folder ('-e .') can be editable; list other "
+                "packages by name, or as 'name @ file:///path' or 'name @ git+https://...'",
+            )
+        self.local = found
+        # Its dependencies are locked with the spec's (the package itself adds none).
+        if (folder / "pyproject.toml").is_file():
+            self.requirements += read_pyproject(folder / "pyproject.toml").requirements
 
     def _include(self, value: str, where: str, base: Path, stack: tuple[Path, ...]) -> None:
         if "://" in value:
@@ -629,6 +680,7 @@ def _read_requirements_txt(path: Path, root: Path | None) -> Spec:
         skipped=(),
         name=None,
         channels=(),
+        local_package=collector.local,
     )
 
 

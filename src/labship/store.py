@@ -132,6 +132,7 @@ class Store:
             ["pip", "sync", "--python", str(tmp / "bin" / "python"), str(lock.path(dev=dev))],
             console=console,
         )
+        quiet_jupyterlab(tmp)
         (tmp / MARKER).write_text(
             json.dumps(
                 {
@@ -211,6 +212,34 @@ class Store:
                 shutil.rmtree(self.envs / f".trash-{env.name}-{os.getpid()}", ignore_errors=True)
         kept = len([e for e in envs if e.name in keep])
         return GcResult(tuple(removed), kept, tuple(busy), freed, shared)
+
+
+# JupyterLab's own settings layer for an environment (its app settings, as Binder's
+# docs do it): no "get notified about official Jupyter news?" prompt, no update checks.
+JUPYTERLAB_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    }
+}
+
+
+def quiet_jupyterlab(env: Path) -> None:
+    """Write JupyterLab's overrides.json into an environment that has JupyterLab,
+    keeping any overrides a package put there."""
+    if not (env / "share" / "jupyter" / "lab").is_dir():
+        return
+    path = env / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        current = {}
+    if not isinstance(current, dict):
+        current = {}
+    for plugin, values in JUPYTERLAB_OVERRIDES.items():
+        current[plugin] = {**(current.get(plugin) or {}), **values}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
 
 
 def _read_entry(path: Path) -> Registered | None:

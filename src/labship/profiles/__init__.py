@@ -197,7 +197,9 @@ def _missing_hint(root: Path, name: str, required: Sequence[str]) -> str:
     existing = list_profiles(root)
     here = f"profiles here: {', '.join(existing)}" if existing else f"no profiles in {root}"
     usual = [n for n in (DEFAULT_PROFILE, "prod") if n not in existing]
-    close = difflib.get_close_matches(name, [*existing, *usual], n=1)
+    # never the name typed: "did you mean 'prod'?" to someone who typed prod says nothing
+    candidates = [n for n in (*existing, *usual) if n != name]
+    close = difflib.get_close_matches(name, candidates, n=1)
     if close and close[0] in existing:
         return f"did you mean {close[0]!r}? {here}"
     if close:  # a typo of a profile not made yet: how to make that one

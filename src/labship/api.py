@@ -351,7 +351,22 @@ def new(
     def compose_files(project: Project) -> dict[str, str]:
         return targets.render(Context(project), "compose")
 
-    return new_project(dest, name=name, bare=bare, python=python, extra_files=compose_files)
+    result = new_project(dest, name=name, bare=bare, python=python, extra_files=compose_files)
+    return replace(result, notes=(*result.notes, _git_init(result.root)))
+
+
+def _git_init(root: Path) -> str:
+    """``new`` makes the project a git repository (it commits nothing: the first commit
+    is the user's), so runs and pushed images carry a commit from the start; not inside
+    an existing repository, whose history the project then shares."""
+    from labship.tools.git import init_repository, inside_repository
+
+    if inside_repository(root.parent):
+        return "git: inside an existing repository, so no new one"
+    why = init_repository(root)
+    if why is not None:
+        return f"git: no repository made ({why}); runs and images name a commit once there is one"
+    return "git: an empty repository made; commit once, and runs and pushed images name the commit"
 
 
 def init(folder: Path, *, name: str | None = None, python: str | None = None) -> ScaffoldResult:

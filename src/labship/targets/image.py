@@ -138,11 +138,20 @@ def _apt_packages(project: Project) -> list[str]:
 
 
 def _body(project: Project) -> str:
+    import json
+
     from labship.runtimes import container
+    from labship.store import JUPYTERLAB_OVERRIDES
+    from labship.targets.bakedfiles import code_entries, import_root, package_entries
     from labship.templates import environment
 
+    own = import_root(project)
     env = environment().overlay(trim_blocks=False, lstrip_blocks=False)
     return env.get_template("docker/Dockerfile.j2").render(
+        baked=code_entries(project),
+        package=package_entries(project),
+        package_path=f"{container.APP_DIR}/{own}".rstrip("/.") if own else "",
+        lab_overrides=json.dumps(JUPYTERLAB_OVERRIDES, separators=(",", ":")),
         name=project.name,
         base_image=default_base_image(project),
         uv_version=UV_VERSION,
@@ -381,6 +390,16 @@ def _context_entries(project: Project) -> Iterator[tuple[str, Path, str]]:
         top = project.root / name
         if top.is_dir() and not top.is_symlink():
             yield from walk_context(top, name, _NEVER)
+    from labship.targets.bakedfiles import code_entries, package_entries
+
+    extra = {b.name: b for b in (*code_entries(project), *package_entries(project))}
+    for name in sorted(extra):
+        path = project.root / name
+        if extra[name].folder:
+            yield name, path, "dir"
+            yield from walk_context(path, name, _NEVER)
+        else:
+            yield name, path, "file"
 
 
 def walk_context(src: Path, rel: str, never: re.Pattern[str]) -> Iterator[tuple[str, Path, str]]:
@@ -435,6 +454,8 @@ def stage_context(project: Project) -> Iterator[Path]:
     UV_VERSION) and the import check in labship-check/. Why not the project root with a
     .dockerignore: that file is the user's, and one missing line would ship .env_prod or
     data/ into a layer; an allow-list fails closed. Hard links keep staging cheap."""
+    from labship.targets.bakedfiles import without_local
+
     project.state_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix="context-", dir=project.state_dir))
     try:
@@ -443,8 +464,9 @@ def stage_context(project: Project) -> Iterator[Path]:
             if src.is_file():
                 # Only the packages part: the [tool.labship] table (resolved_at, ...)
                 # would otherwise bust the install layer on a re-lock to the same set.
-                text = src.read_text(encoding="utf-8")
-                (stage / name).write_text(text.partition(TOOL_TABLE)[0], encoding="utf-8")
+                # The project's own package is installed after the environment layer.
+                text = without_local(src.read_text(encoding="utf-8").partition(TOOL_TABLE)[0])
+                (stage / name).write_text(text, encoding="utf-8")
         for name in CONTEXT_DIRS:
             (stage / name).mkdir()  # the Dockerfile COPYs each; an empty one is fine
         for rel, src, kind in _context_entries(project):

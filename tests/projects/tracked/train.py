@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
-from churn.data import load  # noqa: E402
+from churn.data import load
 
 load_dotenv()
 X, y = load()

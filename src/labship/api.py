@@ -6,6 +6,7 @@ loading and validating the profile, choosing the runtime (said aloud), the run l
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from labship.targets.push import PushResult
 
 LAB_TOKEN = "JUPYTER_TOKEN"
+TRIGGER_ENV = "LABSHIP_TRIGGER"  # "schedule" in the cron wrapper's run: the run log says so
 MIN_TOKEN_LENGTH = 16  # 64 bits as hex; labship new writes 48 characters
 
 
@@ -139,6 +141,7 @@ def run(
         signal=ended.signal_name,
         killed=ended.killed,
         mlflow_run_id=mlflow_run,
+        scheduled=os.environ.get(TRIGGER_ENV) == "schedule",
     )
     _log_run(project, record, console)
     return RunOutcome(ended.exit_code, record)

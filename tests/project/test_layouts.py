@@ -213,3 +213,56 @@ def test_an_env_dev_without_a_token_gets_one_line(tmp_path: Path) -> None:
     assert len(lines[1]) > len("JUPYTER_TOKEN=") + 32
     assert ".env_dev had no JUPYTER_TOKEN: one random token line added for the lab" in result.notes
     assert lines[1].split("=", 1)[1] not in "\n".join(result.notes)
+
+
+def test_a_service_built_from_a_subfolder_gives_its_job_and_python(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "docker-compose.yml": "services:\n  app:\n    build: ./app\n"
+            "  cache:\n    image: redis:7\n",
+            "app/Dockerfile": "FROM python:3.10-slim\nWORKDIR /srv\nCOPY . .\n"
+            'CMD ["python", "train.py"]\n',
+            "app/train.py": "",
+            "app/requirements.txt": "six\n",
+            ".python-version": "3.12.1\n",
+        },
+    )
+    result = init_project(tmp_path)
+    settings = read_settings(tmp_path / "labship.toml")
+    assert settings.jobs["train"].argv == ("python", "app/train.py")
+    assert settings.python == "3.12"  # .python-version comes before a Dockerfile's FROM
+    assert "python 3.12 from .python-version" in result.notes
+    assert any("service cache: a cache (redis:7), not run by labship" in n for n in result.notes)
+
+
+def test_an_old_cookiecutter_layout_with_setup_py_is_a_package(tmp_path: Path) -> None:
+    """cookiecutter-data-science v1: requirements.txt starts with '-e .', setup.py names
+    the package 'src', the Makefile's data step runs src/data/make_dataset.py."""
+    from labship.spec import read_spec
+    from labship.spec.pyproject import LocalPackage
+
+    _write(
+        tmp_path,
+        {
+            "requirements.txt": "# local package\n-e .\n\n# external requirements\nclick\n",
+            "setup.py": "from setuptools import find_packages, setup\n\n"
+            "setup(\n    name='src',\n    packages=find_packages(),\n)\n",
+            "src/__init__.py": "",
+            "src/data/make_dataset.py": "",
+            "Makefile": "data: requirements\n\t$(PYTHON_INTERPRETER) src/data/make_dataset.py "
+            "data/raw data/processed\n\nPYTHON_INTERPRETER = python3\n",
+            "data/raw/.gitkeep": "",
+            "data/processed/.gitkeep": "",
+            "references/.gitkeep": "",
+        },
+    )
+    result = init_project(tmp_path, name="v1", python="3.11")
+    assert (
+        result.notes[0]
+        == "cookiecutter-data-science layout (requirements.txt, Makefile) recognised"
+    )
+    job = read_settings(tmp_path / "labship.toml").jobs["data"]
+    assert job.argv == ("python", "src/data/make_dataset.py", "data/raw", "data/processed")
+    spec = read_spec(tmp_path / "requirements.txt", root=tmp_path)
+    assert spec.local_package == LocalPackage("src", ".") and spec.requirements == ("click",)

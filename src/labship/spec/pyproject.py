@@ -25,6 +25,7 @@ DEV_EXTRAS = frozenset(
     {"dev", "devel", "development", "test", "tests", "testing", "lint", "docs", "doc"}
 )
 _NAME = re.compile(r"^\s*name\s*=\s*(\S+)\s*$", re.MULTILINE)
+_SETUP_NAME = re.compile(r"\bname\s*=\s*['\"]([A-Za-z0-9][A-Za-z0-9._-]*)['\"]")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ def local_package(folder: Path, where: str) -> LocalPackage | None:
         name = read_pyproject(pyproject).name
     if name is None and (folder / "setup.cfg").is_file():
         found = _NAME.search((folder / "setup.cfg").read_text(encoding="utf-8", errors="replace"))
+        name = found.group(1) if found else None
+    if name is None and (folder / "setup.py").is_file():  # setup(name="src", ...)
+        text = (folder / "setup.py").read_text(encoding="utf-8", errors="replace")
+        found = _SETUP_NAME.search(text)
         name = found.group(1) if found else None
     if name is None and not (pyproject.is_file() or (folder / "setup.py").is_file()):
         return None

@@ -165,10 +165,12 @@ def init_project(
     dev_compose = _first(root, _DEV_COMPOSE)
     prod_compose = _first(root, _PROD_COMPOSE)
     dockerfiles = [read_dockerfile(root, p) for p in find_dockerfiles(root)]
+    services = _services(root, dev_compose, prod_compose)
+    dockerfiles += _built_by_services(root, services, {d.path for d in dockerfiles})
     spec = _Spec.find(root)
     notes = found.notes
     project = _project_name(root, name, spec, notes)
-    py = _python(python, spec, dockerfiles, notes)
+    py = _python(root, python, spec, dockerfiles, notes)
     files: list[File] = []
     if spec.rel is None:
         files.append(spec_file(project, py, ()))
@@ -177,7 +179,6 @@ def init_project(
         notes.append(f"spec {spec.rel}")
     if spec.dev:
         notes.append(f"dev set from requirements files: {', '.join(spec.dev)}")
-    services = _services(root, dev_compose, prod_compose)
     if prod_compose:
         _jobs_from_compose(found, prod_compose, dev_compose, services[prod_compose])
     if dev_compose:
@@ -265,10 +266,15 @@ def _project_name(root: Path, given: str | None, spec: _Spec, notes: list[str]) 
 
 
 def _python(
-    given: str | None, spec: _Spec, dockerfiles: Sequence[Dockerfile], notes: list[str]
+    root: Path,
+    given: str | None,
+    spec: _Spec,
+    dockerfiles: Sequence[Dockerfile],
+    notes: list[str],
 ) -> str:
-    """The given version, else the spec's, else a Dockerfile's FROM python:X.Y, else the
-    running interpreter's (or, where the spec admits a range, the host's if it fits)."""
+    """The given version, else the spec's, else .python-version's (pyenv, uv), else a
+    Dockerfile's FROM python:X.Y, else a requires-python that admits one minor version,
+    else the running interpreter's."""
     if given is not None:
         if spec.python and spec.python != given:
             notes.append(f"python {given} given, but {spec.rel} says {spec.python}")
@@ -276,6 +282,10 @@ def _python(
     if spec.python:
         notes.append(f"python {spec.python} from {spec.rel}")
         return spec.python
+    pinned = _python_version_file(root)
+    if pinned:
+        notes.append(f"python {pinned} from .python-version")
+        return pinned
     from_image = next((d for d in dockerfiles if d.python and d.argv), None)
     from_image = from_image or next((d for d in dockerfiles if d.python), None)
     if from_image is not None and from_image.python:
@@ -453,23 +463,50 @@ def _lab_port(
     return port
 
 
+def _build_of(compose: Path, body: Mapping[str, Any]) -> tuple[Path, Path] | None:
+    """(Dockerfile, context) of a service's ``build``, or None."""
+    build = body.get("build")
+    if isinstance(build, str):
+        context = Path(os.path.normpath(compose.parent / build))
+        return context / "Dockerfile", context
+    if isinstance(build, Mapping) and isinstance(build.get("context", "."), str):
+        context = Path(os.path.normpath(compose.parent / str(build.get("context", "."))))
+        name = build.get("dockerfile", "Dockerfile")
+        if isinstance(name, str):
+            return Path(os.path.normpath(context / name)), context
+    return None
+
+
+def _built_by_services(
+    root: Path, services: Mapping[Path, Sequence[Service]], known: set[Path]
+) -> list[Dockerfile]:
+    """The Dockerfiles the project's services build that live elsewhere (``app/``),
+    read with their own build context."""
+    found: list[Dockerfile] = []
+    for compose, listed in services.items():
+        for service in listed:
+            built = _build_of(compose, service.body) if service.project else None
+            if built is None or built[0] in known or service.body.get("command") is not None:
+                continue
+            dockerfile, context = built
+            if dockerfile.is_file() and dockerfile.is_relative_to(root):
+                known.add(dockerfile)
+                found.append(read_dockerfile(root, dockerfile, context))
+    return found
+
+
 def _runs_jupyter(root: Path, compose: Path, service: Service) -> bool:
     """The service's own Dockerfile starts Jupyter (its CMD), or its name says so."""
     if "jupyter" in service.name.lower():
         return True
-    build = service.body.get("build")
-    if isinstance(build, Mapping):
-        context = compose.parent / str(build.get("context", "."))
-        dockerfile = context / str(build.get("dockerfile", "Dockerfile"))
-    elif isinstance(build, str):
-        dockerfile = compose.parent / build / "Dockerfile"
-    else:
+    built = _build_of(compose, service.body)
+    if built is None:
         return False
-    dockerfile = Path(os.path.normpath(dockerfile))
+    dockerfile, context = built
     return (
         dockerfile.is_file()
         and dockerfile.is_relative_to(root)
-        and read_dockerfile(root, dockerfile).lab
+        and read_dockerfile(root, dockerfile, context).lab
     )
 
 
@@ -714,6 +751,15 @@ def _plain_lines(path: Path) -> list[str]:
         if line and not line.startswith(("#", "-")):
             out.append(line)
     return out
+
+
+def _python_version_file(root: Path) -> str | None:
+    """3.11 from a .python-version of "3.11" or "3.11.7" (pyenv's and uv's file)."""
+    path = root / ".python-version"
+    if not path.is_file():
+        return None
+    found = re.match(r"\s*(3\.\d+)(?:\.\d+)?\s*$", read_loosely(path).split("\n", 1)[0])
+    return found.group(1) if found else None
 
 
 def _single_minor(python_spec: str | None) -> str | None:

@@ -63,8 +63,9 @@ def find_dockerfiles(root: Path) -> list[Path]:
     return found
 
 
-def read_dockerfile(root: Path, path: Path) -> Dockerfile:
-    """The final stage's Python version and command."""
+def read_dockerfile(root: Path, path: Path, context: Path | None = None) -> Dockerfile:
+    """The final stage's Python version and command; ``context`` is the build context
+    its COPY lines read from (the project root unless a compose file says otherwise)."""
     python: str | None = None
     stages: dict[str, str | None] = {}  # stage name -> its Python
     entrypoint: tuple[str, ...] = ()
@@ -87,7 +88,7 @@ def read_dockerfile(root: Path, path: Path) -> Dockerfile:
     runs_python = bool(words) and _PYTHON_WORD.fullmatch(words[0]) is not None
     argv: tuple[str, ...] = ()
     if runs_python and not lab and len(words) > 1 and words[1] != "-c":
-        mounts, workdir = dockerfile_view(root, path, root)  # built from the project root
+        mounts, workdir = dockerfile_view(root, path, context or root)
         view = View(tuple(mounts), workdir, f"{_rel(root, path)} WORKDIR {workdir}")
         argv = map_command(words, view, root).argv
         argv = ("python", *argv[1:])  # the image's interpreter: labship runs the environment's

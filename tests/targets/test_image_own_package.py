@@ -4,7 +4,8 @@ A pyproject.toml with a build backend makes the project a package (cookiecutter-
 science's layout): its jobs import it (``from pkgdemo.config import ...``). The lock holds
 it as a PEP 751 directory entry; the local environment installs it editable (the job sees
 the project's own files), the prod image builds and installs it after the third-party
-set, and bakes in the code the jobs run. Real uv, real BuildKit, real containers.
+set (editable at /app, where it bakes in the code the jobs run). Real uv, real BuildKit,
+real containers.
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ def test_own_package_editable_locally_and_installed_in_the_prod_image(tmp_path: 
     assert docker.returncode == 0, docker.stderr
     lines = docker.stdout.splitlines()
     assert lines[0] == "from the package 1.16.0"
-    # built and installed into the image's environment, not pointing at a mounted folder
-    assert lines[1].startswith("installed at /opt/venv/lib/python3.11/site-packages/pkgdemo/")
+    # built and installed into the image's environment, as an editable install of /app,
+    # where the image bakes the code: __file__ is in the project there as it is locally
+    assert lines[1] == "installed at /app/pkgdemo/__init__.py"
     dockerfile = (root / "docker" / "Dockerfile").read_text()
     assert "uv pip install --quiet --no-deps" in dockerfile
     assert "COPY --chown=10001:10001 pkgdemo/ /app/pkgdemo/" in dockerfile

@@ -10,8 +10,12 @@ science's ``project_name/``). Two rules say what else the image needs:
   package, which the jobs import; never ``data/`` or ``models/`` (data is not baked);
 * **the project's own package** (a ``directory`` entry in the lock): what building it
   needs, its ``pyproject.toml`` / ``setup.*``, README and LICENSE, and its code (top-level
-  packages, ``src/``). It is built and installed into the prod image's environment, not
-  editable; in the dev image, where the project is mounted, a ``.pth`` line points at it.
+  packages, ``src/``). Its backend builds it and uv installs it into the prod image's
+  environment after the third-party set, editable at ``/app``, where the image bakes its
+  code: code that finds the project through ``__file__`` (cookiecutter-data-science's
+  ``config.py``: ``PROJ_ROOT``, ``DATA_DIR``) sees ``/app`` in the image as it sees the
+  project folder locally, not site-packages. In the dev image, where the project is
+  mounted, a ``.pth`` line points at it.
 """
 
 from __future__ import annotations

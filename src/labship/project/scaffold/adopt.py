@@ -141,7 +141,6 @@ class _Found:
     root: Path
     notes: list[str] = field(default_factory=list)
     jobs: dict[str, Job] = field(default_factory=dict)
-    layout: list[str] = field(default_factory=list)
 
     def job(self, name: str, argv: tuple[str, ...], said: str) -> None:
         """Add a job unless one runs the same command; a taken name gets a suffix."""
@@ -154,6 +153,32 @@ class _Found:
         self.notes.append(f"job {name!r} from {said}: {shlex.join(argv)}")
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The files that make the folder's layout, read."""
+
+    dev_compose: Path | None
+    prod_compose: Path | None
+    services: Mapping[Path, Sequence[Service]]
+    dockerfiles: Sequence[Dockerfile]
+    makefile: Path | None
+    spec: _Spec
+
+    @classmethod
+    def read(cls, root: Path) -> _Layout:
+        dev_compose = _first(root, _DEV_COMPOSE)
+        prod_compose = _first(root, _PROD_COMPOSE)
+        dockerfiles = [read_dockerfile(root, p) for p in find_dockerfiles(root)]
+        services = _services(root, dev_compose, prod_compose)
+        dockerfiles += _built_by_services(root, services, {d.path for d in dockerfiles})
+        makefile = find_makefile(root)
+        return cls(dev_compose, prod_compose, services, dockerfiles, makefile, _Spec.find(root))
+
+    def name(self, root: Path) -> str:
+        composes = (self.dev_compose, self.prod_compose)
+        return _layout_name(root, self.spec, self.dockerfiles, composes, self.makefile)
+
+
 def init_project(
     folder: Path, *, name: str | None = None, python: str | None = None
 ) -> ScaffoldResult:
@@ -162,15 +187,11 @@ def init_project(
     name = checked_name(name) if name is not None else None
     python = checked_python(python) if python is not None else None
     found = _Found(root)
-    dev_compose = _first(root, _DEV_COMPOSE)
-    prod_compose = _first(root, _PROD_COMPOSE)
-    dockerfiles = [read_dockerfile(root, p) for p in find_dockerfiles(root)]
-    services = _services(root, dev_compose, prod_compose)
-    dockerfiles += _built_by_services(root, services, {d.path for d in dockerfiles})
-    spec = _Spec.find(root)
     notes = found.notes
+    layout = _Layout.read(root)
+    spec = layout.spec
     project = _project_name(root, name, spec, notes)
-    py = _python(root, python, spec, dockerfiles, notes)
+    py = _python(root, python, spec, layout.dockerfiles, notes)
     files: list[File] = []
     if spec.rel is None:
         files.append(spec_file(project, py, ()))
@@ -179,21 +200,11 @@ def init_project(
         notes.append(f"spec {spec.rel}")
     if spec.dev:
         notes.append(f"dev set from requirements files: {', '.join(spec.dev)}")
-    if prod_compose:
-        _jobs_from_compose(found, prod_compose, dev_compose, services[prod_compose])
-    if dev_compose:
-        _jobs_from_compose(found, dev_compose, None, services[dev_compose], python_only=True)
-    for dockerfile in dockerfiles:
-        if dockerfile.argv:
-            found.job(job_name(dockerfile), dockerfile.argv, f"{dockerfile.rel} CMD/ENTRYPOINT")
-    makefile = find_makefile(root)
-    if makefile is not None:
-        for job in make_jobs(root, makefile):
-            found.job(job.target, job.argv, f"{makefile.name} target {job.target}")
-    if not found.jobs and (dev_compose or prod_compose or dockerfiles or makefile):
-        notes.append("no command that runs Python found: no jobs; add them to labship.toml")
-    port = _lab_port(root, dev_compose, services, notes) if dev_compose else DEFAULT_LAB_PORT
-    for compose, listed in services.items():
+    _collect_jobs(found, layout)
+    port = DEFAULT_LAB_PORT
+    if layout.dev_compose:
+        port = _lab_port(root, layout.dev_compose, layout.services, notes)
+    for compose, listed in layout.services.items():
         users = [s for s in listed if s.project]
         notes += [service_note(root, compose, s, users) for s in listed if not s.project]
     keys, required = _profile_keys(root, notes)
@@ -217,11 +228,11 @@ def init_project(
             f"{token} starts Jupyter with a fixed token; labship lab uses JUPYTER_TOKEN from "
             "the profile instead"
         )
-    layout = _layout_name(root, spec, dockerfiles, (dev_compose, prod_compose), makefile)
+    recognised = layout.name(root)
     notes.insert(
         0,
-        f"{layout} recognised"
-        if layout
+        f"{recognised} recognised"
+        if recognised
         else "no Dockerfile, compose file or Makefile: a minimal labship.toml, add jobs to it",
     )
     created = write_all(root, files)
@@ -230,6 +241,26 @@ def init_project(
         notes.append(appended)
     notes += _missing_profiles(root, settings.required)  # after .env.example is written
     return ScaffoldResult(root, created, tuple(kept), tuple(notes))
+
+
+def _collect_jobs(found: _Found, layout: _Layout) -> None:
+    """Jobs from compose commands, Dockerfile CMDs and Makefile recipes, in that order;
+    a command already taken is not taken twice."""
+    if layout.prod_compose:
+        services = layout.services[layout.prod_compose]
+        _jobs_from_compose(found, layout.prod_compose, layout.dev_compose, services)
+    if layout.dev_compose:
+        services = layout.services[layout.dev_compose]
+        _jobs_from_compose(found, layout.dev_compose, None, services, python_only=True)
+    for dockerfile in layout.dockerfiles:
+        if dockerfile.argv:
+            found.job(job_name(dockerfile), dockerfile.argv, f"{dockerfile.rel} CMD/ENTRYPOINT")
+    if layout.makefile is not None:
+        for job in make_jobs(found.root, layout.makefile):
+            found.job(job.target, job.argv, f"{layout.makefile.name} target {job.target}")
+    made = layout.dev_compose or layout.prod_compose or layout.dockerfiles or layout.makefile
+    if not found.jobs and made:
+        found.notes.append("no command that runs Python found: no jobs; add them to labship.toml")
 
 
 def _adoptable(folder: Path) -> Path:

@@ -22,16 +22,16 @@ if TYPE_CHECKING:
 
     from labship.console import Console
     from labship.doctor import Report
+    from labship.images.build import BuiltImage
+    from labship.images.serve import ServeImage
     from labship.lock import Lock, LockResult
     from labship.profiles import EnvReport
     from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
     from labship.runtimes.base import Interactive, LabInfo, Runtime
-    from labship.serve.image import ServeImage
     from labship.store import GcResult
     from labship.targets.cronhook import Event
     from labship.targets.cronschedule import Installed, Listed
-    from labship.targets.image import BuiltImage
     from labship.targets.push import PushResult
 
 LAB_TOKEN = "JUPYTER_TOKEN"
@@ -417,7 +417,7 @@ def build(
     console: Console,
 ) -> list[BuiltImage]:
     """Build images from the lock; dev as the host user so mounted files stay theirs."""
-    from labship.targets import image
+    from labship.images import build as image
 
     lock = current_lock(project, lock_mode, console=console)
     checked = [image.check_target(t) for t in targets]
@@ -592,7 +592,7 @@ def build_serve(
 ) -> ServeImage:
     """``labship build serve MODEL``: the model's serving image (its tag is keyed by its
     content: an unchanged model is not rebuilt)."""
-    from labship.serve import image
+    from labship.images import serve as image
 
     return image.build(
         model_folder(model, tracking_uri=tracking_uri, console=console), console=console

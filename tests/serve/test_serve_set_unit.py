@@ -14,7 +14,8 @@ import pytest
 
 from labship.console import Console
 from labship.errors import UsageError
-from labship.serve import image, serve_runtime
+from labship.images import serve as image
+from labship.serve import serve_runtime
 from labship.serve.env import APP, served_requirements
 from labship.serve.model import ModelFolder, read_model
 

@@ -19,10 +19,10 @@ from dockerfixtures import LOCAL_BASE, docker_skip_reason, write_project
 from labship import pushes
 from labship.console import Console
 from labship.errors import ConfigError, UsageError
+from labship.images import build as images
+from labship.images import container
 from labship.lock import Lock, read_lock
 from labship.project import Project, load_project
-from labship.runtimes import container
-from labship.targets import image as images
 from labship.targets.push import destination
 from labship.tools import docker as dockertool
 from labship.tools.registry import Registry

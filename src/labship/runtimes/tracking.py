@@ -99,7 +99,7 @@ def container_command() -> list[str]:
     """The server in a container (compose, the docker runtime): all interfaces of its own
     network namespace (the host publishes it on 127.0.0.1 only), the store mounted at
     ``container.MLFLOW_DATA``, reachable from the lab by the name ``mlflow``."""
-    from labship.runtimes import container
+    from labship.images import container
 
     return [
         "mlflow",
@@ -111,7 +111,7 @@ def container_command() -> list[str]:
 
 def container_uri() -> str:
     """The server's URI from the lab's container."""
-    from labship.runtimes import container
+    from labship.images import container
 
     return f"http://{container.MLFLOW_HOST}:{container.MLFLOW_PORT}"
 

@@ -1,4 +1,4 @@
-"""``labship serve MODEL --runtime docker``: the serving image (``serve.image``) run in
+"""``labship serve MODEL --runtime docker``: the serving image (``images.serve``) run in
 the foreground, its port published on the host given (127.0.0.1 by default).
 
 As the docker runtime runs jobs: ``docker create`` (docker's own failures are captured
@@ -30,7 +30,7 @@ def serve_container(
     console: Console,
     constraints: tuple[str, ...] = (),
 ) -> int:
-    from labship.serve import image
+    from labship.images import serve as image
     from labship.serve.env import model_lock
     from labship.store import Store
     from labship.tools.docker import docker

@@ -11,7 +11,7 @@ what ``labship run`` cannot know (skipped and stopped runs, healthchecks pings:
 Decisions:
 
 - **Wrappers live in the project** (``.labship/cron/``, git-ignored machine state, with
-  the run log and the logs they write). They are generated files (``targets.generated``):
+  the run log and the logs they write). They are generated files (``labship.generated``):
   a hand edit is refused, ``labship eject cron`` hands them over and labship then runs
   them as they are. They hold paths and names, never a variable's value.
 - **Marked entries.** Each entry sits under ``# labship:<project> <job>`` (``<project>``:
@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import ConfigError, UsageError
+from labship.generated import Header, Planned, with_header
 from labship.targets.base import Context
-from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
     from labship.project import Job, Project

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from labship.errors import ConfigError, UsageError
+from labship.generated import write_all
 from labship.targets.cron import (
     MARKER,
     check_schedulable,
@@ -24,7 +25,6 @@ from labship.targets.cron import (
     wrapper_path,
 )
 from labship.targets.crontime import NotExpressible, Zone, in_system_zone, next_runs, system_zone
-from labship.targets.generated import write_all
 from labship.tools import crontab
 
 if TYPE_CHECKING:

@@ -52,8 +52,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import ConfigError, ProfileError
+from labship.generated import Header, Planned, with_header
 from labship.targets.base import Context, distinct_names, selected_jobs
-from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
     from labship.project import Job, Project
@@ -172,8 +172,8 @@ class K8sTarget:
     def _serving(self, project: Project, folder: Path) -> list[Planned]:
         """The Deployment and the Service serving one model folder."""
         from labship.console import Console
-        from labship.runtimes.container import APP_UID
-        from labship.serve import image
+        from labship.images import serve as image
+        from labship.images.container import APP_UID
         from labship.serve.env import model_lock
         from labship.serve.model import read_model
         from labship.store import Store
@@ -229,8 +229,8 @@ class K8sTarget:
 
     def _image(self, project: Project) -> str:
         """The last push by digest; else the local prod tag, said aloud."""
+        from labship.images.build import stable_tags
         from labship.pushes import last_pushed
-        from labship.targets.image import stable_tags
 
         pushed = last_pushed(project)
         if pushed is not None:
@@ -320,7 +320,7 @@ def output_mounts(project: Project) -> list[dict[str, str]]:
 
 
 def _common(project: Project, image: str) -> dict[str, Any]:
-    from labship.runtimes.container import APP_UID
+    from labship.images.container import APP_UID
 
     return {
         "project": project.name,

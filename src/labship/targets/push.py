@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from labship.errors import ConfigError, Interrupted, LabshipError, ToolError, UsageError
+from labship.images import build as images
 from labship.pushes import PushRecord
-from labship.targets import image as images
 
 if TYPE_CHECKING:
     from labship.console import Console

@@ -31,10 +31,10 @@ from labship.errors import (
     RuntimeUnavailable,
     ToolError,
 )
+from labship.generated import state as file_state
+from labship.images import build as images
 from labship.lock import TOOL_TABLE, Lock
 from labship.project import Project, load_project
-from labship.targets import image as images
-from labship.targets.generated import state as file_state
 from labship.tools import docker as dockertool
 
 HASH_A = "a" * 64
@@ -650,7 +650,7 @@ def test_sigint_during_build_leaves_nothing_behind(built: Built, tmp_path: Path)
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from labship.targets import image as images\nfrom labship.console import Console\n"
+        "from labship.images import build as images\nfrom labship.console import Console\n"
         "from labship.errors import LabshipError\nfrom labship.project import load_project\n"
         "from labship.lock import Lock\n"
         "p = load_project(Path(sys.argv[1]))\n"

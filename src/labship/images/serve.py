@@ -6,7 +6,7 @@ in; a non-root user; a HEALTHCHECK on ``/ping`` (python's urllib: no curl in the
 workers from the container's cgroup at start (``app/__main__``). The Dockerfile is
 ``templates/serve/Dockerfile.j2``; its uv stage and bytecode step are the project
 image's (``templates/docker/stages.j2``), and so are the base image rule, the CA secret
-and the staged uv (``targets.image``).
+and the staged uv (``images.build``).
 
 The tag is the digest of everything the image is made of (Dockerfile, lock, server
 code, model files, base image): an unchanged model is not rebuilt, not even from cache.
@@ -61,7 +61,7 @@ def image_name(model: ModelFolder) -> str:
 def base_image(python: str) -> str:
     """LABSHIP_BASE_IMAGE (tests, air-gapped machines), else the official slim image of
     the model's Python."""
-    from labship.targets.image import BASE_IMAGE_ENV, checked_reference
+    from labship.images.build import BASE_IMAGE_ENV, checked_reference
 
     override = os.environ.get(BASE_IMAGE_ENV)
     if override:
@@ -72,9 +72,9 @@ def base_image(python: str) -> str:
 def render_dockerfile(model: ModelFolder) -> str:
     import json
 
-    from labship.runtimes.container import APP_UID, VENV
+    from labship.images.build import UV_VERSION
+    from labship.images.container import APP_UID, VENV
     from labship.serve.env import PACKAGE
-    from labship.targets.image import UV_VERSION
     from labship.templates import environment
 
     url = f"http://127.0.0.1:{PORT}/ping"
@@ -101,7 +101,7 @@ def render_dockerfile(model: ModelFolder) -> str:
 def _model_files(root: Path) -> Iterator[tuple[str, Path, str]]:
     """(path in the context's model/, source, "dir" | "link" | "file"), sorted: the list
     that is both hashed and staged."""
-    from labship.targets.image import walk_context
+    from labship.images.build import walk_context
 
     yield from walk_context(root, "", _NEVER)
 
@@ -172,8 +172,8 @@ def ensure(model: ModelFolder, lock: Lock, *, console: Console) -> ServeImage:
 def _stage(model: ModelFolder, lock: Lock, dockerfile: str) -> Iterator[Path]:
     """The build context: Dockerfile, pylock.toml, labship_serve/, model/, uv/. Model
     files are copied readable by all (the image's user is not their owner)."""
+    from labship.images.build import STAGED_UV_DIR, host_uv_for_image
     from labship.serve.env import PACKAGE
-    from labship.targets.image import STAGED_UV_DIR, host_uv_for_image
 
     stage = Path(tempfile.mkdtemp(prefix="labship-serve-context-"))
     try:
@@ -203,7 +203,7 @@ def _stage(model: ModelFolder, lock: Lock, dockerfile: str) -> Iterator[Path]:
 
 def _build(model: ModelFolder, lock: Lock, planned: Plan, *, console: Console) -> str:
     from labship import __version__
-    from labship.targets.image import base_unavailable, ca_bundle
+    from labship.images.build import base_unavailable, ca_bundle
     from labship.tools.docker import build_client, docker, ping, pull_failure
     from labship.tools.process import failure_message, run_tool
 

@@ -29,9 +29,9 @@ from labship.errors import (
     ToolError,
     UsageError,
 )
+from labship.generated import Header, Planned, with_header
 from labship.lock import TOOL_TABLE
 from labship.targets.base import Context
-from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -140,7 +140,7 @@ def _apt_packages(project: Project) -> list[str]:
 def _body(project: Project) -> str:
     import json
 
-    from labship.runtimes import container
+    from labship.images import container
     from labship.store import JUPYTERLAB_OVERRIDES
     from labship.targets.bakedfiles import code_entries, import_root, package_entries
     from labship.templates import environment
@@ -271,7 +271,7 @@ def run_labels(project: Project, lock: Lock) -> dict[str, str]:
     argv, the variable names a profile must set or mask, and the spec's defaults."""
     import json
 
-    from labship.runtimes import container
+    from labship.images import container
 
     settings = project.settings
     jobs = {name: list(job.argv) for name, job in settings.jobs.items()}

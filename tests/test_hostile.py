@@ -866,7 +866,7 @@ def test_no_value_injects_into_the_compose_files(base: Base, tmp_path: Path) -> 
 
 def test_the_base_image_from_the_environment_is_checked_too(base: Base) -> None:
     from labship.errors import ConfigError
-    from labship.images.build import base_image
+    from labship.images.base import base_image
     from labship.project import load_project
 
     project = load_project(base.root)

@@ -80,7 +80,7 @@ def _registry_name(project: Project | None) -> str | None:
     """The project's push destination, if it names one (a bad one is a failed check)."""
     if project is None:
         return None
-    from labship.targets.push import destination
+    from labship.actions.push import destination
 
     try:
         return destination(project)
@@ -181,7 +181,7 @@ def _process_running(names: set[str]) -> bool:
 
 def check_registry(name: str) -> list[Check]:
     """The registry answers, and lets docker's login push there (tried in memory)."""
-    from labship.targets.push import registry_for
+    from labship.actions.push import registry_for
     from labship.tools.registry import login_source, split
 
     found = split(name)

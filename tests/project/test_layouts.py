@@ -240,7 +240,7 @@ def test_an_old_cookiecutter_layout_with_setup_py_is_a_package(tmp_path: Path) -
     """cookiecutter-data-science v1: requirements.txt starts with '-e .', setup.py names
     the package 'src', the Makefile's data step runs src/data/make_dataset.py."""
     from labship.spec import read_spec
-    from labship.spec.pyproject import LocalPackage
+    from labship.spec.base import LocalPackage
 
     _write(
         tmp_path,

@@ -8,7 +8,7 @@ import pytest
 
 from labship.errors import SpecError
 from labship.spec import read_spec
-from labship.spec.pyproject import LocalPackage
+from labship.spec.base import LocalPackage
 
 BUILDS = '[build-system]\nrequires = ["flit_core >=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
 

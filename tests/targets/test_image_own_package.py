@@ -19,7 +19,7 @@ import pytest
 
 from conftest import labship
 from dockerfixtures import LOCAL_BASE
-from labship.targets.bakedfiles import without_local
+from labship.images.bakedfiles import without_local
 
 
 def _project(root: Path) -> Path:

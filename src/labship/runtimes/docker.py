@@ -72,6 +72,7 @@ from labship.tools.process import (
 
 if TYPE_CHECKING:
     from labship.console import Console
+    from labship.images.tags import Target
     from labship.lock import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
@@ -247,7 +248,7 @@ class DockerRuntime:
         """The image for ``lock``: built only when what it is made of changed."""
         from labship.images import build as images
 
-        target: images.Target = "dev" if dev else "prod"
+        target: Target = "dev" if dev else "prod"
         built = images.ensure(project, lock, target, console=console, uid=self.uid, gid=self.gid)
         tag = built.tags[0]
         return Image(self.name, lock.hash(dev=dev), dev, built.created, built.image_id, tag)

@@ -29,7 +29,7 @@ def run_image(
     ref: str, job_name: str | None, *, folder: Path, profile_name: str, console: Console
 ) -> int:
     """Run ``job_name`` from image ``ref`` (pulled when not here) with ``folder``'s profile."""
-    from labship.images.build import checked_reference
+    from labship.images.base import checked_reference
     from labship.profiles import secret_values
     from labship.runtimes.docker import DockerRuntime, Image
     from labship.tools.docker import ping

@@ -20,21 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from labship.errors import SpecError
+from labship.spec.base import (
+    LocalPackage,
+    Spec,
+    _display,
+    _python_minor,
+    _validate_requirement,
+)
 
 DEV_EXTRAS = frozenset(
     {"dev", "devel", "development", "test", "tests", "testing", "lint", "docs", "doc"}
 )
 _NAME = re.compile(r"^\s*name\s*=\s*(\S+)\s*$", re.MULTILINE)
 _SETUP_NAME = re.compile(r"\bname\s*=\s*['\"]([A-Za-z0-9][A-Za-z0-9._-]*)['\"]")
-
-
-@dataclass(frozen=True)
-class LocalPackage:
-    """The project's own package: a folder (relative to the project root) uv installs."""
-
-    name: str
-    path: str  # "." for the project root
-    editable: bool = True
 
 
 @dataclass(frozen=True)
@@ -139,3 +137,27 @@ def _strings(value: object, shown: str, what: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SpecError(f"{shown}: {what} must be a list of requirement strings")
     return list(value)
+
+
+def read_pyproject_spec(path: Path) -> Spec:
+    """pyproject.toml as the project's spec."""
+    shown = _display(path)
+    found = read_pyproject(path, shown)
+    for requirement in (*found.requirements, *found.dev_requirements):
+        _validate_requirement(requirement, shown, "")
+    own = LocalPackage(found.name, ".") if found.package and found.name else None
+    return Spec(
+        path=path,
+        python=_python_minor(found.python_spec),
+        python_spec=found.python_spec,
+        requirements=found.requirements,
+        index_url=None,
+        extra_index_urls=(),
+        find_links=(),
+        variables={},
+        skipped=(),
+        name=found.name,
+        channels=(),
+        dev_requirements=found.dev_requirements,
+        local_package=own,
+    )

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # name -> "module:class"; modules are imported only when their target is used.
 _REGISTRY = {
-    "image": "labship.images.build:ImageTarget",
+    "image": "labship.targets.image:ImageTarget",
     "compose": "labship.targets.compose:ComposeTarget",
     "cron": "labship.targets.cron:CronTarget",
     "k8s": "labship.targets.k8s:K8sTarget",

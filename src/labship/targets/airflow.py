@@ -106,7 +106,9 @@ def variable_name(project: Project, profile: str) -> str:
 
 def variables_path(project: Project, profile: str) -> Path:
     """The ``airflow variables import`` file for a profile: machine-local, git-ignored."""
-    return project.state_dir / "airflow" / f"variables-{profile}.json"
+    from labship import state
+
+    return state.of(project).airflow_variables(profile)
 
 
 def secret_name(project: Project, profile: str) -> str:
@@ -160,7 +162,7 @@ def dags(project: Project, jobs: Iterable[Job]) -> list[Dag]:
 
 def image_ref(project: Project) -> tuple[str, bool]:
     """(image, pinned): the last push by digest, else the local prod tag (not pinned)."""
-    from labship.images.build import stable_tags
+    from labship.images.tags import stable_tags
     from labship.pushes import last_pushed
 
     pushed = last_pushed(project)

@@ -172,7 +172,8 @@ def render_compose(project: Project) -> dict[str, str]:
     """File name -> body (without the header). The files name stable tags, so the lock
     does not change them."""
     from labship.images import container
-    from labship.images.build import default_base_image, stable_tags
+    from labship.images.base import default_base_image
+    from labship.images.tags import stable_tags
 
     dev_image, prod_image = stable_tags(project)
     common = {

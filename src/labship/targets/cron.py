@@ -6,7 +6,7 @@ A crontab line is a poor place for a command (``%`` is a newline there, ``PATH``
 what a run needs: the overlap lock (flock), the timeout, one log per run with
 retention, ``labship run JOB --profile P --locked``, and calls back into labship for
 what ``labship run`` cannot know (skipped and stopped runs, healthchecks pings:
-``labship.targets.cronhook``).
+``labship.actions.cronhook``).
 
 Decisions:
 
@@ -60,7 +60,9 @@ def project_tag(project: Project) -> str:
 
 
 def cron_dir(project: Project) -> Path:
-    return project.state_dir / "cron"
+    from labship import state
+
+    return state.of(project).cron
 
 
 def _slug(name: str) -> str:

@@ -174,13 +174,15 @@ class K8sTarget:
         from labship.console import Console
         from labship.images import serve as image
         from labship.images.container import APP_UID
-        from labship.serve.env import model_lock
+        from labship.serve.env import model_lock, server
         from labship.serve.model import read_model
         from labship.store import Store
         from labship.templates import environment
 
         model = read_model(folder)
-        planned = image.plan(model, model_lock(model, Store(), console=Console(quiet=True)))
+        planned = image.plan(
+            model, model_lock(model, Store(), console=Console(quiet=True)), server()
+        )
         name = serve_name(project, model.path)
         labels = {
             "app.kubernetes.io/name": dns_label(project.name, 63),
@@ -229,7 +231,7 @@ class K8sTarget:
 
     def _image(self, project: Project) -> str:
         """The last push by digest; else the local prod tag, said aloud."""
-        from labship.images.build import stable_tags
+        from labship.images.tags import stable_tags
         from labship.pushes import last_pushed
 
         pushed = last_pushed(project)
@@ -310,7 +312,7 @@ OUTPUT_DIRS = ("models", "data")
 def output_mounts(project: Project) -> list[dict[str, str]]:
     """{name, path} of the writable volumes a job's pod gets: the project's output
     folders, at their place under the image's app folder."""
-    from labship.runtimes.container import APP_DIR
+    from labship.images.container import APP_DIR
 
     return [
         {"name": folder, "path": f"{APP_DIR}/{folder}"}

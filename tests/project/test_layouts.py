@@ -207,11 +207,16 @@ def test_dotenv_is_the_base_every_profile_reads(tmp_path: Path) -> None:
 
 def test_an_env_dev_without_a_token_gets_one_line(tmp_path: Path) -> None:
     _write(tmp_path, {".env_dev": "A=1"})  # no newline at the end
+    (tmp_path / ".env_dev").chmod(0o644)
     result = init_project(tmp_path, name="token", python="3.11")
+    assert stat.S_IMODE((tmp_path / ".env_dev").stat().st_mode) == 0o600
     lines = (tmp_path / ".env_dev").read_text().splitlines()
     assert lines[0] == "A=1" and lines[1].startswith("JUPYTER_TOKEN=") and len(lines) == 2
     assert len(lines[1]) > len("JUPYTER_TOKEN=") + 32
-    assert ".env_dev had no JUPYTER_TOKEN: one random token line added for the lab" in result.notes
+    assert (
+        ".env_dev had no JUPYTER_TOKEN: one random token line added for the lab, and its "
+        "mode 644 is 600 now" in result.notes
+    )
     assert lines[1].split("=", 1)[1] not in "\n".join(result.notes)
 
 

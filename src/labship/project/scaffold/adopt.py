@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import shlex
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -700,11 +701,15 @@ def _token_line(root: Path) -> str | None:
         return None
     line = f"{_LAB_TOKEN}={secrets.token_hex(24)}\n".encode()
     try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:  # private before the secret is on disk
+            path.chmod(0o600)
         with path.open("ab") as out:
             out.write((b"\n" if text and not text.endswith(b"\n") else b"") + line)
     except OSError as exc:
         return f"{path.name} has no {_LAB_TOKEN} and cannot be written ({exc.strerror}): add one"
-    return f"{path.name} had no {_LAB_TOKEN}: one random token line added for the lab"
+    private = f", and its mode {mode:o} is 600 now" if mode & 0o077 else ""
+    return f"{path.name} had no {_LAB_TOKEN}: one random token line added for the lab{private}"
 
 
 def _layout_name(

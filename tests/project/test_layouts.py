@@ -236,6 +236,7 @@ def test_a_service_built_from_a_subfolder_gives_its_job_and_python(tmp_path: Pat
     result = init_project(tmp_path)
     settings = read_settings(tmp_path / "labship.toml")
     assert settings.jobs["train"].argv == ("python", "app/train.py")
+    assert settings.spec == "app/requirements.txt"  # the built folder's, none at the root
     assert settings.python == "3.12"  # .python-version comes before a Dockerfile's FROM
     assert "python 3.12 from .python-version" in result.notes
     assert any("service cache: a cache (redis:7), not run by labship" in n for n in result.notes)

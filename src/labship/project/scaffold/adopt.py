@@ -112,14 +112,24 @@ class _Spec:
     dev: tuple[str, ...] = ()  # a requirements-dev.txt's requirements: the dev set
 
     @classmethod
-    def find(cls, root: Path) -> _Spec:
-        path = _first(root, _CONDA_SPECS)
+    def find(cls, root: Path, elsewhere: Sequence[Path] = ()) -> _Spec:
+        """The root's spec, else one in the folder a compose service builds (``app/``)."""
+        found = cls._at(root, root)
+        for folder in elsewhere:
+            if found.rel is not None:
+                break
+            found = cls._at(root, folder)
+        return found
+
+    @classmethod
+    def _at(cls, root: Path, folder: Path) -> _Spec:
+        path = _first(folder, _CONDA_SPECS)
         if path is not None:
             text = read_loosely(path)
             rel = path.relative_to(root).as_posix()
             return cls(rel, _match(_SPEC_PYTHON, text), _match(_SPEC_NAME, text))
-        pyproject = _pyproject(root)
-        requirements = _requirements_files(root)
+        pyproject = _pyproject(folder)
+        requirements = _requirements_files(folder)
         prod = [p for p in requirements if not _DEV_WORDS.search(p.name)]
         dev = tuple(r for p in requirements if p not in prod for r in _plain_lines(p))
         if prod:
@@ -127,7 +137,7 @@ class _Spec:
             return cls(rel, python_spec=pyproject.python_spec if pyproject else None, dev=dev)
         if pyproject is not None and pyproject.has_dependencies:
             return cls(
-                "pyproject.toml",
+                (folder / "pyproject.toml").relative_to(root).as_posix(),
                 _single_minor(pyproject.python_spec),
                 pyproject.name,
                 pyproject.python_spec,
@@ -173,7 +183,15 @@ class _Layout:
         services = _services(root, dev_compose, prod_compose)
         dockerfiles += _built_by_services(root, services, {d.path for d in dockerfiles})
         makefile = find_makefile(root)
-        return cls(dev_compose, prod_compose, services, dockerfiles, makefile, _Spec.find(root))
+        contexts = [
+            built[1]
+            for compose, listed in services.items()
+            for service in listed
+            if service.project and (built := _build_of(compose, service.body)) is not None
+        ]
+        inside = [c for c in dict.fromkeys(contexts) if c != root and c.is_relative_to(root)]
+        spec = _Spec.find(root, inside)
+        return cls(dev_compose, prod_compose, services, dockerfiles, makefile, spec)
 
     def name(self, root: Path) -> str:
         composes = (self.dev_compose, self.prod_compose)

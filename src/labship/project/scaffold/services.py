@@ -36,6 +36,7 @@ _KINDS: tuple[tuple[str, str], ...] = (
     (r"adminer|pgadmin|phpmyadmin|mongo-express", "an admin tool"),
 )
 _TEXT_SUFFIXES = (".py", ".ipynb", ".env", ".yml", ".yaml", ".toml", ".cfg", ".ini", ".json")
+_MAX_READ = 1 << 20  # bytes: larger files are data, not where a host name is written
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".labship", "data"}
 
 
@@ -105,6 +106,8 @@ def _host_uses(root: Path, service: Service, users: list[Service]) -> list[str]:
                     found.setdefault(_shown(match), f"{key} in compose service {user.name}")
     for path in _project_files(root):
         try:
+            if path.stat().st_size > _MAX_READ:
+                continue  # a data file, not code
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue

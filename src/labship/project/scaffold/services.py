@@ -57,7 +57,7 @@ def classify(root: Path, compose: Path, services: Mapping[str, Mapping[str, Any]
         image = str(body.get("image") or "")
         runs = f"{body.get('command') or ''} {body.get('entrypoint') or ''}".lower()
         text = f"{image} {runs}".lower()
-        kind = next((what for pattern, what in _KINDS if re.search(pattern, text)), "")
+        kind = next((what for pattern, what in _KINDS if re.search(rf"\b(?:{pattern})", text)), "")
         jupyter = "jupyter" in runs or "jupyter" in image.lower()
         builds = _builds_project(root, compose, body)
         mounts = any(

@@ -21,10 +21,11 @@ science's ``project_name/``). Two rules say what else the image needs:
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+
+from labship.lock import local_packages
 
 if TYPE_CHECKING:
     from labship.project import Project
@@ -48,16 +49,6 @@ class Baked:
     @property
     def src(self) -> str:
         return f"{self.name}/" if self.folder else self.name
-
-
-def local_packages(lock_path: Path) -> tuple[str, ...]:
-    """Names of the folder packages (the project's own) in a lock file; () if none."""
-    try:
-        data = tomllib.loads(lock_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return ()
-    packages = data.get("packages", [])
-    return tuple(str(p.get("name")) for p in packages if isinstance(p.get("directory"), dict))
 
 
 def without_local(text: str) -> str:

@@ -69,15 +69,7 @@ class Lock:
     @cached_property
     def local_packages(self) -> tuple[str, ...]:
         """Names of the folder packages (the project's own) in the lock."""
-        try:
-            data = tomllib.loads(self.prod_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return ()
-        return tuple(
-            str(p.get("name"))
-            for p in data.get("packages", [])
-            if isinstance(p.get("directory"), dict)
-        )
+        return local_packages(self.prod_path)
 
     @cached_property
     def prod(self) -> Mapping[str, str]:
@@ -94,6 +86,17 @@ class LockResult:
     lock: Lock
     changed: bool
     skipped: tuple[str, ...]
+
+
+def local_packages(path: Path) -> tuple[str, ...]:
+    """Names of the folder packages (PEP 751 ``directory`` entries: the project's own
+    package) in a lock file; () when there are none or it cannot be read."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return ()
+    packages = data.get("packages", [])
+    return tuple(str(p.get("name")) for p in packages if isinstance(p.get("directory"), dict))
 
 
 def _versions(path: Path) -> dict[str, str]:

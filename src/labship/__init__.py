@@ -13,7 +13,10 @@ Names are imported on first use so that ``labship run`` starts as quickly as ``p
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is not imported for `labship --version`
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

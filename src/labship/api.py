@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from labship.errors import ProfileError, UsageError
-from labship.lock import read_lock
 from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_values
 from labship.project import Project
 
@@ -66,6 +65,7 @@ def current_lock(project: Project, mode: LockMode = "auto", *, console: Console)
     saying why (as uv run does); ``locked``: a missing or stale lock is an error (exit 77,
     for CI and production); ``frozen``: the lock as it is, never resolved."""
     from labship.errors import StaleLockError
+    from labship.lock import read_lock
 
     if mode == "frozen":
         return read_lock(project, check=False)
@@ -325,9 +325,29 @@ def env_report(project: Project) -> EnvReport:
     from labship.profiles import env_report as report
 
     settings = project.settings
-    return report(
+    found = report(
         project.root, required=settings.required, secret=settings.secret, public=settings.public
     )
+    native = _native_variables(project)
+    return replace(found, runtime_variables=native) if native else found
+
+
+def _native_variables(project: Project) -> tuple[tuple[str, str], ...]:
+    """PATH and the loader path a job gets for the prod environment's conda prefix."""
+    from labship.errors import StaleLockError
+    from labship.lock import read_lock
+    from labship.store import Store, native_layout
+
+    if not project.settings.conda:
+        return ()
+    try:
+        lock = read_lock(project, check=False)
+    except StaleLockError:
+        return ()
+    if lock.conda is None or not lock.conda.records:
+        return ()
+    paths, variables = native_layout(Store().env_path(lock.prod_hash))
+    return (("PATH", f"{os.pathsep.join(paths)}:... (after the venv's bin)"), *variables.items())
 
 
 def runs(project: Project, *, console: Console | None = None) -> list[RunRecord]:
@@ -383,6 +403,7 @@ def gc(*, dry_run: bool = False, store_root: Path | None = None, console: Consol
     """Remove environments no project uses. Conservative: a project whose lock cannot be
     read keeps what it used last, and an unreadable registry entry keeps everything."""
     from labship.errors import LabshipError
+    from labship.lock import read_lock
     from labship.project import CONFIG_NAME, load_project
     from labship.store import Store
 

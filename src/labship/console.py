@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from typing import TextIO
 
-from labship.masking import hide_url_credentials
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import TextIO
 
 
 def _identity(text: str) -> str:
@@ -71,6 +72,8 @@ class Console:
             self._write(line if line.endswith("\n") else line + "\n")
 
     def _write(self, text: str) -> None:
+        from labship.masking import hide_url_credentials
+
         self.stream.write(self.mask(hide_url_credentials(text)))
         self.stream.flush()
 

@@ -67,7 +67,36 @@ def diagnose(project: Project | None) -> Report:
     ]
     if registry is not None:
         checks += check_registry(registry)
+    if project is not None and project.settings.conda:
+        checks += check_channels(_channels(project))
     return Report(tuple(checks))
+
+
+def _channels(project: Project) -> tuple[str, ...]:
+    """The channels the project's natives are locked from ([conda] channels, the spec's)."""
+    from labship.lock.conda import DEFAULT_CHANNEL, channels
+    from labship.spec import read_spec
+
+    try:
+        return channels(project, read_spec(project.spec_path, root=project.root))
+    except LabshipError:  # the spec's own problem is lock's to say
+        return project.settings.conda_channels or (DEFAULT_CHANNEL,)
+
+
+def check_channels(channels: tuple[str, ...]) -> list[Check]:
+    """Each conda channel, asked for its repodata (linux-64 and noarch)."""
+    from labship.dirs import cache_root
+    from labship.tools.rattler import probe
+
+    try:
+        answers = probe(channels, cache=cache_root() / "conda")
+    except LabshipError as exc:
+        return [Check(f"conda channel {c}", False, exc.message) for c in channels]
+    fix = "check the URL and the network, or [conda] channels in labship.toml"
+    return [
+        Check(f"conda channel {a.channel}", a.ok, a.detail, fix="" if a.ok else fix)
+        for a in answers
+    ]
 
 
 def _python(project: Project | None) -> str:

@@ -89,7 +89,7 @@ def test_an_invalid_lock_never_replaces_a_valid_one(
 
     monkeypatch.setattr(labship.templates, "render", render)
     with pytest.raises(ToolError, match=r"pylock\.dev\.toml.*not valid TOML.*unchanged"):
-        _write(project, (BODY, BODY), _meta())
+        _write(project, (BODY, BODY), _meta(), {})
     assert {name: (root / name).read_text() for name in before} == before
     assert sorted(p.name for p in root.iterdir()) == ["labship.toml", *sorted(before)]
 

@@ -506,3 +506,50 @@ def test_build_prod_then_run_does_not_rebuild(docker_project: Locked) -> None:
         check=True,
     )
     assert after.stdout.strip().startswith(image_id)
+
+
+@pytest.mark.docker
+def test_api_create_asks_the_engine_for_what_the_cli_create_does(
+    docker_project: Locked,
+) -> None:
+    """`labship run` creates its container through the engine API (no second docker
+    client); where that cannot be reached it runs `docker create`: both must give the
+    engine the same container (variables, labels, stop timeout, --rm, stdin)."""
+    from labship.runtimes.docker import container_name, create_config
+    from labship.tools.docker import create_container
+
+    runtime = DockerRuntime()
+    project, lock = docker_project.project, docker_project.lock
+    console = Console(quiet=True)
+    image = runtime.prepare(project, lock, dev=False, console=console)
+    job = project.job("stubborn")
+    values = {"A": 'q"#\nline two', "DOCKER_HOST": "tcp://db:2375", "PATH": "/x:/y", "E": ""}
+    labels = {"kind": "run", "job": job.name, "profile": "prod"}
+    seen = []
+    for stdin in (False, True):
+        by_api, by_cli = container_name(project, "api"), container_name(project, "cli")
+        try:
+            config = create_config(project, image, job, values, labels, stdin=stdin)
+            assert create_container(by_api, config, console=console) is not None
+            runtime._create_with_cli(project, by_cli, image, job, values, labels, stdin, console)
+            for name in (by_api, by_cli):
+                out = subprocess.run(
+                    ["docker", "inspect", name], capture_output=True, text=True, check=True
+                )
+                (data,) = json.loads(out.stdout)
+                conf, host = data["Config"], data["HostConfig"]
+                keys = ("Image", "Cmd", "Labels", "StopTimeout", "OpenStdin", "StdinOnce")
+                keys += ("AttachStdin", "AttachStdout", "AttachStderr", "Tty")
+                seen.append(
+                    (
+                        {k: conf[k] for k in keys},
+                        sorted(e for e in conf["Env"] if e.split("=")[0] in values),
+                        (host["AutoRemove"], host.get("NetworkMode"), host.get("Init")),
+                    )
+                )
+        finally:
+            subprocess.run(["docker", "rm", "-f", by_api, by_cli], capture_output=True)
+        assert seen[-2] == seen[-1]
+    assert seen[0][0]["OpenStdin"] is False and seen[2][0]["OpenStdin"] is True
+    assert seen[0][0]["StopTimeout"] == 2 and seen[0][2][0] is True
+    assert 'A=q"#\nline two' in seen[0][1] and "DOCKER_HOST=tcp://db:2375" in seen[0][1]

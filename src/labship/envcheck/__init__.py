@@ -22,7 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,14 +57,22 @@ def names(project: Project, *, dev: bool) -> list[str]:
     return out
 
 
-def check_environment(project: Project, lock: Lock, env: Path, *, dev: bool) -> None:
+def check_environment(
+    project: Project,
+    lock: Lock,
+    env: Path,
+    *,
+    dev: bool,
+    native: tuple[Sequence[str], Mapping[str, str]] = ((), {}),
+) -> None:
     """Import every direct dependency with ``env``'s python; ImportCheckError names each
     one that fails. Bytecode is written as it imports: the first job does not pay it again."""
     wanted = names(project, dev=dev)
     if not wanted:
         return
-    variables = {**os.environ, "VIRTUAL_ENV": str(env)}
-    variables["PATH"] = os.pathsep.join([str(env / "bin"), os.environ.get("PATH", "")])
+    paths, extra = native
+    variables = {**os.environ, "VIRTUAL_ENV": str(env), **extra}  # as a job gets it
+    variables["PATH"] = os.pathsep.join([str(env / "bin"), *paths, os.environ.get("PATH", "")])
     argv = [str(env / "bin" / "python"), "-I", str(PROBE), "-"]
     try:
         proc = subprocess.run(

@@ -59,7 +59,7 @@ from labship.runtimes.lab import (
     ready,
     write_record,
 )
-from labship.tools.docker import container_exists
+from labship.tools.docker import container_exists, create_container
 from labship.tools.process import (
     STOP_GRACE,
     Ended,
@@ -183,9 +183,43 @@ def container_name(project: Project, role: str) -> str:
     return f"labship-{project.name}-{safe}-{secrets.token_hex(3)}"
 
 
-def _labels(project: Project, **more: str) -> list[str]:
+def _label_map(project: Project, **more: str) -> dict[str, str]:
     items = {"project": project.name, "root": str(project.root), **more}
-    return [arg for key, value in items.items() for arg in ("--label", f"{LABEL}.{key}={value}")]
+    return {f"{LABEL}.{key}": value for key, value in items.items()}
+
+
+def _labels(project: Project, **more: str) -> list[str]:
+    labels = _label_map(project, **more).items()
+    return [arg for key, value in labels for arg in ("--label", f"{key}={value}")]
+
+
+# What ``docker create -i`` asks of the engine: stdin kept open, attached once.
+_STDIN_OPEN = {"AttachStdin": True, "OpenStdin": True, "StdinOnce": True}
+
+
+def create_config(
+    project: Project,
+    image: Image,
+    job: Job,
+    values: Mapping[str, str],
+    labels: Mapping[str, str],
+    *,
+    stdin: bool,
+) -> dict[str, object]:
+    """The engine API's body for what ``_create_with_cli`` asks of the docker client:
+    ``create --rm --pull never --stop-timeout N --label ... [-i] -e KEY... IMAGE ARGV``
+    (the API never pulls)."""
+    return {
+        "Image": image.image_id,
+        "Cmd": list(job.argv),
+        "Env": [f"{key}={value}" for key, value in values.items()],
+        "Labels": _label_map(project, **labels),
+        "StopTimeout": job.stop_timeout,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        **(_STDIN_OPEN if stdin else {}),
+        "HostConfig": {"AutoRemove": True},
+    }
 
 
 def _mounts(project: Project) -> list[str]:
@@ -267,25 +301,47 @@ class DockerRuntime:
                 "LABSHIP_JOB": job.name,
             },
         )
-        split = split_environment(values)
         name = container_name(project, job.name)
         stdin_data = _stdin_is_data()
-        options = ["--rm", "--name", name, "--pull", "never"]
-        options += ["--stop-timeout", str(job.stop_timeout)]  # for a `docker stop` by anyone
-        options += _labels(project, kind="run", job=job.name, profile=profile.name)
-        options += ["-i"] if stdin_data else []
+        labels = {"kind": "run", "job": job.name, "profile": profile.name}
         try:
-            with deferred_signals() as early, _env_args(split) as env_args:
-                _docker(
-                    ["create", *options, *env_args, env.image_id, *job.argv],
-                    console,
-                    env=split.client_env,
-                )
+            with deferred_signals() as early:
+                # The engine's API when it is reachable (no second docker client); the CLI
+                # else. Both: --rm, --pull never, --stop-timeout for a `docker stop` by anyone.
+                config = create_config(project, env, job, values, labels, stdin=stdin_data)
+                created = create_container(name, config, console=console)
+                if created is None:
+                    self._create_with_cli(
+                        project, name, env, job, values, labels, stdin_data, console
+                    )
             if early:  # stopped before the job began: do not start it
                 return Ended(128 + early[0], early[0])
             return self._attach(name, job.stop_timeout, interactive=stdin_data, console=console)
         finally:
             self._remove(name, console)
+
+    def _create_with_cli(
+        self,
+        project: Project,
+        name: str,
+        env: Image,
+        job: Job,
+        values: Mapping[str, str],
+        labels: Mapping[str, str],
+        stdin_data: bool,
+        console: Console,
+    ) -> None:
+        split = split_environment(values)
+        options = ["--rm", "--name", name, "--pull", "never"]
+        options += ["--stop-timeout", str(job.stop_timeout)]
+        options += _labels(project, **labels)
+        options += ["-i"] if stdin_data else []
+        with _env_args(split) as env_args:
+            _docker(
+                ["create", *options, *env_args, env.image_id, *job.argv],
+                console,
+                env=split.client_env,
+            )
 
     def _attach(self, name: str, grace: int, *, interactive: bool, console: Console) -> Ended:
         argv = [_binary(), "start", "-a", *(["-i"] if interactive else []), name]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -44,20 +43,24 @@ class LocalRuntime:
 
         def check(env: Path) -> None:  # a new environment, before it is put in place
             from labship.envcheck import check_environment
+            from labship.store import native_variables
 
-            check_environment(project, lock, env, dev=dev)
+            native = native_variables(env, os.environ.get("LD_LIBRARY_PATH"))
+            check_environment(project, lock, env, dev=dev, native=native)
 
         path, created = self.store.ensure(lock, dev=dev, console=console, check=check)
-        _warn_missing_system_packages(project, console)
+        _warn_missing_system_packages(project, lock, console)
         return Venv(self.name, lock_hash, dev, created, path)
 
     def _environment(self, env: Venv, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
         from labship.profiles import job_environment
+        from labship.store import native_variables
 
+        paths, native = native_variables(env.path, profile.values.get("LD_LIBRARY_PATH"))
         return job_environment(
             profile,
-            extra={"VIRTUAL_ENV": str(env.path), "LABSHIP_RUNTIME": self.name, **extra},
-            path_prefix=[str(env.path / "bin")],
+            extra={"VIRTUAL_ENV": str(env.path), "LABSHIP_RUNTIME": self.name, **native, **extra},
+            path_prefix=[str(env.path / "bin"), *paths],
         )
 
     def run(
@@ -66,11 +69,10 @@ class LocalRuntime:
         variables = self._environment(
             env, profile, {"LABSHIP_PROFILE": profile.name, "LABSHIP_JOB": job.name}
         )
-        argv = list(job.argv)
-        argv[0] = shutil.which(argv[0], path=variables["PATH"]) or argv[0]
+        # subprocess finds argv[0] on the child's PATH (the environment's bin/ first).
         with self.store.in_use(env.path):
             ended = run_foreground(
-                argv,
+                job.argv,
                 env=variables,
                 cwd=project.root,
                 what=f"job {job.name!r}",
@@ -245,6 +247,8 @@ class LocalRuntime:
 
     def shell(self, project: Project, env: Venv, profile: Profile, *, console: Console) -> int:
         variables = self._environment(env, profile, {"LABSHIP_PROFILE": profile.name})
+        import shutil
+
         shell = shutil.which("bash") or "/bin/sh"
         with self.store.in_use(env.path):
             return run_foreground([shell], env=variables, cwd=project.root, what="shell").exit_code
@@ -319,11 +323,16 @@ def _stop_group(pgid: int, *, grace: float, child: subprocess.Popen[bytes] | Non
         child.wait()
 
 
-def _warn_missing_system_packages(project: Project, console: Console) -> None:
-    """Images get ``[docker] system_packages`` by apt; here labship only says what is missing."""
+def _warn_missing_system_packages(project: Project, lock: Lock, console: Console) -> None:
+    """Images get ``[docker] system_packages`` by apt; here labship only says what is
+    missing, less what the environment's conda prefix provides."""
+    wanted = project.settings.system_packages
+    if not wanted:
+        return
     from labship.tools import dpkg
 
-    wanted = project.settings.system_packages
+    native = {r.name for r in lock.conda.records} if lock.conda is not None else set()
+    wanted = tuple(p for p in wanted if p not in native)
     missing = dpkg.missing(wanted)
     if missing:
         console.warn(

@@ -233,7 +233,7 @@ def test_an_import_that_hangs_is_a_failure_not_a_hung_build(
 ) -> None:
     """A real venv holding a distribution whose import never returns."""
     from labship.errors import ImportCheckError
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.tools.uv import uv_bin, uv_env
 
     env = tmp_path / "env"

@@ -30,8 +30,8 @@ RUN_MAY_IMPORT = frozenset(
         "labship.console",
         "labship.dirs",
         "labship.errors",
-        "labship.lock",
-        "labship.lock.files",
+        "labship.locking",
+        "labship.locking.files",
         "labship.masking",
         "labship.profiles",
         "labship.profiles.envfile",
@@ -63,7 +63,7 @@ NEVER = frozenset(
         "labship.images",
         "labship.runtimes.docker",
         "labship.runtimes.lab",
-        "labship.serve",
+        "labship.serving",
         "labship.spec",
         "labship.targets",
         "labship.templates",
@@ -135,7 +135,7 @@ def test_run_imports_only_what_a_run_needs(warm_project: Path) -> None:
     assert _labship(names) - RUN_MAY_IMPORT == set()
     assert {n for n in names if n in NEVER} == set()
     # the run did run: the job and the log are on the path
-    assert {"labship.runtimes.local", "labship.runlog", "labship.lock"} <= names
+    assert {"labship.runtimes.local", "labship.runlog", "labship.locking"} <= names
 
 
 def test_version_and_runs_import_neither_lock_nor_runtime(warm_project: Path) -> None:
@@ -149,7 +149,7 @@ def test_version_and_runs_import_neither_lock_nor_runtime(warm_project: Path) ->
         "labship.masking",
     }
     runs = imported("runs", cwd=warm_project)
-    assert _labship(runs) & {"labship.lock", "labship.store", "labship.runtimes"} == set()
+    assert _labship(runs) & {"labship.locking", "labship.store", "labship.runtimes"} == set()
     assert not any(n.startswith("labship.runtimes.") for n in runs)
     assert {n for n in version | runs if n in NEVER} == set()
     assert {"tomllib", "hashlib", "typing", "pathlib", "dataclasses"} & version == set()

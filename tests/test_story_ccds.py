@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from conftest import labship
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.project import load_project
 from labship.tools.uv import uv_bin, uv_env
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECTS, labship
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.project import load_project
 
 SECRETS = ("story-db-password-not-real", "story-minio-secret-not-real")

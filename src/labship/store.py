@@ -38,7 +38,7 @@ from labship.tools.procinfo import alive
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.tools.rattler import Record
 
 MARKER = ".labship-env.json"

@@ -12,7 +12,7 @@ from pathlib import Path
 from dockerfixtures import write_project
 from labship.images.context import STAGED_CONDA_DIR, stage_context
 from labship.images.dockerfile import render_dockerfile
-from labship.lock.conda import CONDA_LOCK_NAME, parse
+from labship.locking.conda import CONDA_LOCK_NAME, parse
 from labship.project import load_project
 
 LOCK = """\
@@ -45,7 +45,7 @@ def test_conda_on_copies_the_prefix_and_leaves_its_packages_to_it(tmp_path: Path
 
 
 def test_the_context_stages_exactly_the_locked_records(tmp_path: Path, conda_channel: Path) -> None:
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.tools import rattler
 
     root = tmp_path / "p"

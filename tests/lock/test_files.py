@@ -13,9 +13,9 @@ import pytest
 
 import labship.templates
 from labship.errors import FileWriteError, ToolError
-from labship.lock import _write, environments
-from labship.lock.files import render_lock, replace_together, split
-from labship.lock.resolve import Request, _resolver_project
+from labship.locking import _write, environments
+from labship.locking.files import render_lock, replace_together, split
+from labship.locking.resolve import Request, _resolver_project
 from labship.project import load_project
 from labship.spec import read_spec
 

@@ -15,7 +15,7 @@ from packaging.markers import Marker
 from packaging.version import Version
 
 from conftest import MakeProject, labship
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.project import load_project
 from labship.tools.uv import uv_bin
 
@@ -186,7 +186,7 @@ def test_a_harmless_edit_is_parsed_once_then_known(make_project: MakeProject) ->
     import json
     import sys
 
-    from labship.lock import stale_reason
+    from labship.locking import stale_reason
 
     root = make_project(requirements="six==1.16.0\n")
     _lock_ok(root)
@@ -198,7 +198,7 @@ def test_a_harmless_edit_is_parsed_once_then_known(make_project: MakeProject) ->
     known = json.loads(fresh.read_text())
     assert known["inputs"] == read_lock(project, check=False).meta["inputs"]
     probe = (
-        "import sys\nfrom pathlib import Path\nfrom labship.lock import read_lock\n"
+        "import sys\nfrom pathlib import Path\nfrom labship.locking import read_lock\n"
         f"from labship.project import load_project\nread_lock(load_project(Path({str(root)!r})))\n"
         "print('labship.spec' in sys.modules)\n"
     )

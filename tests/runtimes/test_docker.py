@@ -21,7 +21,7 @@ import pytest
 from conftest import labship
 from labship.console import Console
 from labship.errors import PortInUse, ProfileError
-from labship.lock import Lock
+from labship.locking import Lock
 from labship.profiles import Profile, parse_env_file
 from labship.project import Project, load_project
 from labship.runtimes.docker import (
@@ -157,7 +157,7 @@ def docker_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Locked]
     reason = _skip_reason()
     if reason is not None:
         pytest.skip(f"no Docker engine: {reason}")
-    from labship.lock import lock
+    from labship.locking import lock
 
     os.environ.setdefault("LABSHIP_BASE_IMAGE", LOCAL_BASE)
     project = _write_project(
@@ -172,7 +172,7 @@ def _run_script(locked: Locked, job: str) -> str:
     return (
         "import sys\n"
         "from labship.console import Console\n"
-        "from labship.lock import read_lock\n"
+        "from labship.locking import read_lock\n"
         "from labship.profiles import load_profile\n"
         "from labship.project import load_project\n"
         "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
@@ -420,7 +420,7 @@ def test_foreground_lab_stops_and_is_removed_on_ctrl_c(docker_project: Locked) -
     port = _free_port()
     script = (
         "from labship.console import Console\n"
-        "from labship.lock import read_lock\n"
+        "from labship.locking import read_lock\n"
         "from labship.profiles import load_profile\n"
         "from labship.project import load_project\n"
         "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
@@ -462,7 +462,7 @@ def test_shell_runs_as_the_host_user_with_the_profile(docker_project: Locked) ->
     script = (
         "import sys\n"
         "from labship.console import Console\n"
-        "from labship.lock import read_lock\n"
+        "from labship.locking import read_lock\n"
         "from labship.profiles import load_profile\n"
         "from labship.project import load_project\n"
         "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"

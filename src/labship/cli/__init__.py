@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, NoReturn
 
-    from labship.lock import LockResult
+    from labship.locking import LockResult
     from labship.project import Project
 
     Handler = Callable[[argparse.Namespace, Console], int]
@@ -70,7 +70,7 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
 def cmd_lock(args: argparse.Namespace, console: Console) -> int:
     from labship import api
     from labship.errors import StaleLockError
-    from labship.lock import read_lock
+    from labship.locking import read_lock
 
     project = project_of(args)
     if args.check:

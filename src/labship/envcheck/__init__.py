@@ -31,7 +31,7 @@ from labship.envcheck.probe import MARKER, normal
 from labship.errors import ImportCheckError, ToolError
 
 if TYPE_CHECKING:
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Project
 
 PROBE = Path(__file__).with_name("probe.py")

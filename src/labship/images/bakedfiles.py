@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from labship.lock import local_packages
+from labship.locking import local_packages
 
 if TYPE_CHECKING:
     from labship.project import Project

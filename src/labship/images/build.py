@@ -30,11 +30,11 @@ from labship.images.tags import (
     run_labels,
     tags,
 )
-from labship.lock import TOOL_TABLE
+from labship.locking import TOOL_TABLE
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Project
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import LabshipError
-from labship.lock import TOOL_TABLE
+from labship.locking import TOOL_TABLE
 
 if TYPE_CHECKING:
     import hashlib
 
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Project
 
 

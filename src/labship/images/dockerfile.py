@@ -48,7 +48,7 @@ def _apt_packages(project: Project) -> list[str]:
 def _conda_names(project: Project) -> set[str]:
     if not project.settings.conda:
         return set()
-    from labship.lock.conda import read
+    from labship.locking.conda import read
 
     try:
         found = read(project)

@@ -18,7 +18,7 @@ from labship.images.base import checked_reference
 from labship.images.context import CONTEXT_DIRS, CONTEXT_FILES
 
 if TYPE_CHECKING:
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Project
 
 Target = Literal["dev", "prod"]

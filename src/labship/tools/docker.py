@@ -1,4 +1,5 @@
-"""The one wrapper for the docker CLI: which client builds, is the engine there, run it.
+"""The one wrapper for the docker CLI: which client builds, is the engine there, run it,
+and a container's lifecycle (create, start attached, signal, kill, remove).
 
 Two clients can sit on one machine: a new one without the buildx plugin (it refuses
 BuildKit) and an older one that does BuildKit itself. Images need BuildKit (cache and
@@ -16,17 +17,20 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
 from labship.atomicfile import write_text_atomic
 from labship.console import Console
 from labship.errors import RuntimeUnavailable
 from labship.tools.process import ToolResult, run_tool
+
+if TYPE_CHECKING:
+    from labship.tools.process import Ended
 
 HINT = "use the local runtime: --runtime local"
 _FALLBACK_CLIENTS = ("/usr/bin/docker", "/usr/local/bin/docker")
@@ -444,3 +448,82 @@ __all__ = [
     "pull_problem",
     "registry_problem",
 ]
+
+
+# ------------------------------------------------------------------ container lifecycle
+# Written once for the docker runtime's jobs, lab, shell and tracking server and for
+# ``labship serve``'s container: ``docker create`` first (docker's own failures are
+# captured there), then ``start -a`` in its own session with SIGINT/SIGTERM/SIGHUP passed
+# on once, a kill after the grace period (a docker client that dies does not stop its
+# container), and the container removed whatever happened.
+
+
+def quiet(console: Console | None) -> Console:
+    """The same stream and masking, without echoing the command."""
+    if console is None:
+        return Console(quiet=True)
+    return Console(stream=console.stream, quiet=True, mask=console.mask)
+
+
+def start_attached(name: str, *, interactive: bool = False) -> subprocess.Popen[bytes]:
+    """``docker start -a NAME`` in its own session (so a terminal's Ctrl-C reaches labship
+    first, which passes it on once); stdin only when the container reads it."""
+    argv = [binary(), "start", "-a", *(["-i"] if interactive else []), name]
+    return subprocess.Popen(
+        argv, stdin=None if interactive else subprocess.DEVNULL, start_new_session=True
+    )
+
+
+def killer(name: str, grace: float, what: str, console: Console) -> Callable[[], None]:
+    """What to do after ``grace`` seconds: say so, and kill the container itself."""
+
+    def kill() -> None:
+        console.warn(f"{what} did not stop within {grace:.0f} s; killing container {name}")
+        docker(["kill", name], console=quiet(console), check=False)
+
+    return kill
+
+
+def attach(
+    name: str, *, grace: float, what: str, console: Console, interactive: bool = False
+) -> Ended:
+    """Start a created container attached, pass signals on, kill it after ``grace``;
+    how it ended."""
+    from labship.tools.process import forward_signals, wait
+
+    proc = start_attached(name, interactive=interactive)
+    with forward_signals(proc) as received:
+        return wait(proc, received, kill=killer(name, grace, what, console), grace=grace)
+
+
+def start(name: str, *, console: Console) -> None:
+    """``docker start NAME`` (detached); a ToolError carries docker's message."""
+    docker(["start", name], console=console)
+
+
+def stop(name: str, *, grace: float, console: Console) -> None:
+    """``docker stop`` (SIGTERM, SIGKILL after ``grace``); a container already gone is fine."""
+    docker(["stop", "-t", str(int(grace)), name], console=console, check=False)
+
+
+def remove(name: str, *, console: Console) -> bool:
+    """Remove ``name`` if it still exists; True if it did."""
+    if container_exists(name) is False:  # the normal case after --rm: no CLI call
+        return False
+    # Quiet: "no such container" is the normal case after --rm.
+    result = docker(["rm", "-f", name], console=quiet(console), check=False)
+    return result.returncode == 0 and name in result.stdout
+
+
+def running(name: str, *, console: Console) -> bool:
+    result = docker(
+        ["inspect", "--format", "{{.State.Running}}", name], console=quiet(console), check=False
+    )
+    return result.stdout.strip() == "true"
+
+
+def logs(name: str, *, console: Console, tail: int = 30) -> str:
+    """The container's last lines, joined on one line for an error message."""
+    result = docker(["logs", "--tail", str(tail), name], console=quiet(console), check=False)
+    lines = [ln.strip() for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
+    return " | ".join(lines[-tail:]) or "(none)"

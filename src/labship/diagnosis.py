@@ -50,16 +50,13 @@ class Report:
 
 def diagnose(project: Project | None) -> Report:
     """Every check, for ``project`` (or for this machine alone when None)."""
-    from labship.tools.docker import engine_reachable
-
-    choice = os.environ.get("LABSHIP_RUNTIME") or (project.settings.runtime if project else "")
-    choice = choice or "auto"
-    docker_runs = choice == "docker" or (choice == "auto" and engine_reachable())
+    runtime, runs_images = check_runtime(project)
     registry = _registry_name(project)
-    uses_docker = docker_runs or registry is not None
+    uses_docker = runs_images or registry is not None
     checks = [
         check_uv(),
-        check_python(_python(project), needed=choice == "local" or not docker_runs),
+        runtime,
+        check_python(_python(project), needed=not runs_images),
         check_engine(needed=uses_docker),
         check_buildkit(needed=uses_docker),
         check_compose(),
@@ -74,7 +71,7 @@ def diagnose(project: Project | None) -> Report:
 
 def _channels(project: Project) -> tuple[str, ...]:
     """The channels the project's natives are locked from ([conda] channels, the spec's)."""
-    from labship.lock.conda import DEFAULT_CHANNEL, channels
+    from labship.locking.conda import DEFAULT_CHANNEL, channels
     from labship.spec import read_spec
 
     try:
@@ -97,6 +94,19 @@ def check_channels(channels: tuple[str, ...]) -> list[Check]:
         Check(f"conda channel {a.channel}", a.ok, a.detail, fix="" if a.ok else fix)
         for a in answers
     ]
+
+
+def check_runtime(project: Project | None) -> tuple[Check, bool]:
+    """Where this project's jobs would run (``runtimes.choose``, as ``labship run`` without
+    ``--runtime`` decides), and whether that runtime runs images (then the engine is
+    needed, not the project's Python). An unknown name fails here and needs all tools."""
+    from labship.runtimes import choose
+
+    try:
+        choice = choose(project, None)
+    except LabshipError as exc:
+        return Check("runtime", False, exc.message, fix=exc.hint or ""), False
+    return Check("runtime", True, str(choice), needed=False), choice.runtime().runs_images
 
 
 def _python(project: Project | None) -> str:

@@ -8,9 +8,9 @@ produced it. The content above that table, hashed, is the key of the environment
 image made from it: re-locking to the same result reuses the same environment.
 
 Development-only tools the spec lists (JupyterLab beside pandas) are locked in the dev
-set only (:mod:`labship.lock.devtools`); every unusable pin is reported at once
-(:mod:`labship.lock.pins`); both files are checked before either is replaced
-(:mod:`labship.lock.files`).
+set only (:mod:`labship.locking.devtools`); every unusable pin is reported at once
+(:mod:`labship.locking.pins`); both files are checked before either is replaced
+(:mod:`labship.locking.files`).
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import ConfigError, StaleLockError
-from labship.lock.files import TOOL_TABLE
-from labship.lock.files import split as _split
+from labship.locking.files import TOOL_TABLE
+from labship.locking.files import split as _split
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock.conda import CondaLock
+    from labship.locking.conda import CondaLock
     from labship.project import Project
     from labship.spec import Spec
 
@@ -172,7 +172,7 @@ def inputs_hash(
     conda: Mapping[str, Any] | None = None,
 ) -> str:
     """The meaning of the inputs: a comment changed in the spec does not make it stale."""
-    from labship.lock.devtools import split
+    from labship.locking.devtools import split
 
     payload: list[object] = [spec.sha256(), python, list(dev_packages), environments()]
     moved = split(spec.requirements, keep_in_prod).moved_names
@@ -185,9 +185,9 @@ def inputs_hash(
 
 def lock(project: Project, *, console: Console) -> LockResult:
     """Resolve, report every unusable pin at once, then replace both files together."""
-    from labship.lock import conda
-    from labship.lock.devtools import split
-    from labship.lock.resolve import Request, resolve
+    from labship.locking import conda
+    from labship.locking.devtools import split
+    from labship.locking.resolve import Request, resolve
     from labship.spec import read_spec
 
     settings = project.settings
@@ -273,7 +273,7 @@ def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) ->
 
 
 def conda_inputs(project: Project, spec: Spec) -> dict[str, Any] | None:
-    from labship.lock.conda import conda_inputs as inputs
+    from labship.locking.conda import conda_inputs as inputs
 
     return inputs(project, spec)
 
@@ -282,7 +282,7 @@ def _write(
     project: Project, texts: tuple[str, str], meta: dict[str, Any], extra: dict[Path, str]
 ) -> None:
     """All files rendered and read back before any replaces anything."""
-    from labship.lock.files import render_lock, replace_together
+    from labship.locking.files import render_lock, replace_together
 
     paths = (project.lock_path, project.dev_lock_path)
     rendered = {
@@ -324,7 +324,7 @@ def read_lock(project: Project, *, check: bool = True) -> Lock:
     meta = _meta(project.lock_path, prod_tail)
     natives = None
     if project.settings.conda:  # off, a conda lock left behind is not read (nor rattler loaded)
-        from labship.lock import conda
+        from labship.locking import conda
 
         natives = conda.read(project)
     result = Lock(
@@ -398,7 +398,7 @@ def _conda_reason(project: Project, lock: Lock) -> str | None:
     """The three files belong together: [conda] on needs its lock, written with the others."""
     if not project.settings.conda:
         return None
-    from labship.lock.conda import CONDA_LOCK_NAME
+    from labship.locking.conda import CONDA_LOCK_NAME
 
     if lock.conda is None:
         return f"[conda] is on in labship.toml but {CONDA_LOCK_NAME} is missing"

@@ -7,12 +7,13 @@ loading and validating the profile, choosing the runtime (said aloud), the run l
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from labship.errors import ProfileError, UsageError
+from labship.errors import ConfigError, ProfileError, UsageError
 from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_values
 from labship.project import Project
 
@@ -231,6 +232,11 @@ def lab(
     console = console.with_secrets(secret_values(prof))
     rt = _interactive(select_runtime(project, runtime, console=console), "lab")
     lock = current_lock(project, lock_mode, console=console)
+    if not any(_normalized(name) == "jupyterlab" for name in lock.dev):
+        raise ConfigError(
+            f"{project.config_path}: JupyterLab is not in the dev set ([lab] packages)",
+            hint='add "jupyterlab" to [lab] packages, then run labship lab again',
+        )
     env = rt.prepare(project, lock, dev=True, console=console)
     return rt.lab(
         project,
@@ -241,6 +247,11 @@ def lab(
         detach=detach,
         console=console,
     )
+
+
+def _normalized(name: str) -> str:
+    """A package name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _lab_token(prof: Profile) -> str:
@@ -504,7 +515,10 @@ def unschedule(project: Project, job_name: str | None = None) -> list[str]:
     """Take the project's entries (or one job's) out of the user's crontab."""
     from labship.actions import schedule as cronschedule
 
-    return cronschedule.remove(project, None if job_name is None else [job_name])
+    removed = cronschedule.remove(project, None if job_name is None else [job_name])
+    if job_name is not None and not removed and job_name not in project.settings.jobs:
+        project.job(job_name)  # neither installed nor a job: a typo, said as `run` says it
+    return removed
 
 
 def schedule_event(

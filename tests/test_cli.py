@@ -87,6 +87,7 @@ def test_a_missing_prod_profile_says_how_to_make_it(make_project: MakeProject) -
         "make it from .env.example: cp .env.example .env_prod && chmod 600 .env_prod, "
         "then set GREETING, DB_PASSWORD in it (profiles here: dev)"
     ), err
+    assert "did you mean" not in err  # never the name that was typed
     err = error_line(labship("run", "--profile", "prdo", cwd=root), 64)
     assert "did you mean 'prod'? make it from .env.example: cp .env.example .env_prod" in err
     (root / ".env.example").unlink()

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from labship.store import GcResult
 
 LAB_TOKEN = "JUPYTER_TOKEN"
+TRIGGER_ENV = "LABSHIP_TRIGGER"  # "schedule" in the cron wrapper's run: the run log says so
 MIN_TOKEN_LENGTH = 16  # 64 bits as hex; labship new writes 48 characters
 
 
@@ -142,6 +143,7 @@ def run(
         signal=ended.signal_name,
         killed=ended.killed,
         mlflow_run_id=mlflow_run,
+        scheduled=os.environ.get(TRIGGER_ENV) == "schedule",
     )
     _log_run(project, record, console)
     return RunOutcome(ended.exit_code, record)
@@ -383,7 +385,22 @@ def new(
     def compose_files(project: Project) -> dict[str, str]:
         return targets.render(Context(project), "compose")
 
-    return new_project(dest, name=name, bare=bare, python=python, extra_files=compose_files)
+    result = new_project(dest, name=name, bare=bare, python=python, extra_files=compose_files)
+    return replace(result, notes=(*result.notes, _git_init(result.root)))
+
+
+def _git_init(root: Path) -> str:
+    """``new`` makes the project a git repository (it commits nothing: the first commit
+    is the user's), so runs and pushed images carry a commit from the start; not inside
+    an existing repository, whose history the project then shares."""
+    from labship.tools.git import init_repository, inside_repository
+
+    if inside_repository(root.parent):
+        return "git: inside an existing repository, so no new one"
+    why = init_repository(root)
+    if why is not None:
+        return f"git: no repository made ({why}); runs and images name a commit once there is one"
+    return "git: an empty repository made; commit once, and runs and pushed images name the commit"
 
 
 def init(folder: Path, *, name: str | None = None, python: str | None = None) -> ScaffoldResult:
@@ -410,7 +427,7 @@ def gc(*, dry_run: bool = False, store_root: Path | None = None, console: Consol
             continue
         try:
             found = read_lock(load_project(entry.root), check=False)
-            keep |= {store.env_path(found.prod_hash).name, store.env_path(found.dev_hash).name}
+            keep |= {store.env_path(found.env_key(dev=d)).name for d in (False, True)}
         except (LabshipError, OSError) as exc:
             console.warn(f"{entry.root}: cannot read its lock ({exc}); keeping what it used")
             keep |= set(entry.envs)

@@ -39,11 +39,14 @@ class RunRecord:
     signal: str | None = None  # the signal labship passed on to the job (SIGTERM, ...)
     killed: bool = False  # the job outlived its stop_timeout and was killed
     mlflow_run_id: str | None = None  # the MLflow run the job logged ([services] mlflow)
+    scheduled: bool = False  # started by the schedule's wrapper (cron), not by hand
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         if not self.outcome:
             del data["outcome"]  # the lines of ordinary runs stay as they were
+        if not self.scheduled:
+            del data["scheduled"]
         if self.mlflow_run_id is None:
             del data["mlflow_run_id"]
         return data
@@ -96,6 +99,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "signal": (str, type(None)),
     "killed": (bool,),
     "mlflow_run_id": (str, type(None)),
+    "scheduled": (bool,),
 }
 _REQUIRED = {f.name for f in fields(RunRecord) if f.default is MISSING}
 

@@ -86,7 +86,7 @@ class Store:
         """The environment for one lock set: (path, built now). A new one is given to
         ``check`` before it is renamed into place: a check that raises leaves no trace.
         ``label`` names it in what is said (default: dev or prod)."""
-        final = self.env_path(lock.hash(dev=dev))
+        final = self.env_path(lock.env_key(dev=dev))
         if (final / MARKER).is_file():
             return final, False
         import shutil  # only to build: the warm path never needs it
@@ -141,6 +141,7 @@ class Store:
             ["pip", "sync", "--python", str(tmp / "bin" / "python"), str(lock.path(dev=dev))],
             console=console,
         )
+        quiet_jupyterlab(tmp)
         (tmp / MARKER).write_text(
             json.dumps(
                 {
@@ -264,6 +265,34 @@ class Store:
                 shutil.rmtree(self.envs / f".trash-{env.name}-{os.getpid()}", ignore_errors=True)
         kept = len([e for e in envs if e.name in keep])
         return GcResult(tuple(removed), kept, tuple(busy), freed, shared)
+
+
+# JupyterLab's own settings layer for an environment (its app settings, as Binder's
+# docs do it): no "get notified about official Jupyter news?" prompt, no update checks.
+JUPYTERLAB_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    }
+}
+
+
+def quiet_jupyterlab(env: Path) -> None:
+    """Write JupyterLab's overrides.json into an environment that has JupyterLab,
+    keeping any overrides a package put there."""
+    if not (env / "share" / "jupyter" / "lab").is_dir():
+        return
+    path = env / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        current = {}
+    if not isinstance(current, dict):
+        current = {}
+    for plugin, values in JUPYTERLAB_OVERRIDES.items():
+        current[plugin] = {**(current.get(plugin) or {}), **values}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
 
 
 def native_variables(env: Path, current: str | None = None) -> tuple[list[str], dict[str, str]]:

@@ -208,6 +208,7 @@ def test_an_overlapping_run_is_skipped(project: Path) -> None:
     assert first.returncode == 0
     records = _records(project, "nap")
     assert [(r["exit_code"], r.get("outcome", "")) for r in records] == [(75, "skipped"), (0, "")]
+    assert all(r.get("scheduled") is True for r in records)  # both are the schedule's
     [log] = _logs(project, "nap")  # the skip is a line in the running run's log
     assert "skipped a run of nap: the previous one is still going" in log.read_text()
 

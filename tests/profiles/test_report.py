@@ -187,3 +187,12 @@ def test_a_profile_without_a_final_newline_is_noted(tmp_path: Path) -> None:
     assert "note: .env_dev does not end with a newline" in r.to_text()
     assert ".env_prod does not end" not in r.to_text()
     assert dev.values == {"A": "1", "B": "2"}
+
+
+def test_the_report_counts_dotenv_as_every_profiles_base(tmp_path: Path) -> None:
+    """`labship env` and `labship run` agree: .env's values are in every profile."""
+    (tmp_path / ".env").write_text("SHARED=base\n")
+    (tmp_path / ".env_dev").write_text("OWN=dev\n")
+    report = env_report(tmp_path, required=("SHARED", "OWN"))
+    (dev,) = report.profiles
+    assert dev.values == {"SHARED": "base", "OWN": "dev"} and dev.missing == ()

@@ -396,17 +396,30 @@ def test_cli_new_writes_the_compose_files_export_compose_owns(tmp_path: Path) ->
     """`labship new` is api.new: the project plus what `export compose` would write."""
     from labship.generated import state as file_state
     from labship.project import load_project
+    from labship.tools.git import head_commit
 
     proc = labship("new", "churn", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     root = tmp_path / "churn"
-    assert set(files_under(root)) == NEW_FILES | COMPOSE_FILES
+    files = {rel for rel in files_under(root) if not rel.startswith(".git/")}
+    assert files == NEW_FILES | COMPOSE_FILES
+    # a repository, so runs and pushed images name a commit; nothing committed for the user
+    assert "git: an empty repository made" in proc.stderr
+    assert (root / ".git").is_dir() and head_commit(root) is None
     rendered = targets.render(Context(load_project(root)), "compose")
     assert set(rendered) == COMPOSE_FILES
     for name, text in rendered.items():
         assert (root / name).read_text() == text
         assert file_state(root / name) == "generated"
     assert "train" in rendered["compose.prod.yaml"]
+
+
+def test_cli_new_inside_a_repository_makes_no_second_one(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    proc = labship("new", "churn", "--bare", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "git: inside an existing repository, so no new one" in proc.stderr
+    assert not (tmp_path / "churn" / ".git").exists()
 
 
 def test_cli_new_with_a_name_too_long_for_the_file_system_is_one_line(tmp_path: Path) -> None:

@@ -155,6 +155,17 @@ def test_api_needs_the_token(lab: Lab) -> None:
     assert get(lab.url("/api/status"), "not-" + lab.token)[0] == 403
 
 
+def test_lab_asks_nothing_about_jupyter_news(lab: Lab) -> None:
+    """JupyterLab's "get notified about official Jupyter news?" prompt shows while its
+    fetchNews setting is "none"; the dev environment's overrides make it "false"."""
+    url = lab.url("/lab/api/settings/@jupyterlab/apputils-extension:notification")
+    status, body = get(url, lab.token)
+    assert status == 200, body
+    # JupyterLab applies overrides.json as the schema's defaults
+    defaults = {k: v.get("default") for k, v in json.loads(body)["schema"]["properties"].items()}
+    assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False
+
+
 def test_lab_listens_on_loopback_only(lab: Lab) -> None:
     assert not refused("127.0.0.1", lab.port)
     addresses = non_loopback_ipv4()

@@ -126,8 +126,13 @@ def test_list_shows_next_runs_and_the_last_run(
         "lock_hash": "",
         "git_commit": None,
         "outcome": "skipped",
+        "scheduled": True,
     }
-    (project.state_dir / "runs.jsonl").write_text(json.dumps(skipped) + "\n")
+    # a manual `labship run` afterwards is not the schedule's last run (issue 19)
+    manual = {**skipped, "start": "2026-01-02T00:00:00Z", "exit_code": 0, "outcome": ""}
+    del manual["scheduled"]
+    lines = [json.dumps(skipped), json.dumps(manual)]
+    (project.state_dir / "runs.jsonl").write_text("\n".join(lines) + "\n")
     [row] = api.schedule_list(load_project(project.root))
     assert (row.job, row.schedule, row.zone, row.installed) == (
         "hello", "0 22 * * *", "Asia/Tokyo", "yes"

@@ -524,7 +524,8 @@ def test_the_cli_exports_and_says_each_file(make_project: MakeProject) -> None:
     project = _project(make_project)
     proc = labship("export", "k8s", "train", cwd=project.root)
     assert proc.returncode == 0, proc.stderr
-    assert "labship: wrote cronjob-demo-train.yaml" in proc.stderr
+    # the path it wrote, as the user can open it from where they are (issue 19)
+    assert "labship: wrote deploy/k8s/cronjob-demo-train.yaml" in proc.stderr
     assert SECRET not in proc.stderr + proc.stdout
     proc = labship("export", "k8s", "nope", cwd=project.root)
     assert proc.returncode == 64

@@ -83,6 +83,7 @@ def _record(project: Project, job: Job, started: int, exit_code: int, outcome: s
             lock_hash=_lock_hash(project),
             git_commit=head_commit(project.root),
             outcome=outcome,
+            scheduled=True,
         ),
     )
 

@@ -238,7 +238,8 @@ def listing(
     zone = system or system_zone()
     moment = now or datetime.now(UTC)
     installed = _installed(project)
-    last = {r.job: r for r in runlog.read(project.state_dir).records}
+    # the last run the schedule started: a manual `labship run` is not the schedule's
+    last = {r.job: r for r in runlog.read(project.state_dir).records if r.scheduled}
     rows = []
     for job in scheduled_jobs(project):
         line = installed.pop(job.name, None)

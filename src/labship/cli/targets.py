@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from labship.cli.args import lock_flags, lock_mode, project_of
@@ -54,8 +55,16 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
         serve=args.serve or (),
     )
     for path in written:
-        console.say(f"wrote {path.name}")
+        console.say(f"wrote {_shown_path(path)}")
     return 0
+
+
+def _shown_path(path: Path) -> str:
+    """The path as the user can open it: relative to where they are when it is below."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def cmd_eject(args: argparse.Namespace, console: Console) -> int:

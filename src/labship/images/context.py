@@ -60,6 +60,17 @@ def _context_entries(project: Project) -> Iterator[tuple[str, Path, str]]:
         top = project.root / name
         if top.is_dir() and not top.is_symlink():
             yield from walk_context(top, name, _NEVER)
+    from labship.images.bakedfiles import code_entries, package_entries
+
+    # an adopted project's code outside code/ (train.py, src/, its own package)
+    extra = {b.name: b for b in (*code_entries(project), *package_entries(project))}
+    for name in sorted(extra):
+        path = project.root / name
+        if extra[name].folder:
+            yield name, path, "dir"
+            yield from walk_context(path, name, _NEVER)
+        else:
+            yield name, path, "file"
 
 
 def walk_context(src: Path, rel: str, never: re.Pattern[str]) -> Iterator[tuple[str, Path, str]]:
@@ -116,6 +127,7 @@ def stage_context(project: Project, lock: Lock | None = None) -> Iterator[Path]:
     .dockerignore: that file is the user's, and one missing line would ship .env_prod or
     data/ into a layer; an allow-list fails closed. Hard links keep staging cheap."""
     from labship import state
+    from labship.images.bakedfiles import without_local
 
     stage = state.of(project).scratch("context-")
     try:
@@ -124,8 +136,9 @@ def stage_context(project: Project, lock: Lock | None = None) -> Iterator[Path]:
             if src.is_file():
                 # Only the packages part: the [tool.labship] table (resolved_at, ...)
                 # would otherwise bust the install layer on a re-lock to the same set.
-                text = src.read_text(encoding="utf-8")
-                (stage / name).write_text(text.partition(TOOL_TABLE)[0], encoding="utf-8")
+                # The project's own package is installed after the environment layer.
+                text = without_local(src.read_text(encoding="utf-8").partition(TOOL_TABLE)[0])
+                (stage / name).write_text(text, encoding="utf-8")
         for name in CONTEXT_DIRS:
             (stage / name).mkdir()  # the Dockerfile COPYs each; an empty one is fine
         for rel, src, kind in _context_entries(project):

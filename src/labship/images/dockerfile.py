@@ -58,10 +58,19 @@ def _conda_names(project: Project) -> set[str]:
 
 
 def _body(project: Project) -> str:
+    import json
+
+    from labship.images.bakedfiles import code_entries, import_root, package_entries
+    from labship.store import JUPYTERLAB_OVERRIDES
     from labship.templates import environment
 
+    own = import_root(project)
     env = environment().overlay(trim_blocks=False, lstrip_blocks=False)
     return env.get_template("docker/Dockerfile.j2").render(
+        baked=code_entries(project),
+        package=package_entries(project),
+        package_path=f"{container.APP_DIR}/{own}".rstrip("/.") if own else "",
+        lab_overrides=json.dumps(JUPYTERLAB_OVERRIDES, separators=(",", ":")),
         name=project.name,
         base_image=default_base_image(project),
         uv_version=UV_VERSION,

@@ -58,6 +58,20 @@ class Lock:
     def hash(self, *, dev: bool) -> str:
         return self.dev_hash if dev else self.prod_hash
 
+    def env_key(self, *, dev: bool) -> str:
+        """What names the set's environment in the store: the lock's content, and, where
+        the lock installs the project itself editable, the project's folder too (an
+        editable install points at one folder, so it cannot be shared)."""
+        content = self.hash(dev=dev)
+        if not self.local_packages:
+            return content
+        return _content_hash(f"{content}\0{self.root}")
+
+    @cached_property
+    def local_packages(self) -> tuple[str, ...]:
+        """Names of the folder packages (the project's own) in the lock."""
+        return local_packages(self.prod_path)
+
     @cached_property
     def prod(self) -> Mapping[str, str]:
         """Package name -> version of the prod set."""
@@ -75,6 +89,17 @@ class LockResult:
     skipped: tuple[str, ...]
 
 
+def local_packages(path: Path) -> tuple[str, ...]:
+    """Names of the folder packages (PEP 751 ``directory`` entries: the project's own
+    package) in a lock file; () when there are none or it cannot be read."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return ()
+    packages = data.get("packages", [])
+    return tuple(str(p.get("name")) for p in packages if isinstance(p.get("directory"), dict))
+
+
 def _versions(path: Path) -> dict[str, str]:
     """Package name -> version; a lock broken below its header (a conflict marker, a
     package without a name) is one line, like one broken in its [tool.labship] table."""
@@ -82,7 +107,8 @@ def _versions(path: Path) -> dict[str, str]:
         packages = load_toml(read_text(path))["packages"]  # PEP 751: required, even empty
         if not isinstance(packages, list):
             raise TypeError(packages)
-        return {str(p["name"]): str(p["version"]) for p in packages}
+        # the project's own package (a directory entry) has no version: its folder's
+        return {str(p["name"]): str(p.get("version", "")) for p in packages}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, LookupError, TypeError):
         raise StaleLockError(
             f"{path}: cannot be read (its [[packages]] are missing or malformed)",
@@ -217,12 +243,22 @@ def lock(project: Project, *, console: Console) -> LockResult:
             f"in {project.dev_lock_path.name} only, not for production; to keep one there, "
             f'add it to labship.toml: [lab] keep_in_prod = ["{example}"]'
         )
+    if spec.dev_requirements:
+        console.say(
+            f"{settings.spec}: its dependency groups and dev extras "
+            f"({', '.join(spec.dev_requirements)}) are locked in {project.dev_lock_path.name} only"
+        )
+    if spec.local_package is not None:
+        console.say(
+            f"the project's own package {spec.local_package.name!r} is locked as a folder: "
+            "installed editable on the local runtime, built into the prod image"
+        )
     console.say(f"resolving {settings.spec} for Python {python} with uv")
     request = Request(
         name=project.name,
         python=python,
         prod=parts.prod,
-        dev=(*parts.moved, *settings.lock_dev_packages),
+        dev=(*parts.moved, *spec.dev_requirements, *settings.lock_dev_packages),
         spec=spec,
         where=settings.spec,
         environments=tuple(environments()),

@@ -10,10 +10,13 @@ kept conservative: a tool is on it only if no production job imports it or runs 
 * ``ipykernel`` too, unless the spec also lists a notebook *executor* (``papermill``,
   ``nbconvert``, ``nbclient``, ``ploomber``, ``testbook``): a job that runs notebooks
   needs a kernel.
-* Not on it: ``ipywidgets`` and ``ipython`` (code imports them: ``tqdm.notebook``,
-  ``IPython.display``), ``nbconvert`` and ``jupytext`` (jobs render and convert notebooks),
-  ``jupyter-server`` (voila and kernel gateways serve from it), test and lint tools (a
-  job may run them).
+* Interactive shells, linters, formatters, type checkers, test runners and documentation
+  builders (``ipython``, ``ruff``, ``black``, ``mypy``, ``pytest``, ``mkdocs``, ...):
+  templates such as cookiecutter-data-science list them beside the code's packages, and
+  a production job does not run them. A job that does keeps one with ``keep_in_prod``.
+* Not on it: ``ipywidgets`` (code imports it through ``tqdm.notebook``), ``nbconvert`` and
+  ``jupytext`` (jobs render and convert notebooks), ``jupyter-server`` (voila and kernel
+  gateways serve from it).
 
 ``[lab] keep_in_prod = ["ipykernel"]`` in labship.toml keeps a listed tool in production.
 """
@@ -44,6 +47,35 @@ DEV_ONLY = frozenset(
         "jupyter-resource-usage",
         # notebook diff and merge for git
         "nbdime",
+        # interactive shells
+        "ipython",
+        "ptpython",
+        "bpython",
+        # linters, formatters and type checkers
+        "ruff",
+        "black",
+        "isort",
+        "flake8",
+        "pylint",
+        "mypy",
+        "pyright",
+        "pre-commit",
+        "nbqa",
+        "nbstripout",
+        # test runners
+        "pytest",
+        "pytest-cov",
+        "pytest-xdist",
+        "pytest-mock",
+        "coverage",
+        "tox",
+        "nox",
+        # documentation builders
+        "mkdocs",
+        "mkdocs-material",
+        "mkdocstrings",
+        "sphinx",
+        "sphinx-rtd-theme",
     }
 )
 KERNEL = "ipykernel"

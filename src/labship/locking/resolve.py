@@ -51,8 +51,8 @@ def resolve(request: Request, *, console: Console) -> tuple[str, str]:
         result = _uv_lock(work, request.python, console)
         if result.returncode == 0:
             texts = (
-                _export(work, dev=False, console=console),
-                _export(work, dev=True, console=console),
+                _with_local(_export(work, dev=False, console=console), request),
+                _with_local(_export(work, dev=True, console=console), request),
             )
     if result.returncode != 0:
         findings = check.failed((*request.prod, *request.dev), result.stderr)
@@ -102,6 +102,24 @@ def _export(work: Path, *, dev: bool, console: Console) -> str:
     args += ["--all-groups"] if dev else ["--no-dev"]
     uv(args, console=console, env=_uv_env(work))
     return out.read_text(encoding="utf-8")
+
+
+def _with_local(text: str, request: Request) -> str:
+    """The project's own package, as a PEP 751 directory entry relative to the lock (the
+    project root): its dependencies are the spec's, locked above, so installing it adds
+    nothing else (and the development tools the dev set took stay out of prod)."""
+    local = request.spec.local_package
+    if local is None:
+        return text
+    from packaging.utils import canonicalize_name
+
+    from labship.templates import render
+
+    name = canonicalize_name(local.name)
+    entry = render(
+        "lock/local-package.toml.j2", name=name, path=local.path, editable=local.editable
+    )
+    return text.rstrip("\n") + "\n" + entry
 
 
 def _resolver_project(request: Request) -> str:

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     )
 
 DEFAULT_PROFILE = "dev"
+BASE_NAME = ".env"  # python-dotenv's file: every profile reads it first, its own values win
 EXAMPLE_NAME = ".env.example"  # every key, no values: committed, copied to make a profile
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -152,7 +153,7 @@ def load_profile(
             f"unknown profile {name!r}: {path} does not exist",
             hint=_missing_hint(root, name, required),
         )
-    values = parse_env_file(path)
+    values = profile_values(root, path)
     missing = missing_required(values, required)
     if missing:
         see = f" (see {EXAMPLE_NAME})" if (root / EXAMPLE_NAME).is_file() else ""
@@ -165,6 +166,15 @@ def load_profile(
     return Profile(
         name=name, path=path, values=values, secret_keys=secret_keys(values, secret, public)
     )
+
+
+def profile_values(root: Path, path: Path) -> dict[str, str]:
+    """A profile's variables: python-dotenv's ``.env`` first, where there is one (the
+    code's ``load_dotenv()`` reads it locally, so every runtime gets it), then the
+    profile's own, which win."""
+    values = parse_env_file(path)
+    base = root / BASE_NAME
+    return {**parse_env_file(base), **values} if base.is_file() else values
 
 
 # The kernel's limit for one "KEY=value" string in a process's environment (Linux's
@@ -266,6 +276,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BASE_NAME",
     "BASE_VARIABLES",
     "DEFAULT_PATH",
     "DEFAULT_PROFILE",
@@ -286,5 +297,6 @@ __all__ = [
     "parse_env_file",
     "parse_env_text",
     "profile_path",
+    "profile_values",
     "secret_values",
 ]

@@ -23,8 +23,8 @@ from labship.profiles import (
     creation_hint,
     list_profiles,
     missing_required,
-    parse_env_file,
     profile_path,
+    profile_values,
     secret_values,
 )
 
@@ -247,7 +247,7 @@ def env_report(
     for name in list_profiles(root):
         path = profile_path(root, name)
         try:
-            values = parse_env_file(path)
+            values = profile_values(root, path)
         except ProfileError as exc:
             errors[name] = str(exc)
             values = {}

@@ -40,7 +40,7 @@ class LocalRuntime:
     def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Venv:
         lock_hash = lock.hash(dev=dev)
         # Registered before the build: a concurrent gc then keeps what is being made.
-        self.store.register(project.root, self.store.env_path(lock_hash))
+        self.store.register(project.root, self.store.env_path(lock.env_key(dev=dev)))
 
         def check(env: Path) -> None:  # a new environment, before it is put in place
             from labship.envcheck import check_environment

@@ -1,12 +1,14 @@
 """Read the project's environment spec and translate it to PEP 508 requirements for uv.
 
-Two formats: conda's ``environment.yml`` (CEP 24) and pip's ``requirements.txt``.
+Three formats: conda's ``environment.yml`` (CEP 24), pip's ``requirements.txt`` and a
+``pyproject.toml`` (``[project] dependencies``).
 Everything downstream (lock, lab, jobs, images) works from the :class:`Spec` built here,
 so every problem with the file is reported now, as a :class:`SpecError` naming
 ``file:line`` and what to do.
 
 One module per grammar: ``matchspec`` (conda match-specs), ``environment_yml``,
-``requirements`` (with ``-r``/``-c``); ``base`` holds :class:`Spec`.
+``requirements`` (with ``-r``/``-c``), ``pyproject`` (and the project's own package);
+``base`` holds :class:`Spec`.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ __all__ = ["Spec", "read_spec", "translate_matchspec"]
 
 
 def read_spec(path: Path, *, root: Path | None = None) -> Spec:
-    """Read ``*.yml``/``*.yaml`` as a conda environment, anything else as requirements.txt.
-    ``-r`` files must lie inside ``root`` (the project): their lines are quoted in errors."""
+    """Read ``*.yml``/``*.yaml`` as a conda environment, ``pyproject.toml`` as a Python
+    project, anything else as requirements.txt. ``-r`` files must lie inside ``root``
+    (the project): their lines are quoted in errors."""
     if path.suffix.lower() in (".yml", ".yaml"):
         from labship.spec.environment_yml import _read_conda
 
         return _read_conda(path, root)
+    if path.name == "pyproject.toml":
+        from labship.spec.pyproject import read_pyproject_spec
+
+        return read_pyproject_spec(path)
     from labship.spec.requirements import _read_requirements_txt
 
     return _read_requirements_txt(path, root)

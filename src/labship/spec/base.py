@@ -14,6 +14,15 @@ from labship.inputs import read_text
 
 
 @dataclass(frozen=True)
+class LocalPackage:
+    """The project's own package: a folder (relative to the project root) uv installs."""
+
+    name: str
+    path: str  # "." for the project root
+    editable: bool = True
+
+
+@dataclass(frozen=True)
 class Spec:
     """A project's environment, already translated to what uv understands."""
 
@@ -28,6 +37,10 @@ class Spec:
     skipped: tuple[str, ...]
     name: str | None
     channels: tuple[str, ...]
+    # locked for the lab only: a pyproject's dependency groups and dev extras
+    dev_requirements: tuple[str, ...] = ()
+    # the project's own package ('-e .', or a pyproject.toml that builds)
+    local_package: LocalPackage | None = None
 
     def sha256(self) -> str:
         """Hash what the lock depends on, so reformatting or reordering lines, comments,
@@ -40,6 +53,10 @@ class Spec:
             "extra_index_urls": list(self.extra_index_urls),
             "find_links": [_portable(link, base) for link in self.find_links],
         }
+        if self.dev_requirements:  # absent when empty: older locks stay fresh
+            payload["dev"] = sorted({_canonical_requirement(r) for r in self.dev_requirements})
+        if self.local_package is not None:
+            payload["local"] = [self.local_package.name, self.local_package.path]
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -113,3 +130,21 @@ def _portable(link: str, base: Path) -> str:
     if "://" in link:
         return link
     return Path(os.path.relpath(link, base.resolve())).as_posix()
+
+
+def _python_minor(python_spec: str | None) -> str | None:
+    """'3.11' when the specifier admits exactly one minor version of Python, else None."""
+    if not python_spec:
+        return None
+    from packaging.specifiers import SpecifierSet
+
+    specifier = SpecifierSet(python_spec)
+    found = {
+        f"{major}.{minor}"
+        for major in (2, 3)
+        for minor in range(40)
+        if any(
+            specifier.contains(f"{major}.{minor}.{patch}", prereleases=True) for patch in range(40)
+        )
+    }
+    return found.pop() if len(found) == 1 else None

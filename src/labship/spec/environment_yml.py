@@ -12,6 +12,7 @@ from labship.spec.base import (
     Spec,
     _canonical_specifier,
     _display,
+    _python_minor,
     _read_text,
 )
 from labship.spec.matchspec import _classify
@@ -46,6 +47,7 @@ def _read_conda(path: Path, root: Path | None) -> Spec:
         skipped=tuple(deps.skipped),
         name=_optional_scalar(sections.get("name"), shown, "'name'"),
         channels=channels,
+        local_package=collector.local,
     )
 
 
@@ -182,21 +184,3 @@ def _sequence(node: Node | None, shown: str, key: str, *, required: bool = False
             f"{where}: '{key}' must be a list", hint=f"write each entry of '{key}:' as '- item'"
         )
     return list(node.value)
-
-
-def _python_minor(python_spec: str | None) -> str | None:
-    """'3.11' when the specifier admits exactly one minor version of Python, else None."""
-    if not python_spec:
-        return None
-    from packaging.specifiers import SpecifierSet
-
-    specifier = SpecifierSet(python_spec)
-    found = {
-        f"{major}.{minor}"
-        for major in (2, 3)
-        for minor in range(40)
-        if any(
-            specifier.contains(f"{major}.{minor}.{patch}", prereleases=True) for patch in range(40)
-        )
-    }
-    return found.pop() if len(found) == 1 else None

@@ -11,11 +11,13 @@ from pathlib import Path
 
 from labship.errors import SpecError
 from labship.spec.base import (
+    LocalPackage,
     Spec,
     _display,
     _read_text,
     _validate_requirement,
 )
+from labship.spec.pyproject import local_package, read_pyproject
 
 _COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 _VALUE_OPTIONS = {
@@ -43,6 +45,7 @@ class _Collector:
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     root: Path | None = None  # where -r files may be (the project)
+    local: LocalPackage | None = None  # '-e .': the project's own package
 
     def line(self, text: str, where: str, base: Path, stack: tuple[Path, ...]) -> None:
         """One logical pip line; ``base`` resolves relative paths, ``stack`` finds cycles."""
@@ -85,10 +88,7 @@ class _Collector:
             if link not in self.find_links:
                 self.find_links.append(link)
         elif kind == "editable":
-            raise SpecError(
-                f"{where}: editable installs ('{option} {value}') cannot be locked",
-                hint="list the package by name, or as 'name @ file:///path' or 'name @ git+https://...'",
-            )
+            self._editable(option, value, where, base)
         elif kind == "constraint":
             raise SpecError(
                 f"{where}: constraint files ('{option} {value}') are not supported",
@@ -99,6 +99,23 @@ class _Collector:
                 f"{where}: pip option '{option}' is not supported",
                 hint="remove it (supported: -r, --index-url, --extra-index-url, --find-links)",
             )
+
+    def _editable(self, option: str, value: str, where: str, base: Path) -> None:
+        """``-e .`` (the project's own folder): installed editable on the local runtime,
+        built into the prod image. Other editable paths cannot be locked."""
+        folder = (base / value.split("[", 1)[0]).resolve() if "://" not in value else None
+        root = (self.root or base).resolve()
+        found = local_package(folder, where) if folder is not None and folder == root else None
+        if found is None or folder is None:
+            raise SpecError(
+                f"{where}: editable installs ('{option} {value}') cannot be locked",
+                hint="only the project's own folder ('-e .') can be editable; list other "
+                "packages by name, or as 'name @ file:///path' or 'name @ git+https://...'",
+            )
+        self.local = found
+        # Its dependencies are locked with the spec's (the package itself adds none).
+        if (folder / "pyproject.toml").is_file():
+            self.requirements += read_pyproject(folder / "pyproject.toml").requirements
 
     def _include(self, value: str, where: str, base: Path, stack: tuple[Path, ...]) -> None:
         if "://" in value:
@@ -199,4 +216,5 @@ def _read_requirements_txt(path: Path, root: Path | None) -> Spec:
         skipped=(),
         name=None,
         channels=(),
+        local_package=collector.local,
     )

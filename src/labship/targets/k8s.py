@@ -19,8 +19,10 @@ Decisions:
   parsed, one a line, and refuses a value kustomize cannot hold (a line break).
   ``disableNameSuffixHash`` keeps the name others reference.
 - **Read-only root**: always ``readOnlyRootFilesystem: true`` with an emptyDir at
-  ``/tmp``, unless the job says ``writable = true`` in labship.toml (it writes elsewhere,
-  e.g. ``models/`` under ``/app``).
+  ``/tmp``, unless the job says ``writable = true`` in labship.toml (it writes elsewhere).
+  The project's output folders (``models/``, ``data/``) are writable volumes at their
+  place under ``/app``: emptyDirs, which a comment says to replace with a
+  PersistentVolumeClaim to keep what the job writes beyond the pod.
 - **timeZone**: written only when the job has a ``timezone``; without one the schedule is
   in kube-controller-manager's zone (cron: the machine's). The field is in the schemas
   from 1.25 on (beta, on by default, in 1.25 and 1.26; GA in 1.27), and tests validate
@@ -322,6 +324,23 @@ def _planned(path: Path, body: str, *, private: bool = False) -> Planned:
     return Planned(path, text, "refuse", "labship eject k8s", private=private)
 
 
+# The project folders a job writes into (the example's models/): each is a writable
+# volume in the pod, so the job runs under the read-only root.
+OUTPUT_DIRS = ("models", "data")
+
+
+def output_mounts(project: Project) -> list[dict[str, str]]:
+    """{name, path} of the writable volumes a job's pod gets: the project's output
+    folders, at their place under the image's app folder."""
+    from labship.images.container import APP_DIR
+
+    return [
+        {"name": folder, "path": f"{APP_DIR}/{folder}"}
+        for folder in OUTPUT_DIRS
+        if (project.root / folder).is_dir()
+    ]
+
+
 def _common(project: Project, image: str) -> dict[str, Any]:
     from labship.images.container import APP_UID
 
@@ -329,6 +348,7 @@ def _common(project: Project, image: str) -> dict[str, Any]:
         "project": project.name,
         "image": image,
         "uid": APP_UID,
+        "outputs": output_mounts(project),
         "backoff_limit": BACKOFF_LIMIT,
         "starting_deadline": STARTING_DEADLINE,
         "history": HISTORY,

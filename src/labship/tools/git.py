@@ -126,3 +126,24 @@ def is_dirty(root: Path, paths: Sequence[str]) -> bool:
     """Whether ``paths`` differ from HEAD (changed, added or untracked)."""
     out = _git(root, "status", "--porcelain", "--", *paths)
     return bool(out and out.strip())
+
+
+def inside_repository(root: Path) -> bool:
+    """Whether ``root`` is already in a git work tree (a monorepo, say)."""
+    out = _git(root, "rev-parse", "--is-inside-work-tree")
+    return out is not None and out.strip() == "true"
+
+
+def init_repository(root: Path) -> str | None:
+    """``git init`` in ``root``; None when done, else why not (no git on PATH, ...)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "init", "-q", str(root)], capture_output=True, text=True, timeout=10
+        )
+    except FileNotFoundError:
+        return "git is not installed"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    return None if out.returncode == 0 else (out.stderr.strip().splitlines() or ["failed"])[-1]

@@ -132,7 +132,7 @@ def dockerfile_view(
     """The final stage's COPY and ADD of project files, and its last WORKDIR."""
     mounts: list[Mount] = []
     workdir: PurePosixPath | None = None
-    for keyword, args in _instructions(read_loosely(dockerfile)):
+    for keyword, args in instructions(read_loosely(dockerfile)):
         if keyword == "FROM":  # a new stage: what came before is not in the final image
             mounts, workdir = [], None
         elif keyword == "WORKDIR" and args and "$" not in args:
@@ -251,7 +251,7 @@ def _copy_words(args: str) -> list[str]:
     return [w for w in words if not w.startswith("--")]
 
 
-def _instructions(text: str) -> Iterator[tuple[str, str]]:
+def instructions(text: str) -> Iterator[tuple[str, str]]:
     """(KEYWORD, arguments) of each Dockerfile instruction, continuation lines joined."""
     pending = ""
     for raw in text.splitlines():

@@ -149,11 +149,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
 
     settings = project.settings
     spec = read_spec(project.spec_path, root=project.root)
-    if spec.skipped:
-        console.warn(
-            f"{settings.spec}: conda-only packages left out of the lock: "
-            f"{', '.join(spec.skipped)} (list system libraries in [docker] system_packages)"
-        )
+    _report_conda(project, spec, console)
     python = project_python(project, spec)
     parts = split(spec.requirements, settings.keep_in_prod)
     if parts.moved:
@@ -183,6 +179,35 @@ def lock(project: Project, *, console: Console) -> LockResult:
     )
 
 
+SHOWN = 5  # names a report lists before "and N more"
+
+
+def _few(names: tuple[str, ...]) -> str:
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return ", ".join(names[:SHOWN]) + more
+
+
+def _report_conda(project: Project, spec: Spec, console: Console) -> None:
+    """What the conda part of the spec left out, said once (never a line per package)."""
+    where = project.settings.spec
+    if spec.skipped:
+        count = len(spec.skipped)
+        full = f"; all {count}: [tool.labship] conda-native in {project.lock_path.name}"
+        system = ""
+        if spec.system_packages:
+            system = f"; images get {', '.join(spec.system_packages)} by apt"
+        console.warn(
+            f"{where}: {count} conda package(s) hold no Python distribution and stay out of "
+            f"the lock ({_few(spec.skipped)}){full if count > SHOWN else ''}{system}"
+        )
+    if spec.bundled:
+        names = tuple(f"{pypi} (in {conda})" for conda, pypi in spec.bundled)
+        console.say(
+            f"{where}: conda bundles that PyPI ships apart are locked without "
+            f"{_few(names)}; add one under 'pip:' if the code imports it"
+        )
+
+
 def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) -> dict[str, Any]:
     """What the [tool.labship] table of both files records."""
     from labship import __version__
@@ -200,6 +225,7 @@ def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) ->
         "labship_version": __version__,
         "resolved_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "variables": spec.variables,
+        "conda_native": spec.native,
     }
 
 

@@ -37,12 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from labship.errors import SpecError
-from labship.spec.condanames import (
-    CONDA_ONLY,
-    CONDA_ONLY_PREFIXES,
-    CONDA_ONLY_SUFFIXES,
-    CONDA_TO_PYPI,
-)
+from labship.spec import condanames
 
 if TYPE_CHECKING:
     from yaml.nodes import MappingNode, Node
@@ -62,9 +57,17 @@ class Spec:
     extra_index_urls: tuple[str, ...]
     find_links: tuple[str, ...]
     variables: dict[str, str] = field(hash=False)
-    skipped: tuple[str, ...]
+    skipped: tuple[str, ...]  # conda names left out of the lock (native)
     name: str | None
     channels: tuple[str, ...]
+    #: The native conda packages as the file writes them (``libgcc-ng=11.2.0=h1d223b6_11``):
+    #: no PyPI distribution, left out of the lock; for whatever installs them from conda.
+    native: tuple[str, ...] = ()
+    #: Debian packages a kept distribution loads at run time, where the spec lists the
+    #: native package (``unixodbc`` for pyodbc): images install them, locally a hint.
+    system_packages: tuple[str, ...] = ()
+    #: PyPI distributions conda packages bundle that are not kept: (conda, pypi) pairs.
+    bundled: tuple[tuple[str, str], ...] = ()
 
     def sha256(self) -> str:
         """Hash what the lock depends on, so reformatting or reordering lines, comments,
@@ -96,13 +99,13 @@ def translate_matchspec(spec: str, *, where: str) -> str | None:
     :mod:`labship.spec.condanames`), ``pip``, or ``python`` (which ``read_spec`` turns
     into ``Spec.python`` instead). ``where`` (``file:line``) prefixes error messages.
     """
-    kind, _name, requirement = _classify(spec, where)
-    return requirement if kind == "requirement" else None
+    kind, _name, requirements = _classify(spec, where)
+    return requirements[0] if kind == "requirement" else None
 
 
 # --- conda match-specs ---------------------------------------------------------------
 
-_Kind = Literal["requirement", "python", "pip", "conda-only"]
+_Kind = Literal["requirement", "python", "pip", "conda-only"]  # conda-only: native
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _BRACKET_RE = re.compile(r"^(?P<head>[^\[]*)\[(?P<body>.*)\]\s*$")
@@ -113,28 +116,45 @@ _OPERATOR_RE = re.compile(r"^(==|!=|>=|<=|~=|>|<|=)?(.*)$")
 _NUMERIC_RE = re.compile(r"\d+(\.\d+)*")
 
 
-def _classify(spec: str, where: str) -> tuple[_Kind, str, str]:
-    """Parse one match-spec: (kind, conda name, PEP 508 requirement or python specifier)."""
+def _classify(spec: str, where: str) -> tuple[_Kind, str, tuple[str, ...]]:
+    """Parse one match-spec: (kind, conda name, PEP 508 requirements or python specifier)."""
+    found, version = _translate(spec, where)
+    if found is None:
+        name = version[0]
+        return ("pip" if name == "pip" else "python"), name, version[1:]
+    if found.native:
+        return "conda-only", found.conda, ()
+    return "requirement", found.conda, _requirements(found, version[0], spec, where)
+
+
+def _requirements(
+    found: condanames.CondaName, version: str, spec: str, where: str
+) -> tuple[str, ...]:
+    """The kept distributions, pinned: the conda version is the kept distribution's (a
+    bundle's others have their own versions, so they go unpinned)."""
+    pin = version if len(found.pypi) == 1 else ""
+    requirements = tuple(name + pin for name in found.pypi)
+    for requirement in requirements:
+        _validate_requirement(requirement, where, f"conda spec '{spec.strip()}' translates to")
+    return requirements
+
+
+def _translate(spec: str, where: str) -> tuple[condanames.CondaName | None, tuple[str, ...]]:
+    """(the conda name's translation, (version,)); (None, (name, version)) for python/pip."""
     text = spec.strip()
     name, version = _split_matchspec(text, where)
-    lowered = name.lower()
-    if lowered == "pip":
-        return "pip", name, ""
-    if lowered == "python":
-        return "python", name, version
-    if _is_conda_only(lowered):
-        return "conda-only", name, ""
-    requirement = CONDA_TO_PYPI.get(lowered, name) + version
-    _validate_requirement(requirement, where, f"conda spec '{text}' translates to")
-    return "requirement", name, requirement
+    if condanames.special(name):
+        return None, (name.lower(), version)
+    return condanames.translate(name, _build_string(text)), (version,)
 
 
-def _is_conda_only(name: str) -> bool:
-    return (
-        name in CONDA_ONLY
-        or name.startswith(CONDA_ONLY_PREFIXES)
-        or name.endswith(CONDA_ONLY_SUFFIXES)
-    )
+_BUILD_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(?:=|\s+)[^=\s]+(?:=|\s+)([^=\s]+)")
+
+
+def _build_string(text: str) -> str | None:
+    """The build of ``name=version=build`` or ``name version build``, as exports write."""
+    found = _BUILD_RE.fullmatch(text.rsplit("::", 1)[-1].strip())
+    return found.group(1) if found else None
 
 
 def _split_matchspec(text: str, where: str) -> tuple[str, str]:
@@ -289,7 +309,24 @@ def _read_conda(path: Path, root: Path | None) -> Spec:
         skipped=tuple(deps.skipped),
         name=_optional_scalar(sections.get("name"), shown, "'name'"),
         channels=channels,
+        native=tuple(deps.native),
+        system_packages=_runtime_libraries(
+            (*deps.requirements, *collector.requirements), deps.skipped
+        ),
+        bundled=tuple(deps.bundled),
     )
+
+
+def _runtime_libraries(requirements: tuple[str, ...], native: list[str]) -> tuple[str, ...]:
+    """Debian packages for the native packages that kept distributions load at run time."""
+    out: list[str] = []
+    for requirement in requirements:
+        found = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+        name = re.sub(r"[-_.]+", "-", found.group(0)).lower() if found else ""
+        conda, debian = condanames.RUNTIME_LIBRARIES.get(name, ("", ""))
+        if conda in native and debian not in out:
+            out.append(debian)
+    return tuple(out)
 
 
 def _compose(text: str, shown: str) -> MappingNode:
@@ -354,6 +391,9 @@ class _Dependencies:
         self.python_where = ""
         self.requirements: list[str] = []
         self.skipped: list[str] = []
+        self.native: list[str] = []
+        self.kept: list[str] = []  # conda names translated to PyPI requirements
+        self.bundled: list[tuple[str, str]] = []
         self.pip = _Collector()
 
     def add(self, item: Node) -> None:
@@ -364,20 +404,27 @@ class _Dependencies:
             return
         where = _at(self.shown, item)
         spec_text = _scalar(item, self.shown, "a dependency")
-        kind, conda_name, translated = _classify(spec_text, where)
-        if kind == "requirement":
-            self.requirements.append(translated)
-        elif kind == "conda-only":
-            if conda_name not in self.skipped:
-                self.skipped.append(conda_name)
-        elif kind == "python" and translated:  # a bare 'python' adds nothing
-            previous = _canonical_specifier(self.python_spec or None)
-            if self.python_spec and _canonical_specifier(translated) != previous:
-                raise SpecError(
-                    f"{where}: '{spec_text}' contradicts the python version at {self.python_where}",
-                    hint="keep one python entry",
-                )
-            self.python_spec, self.python_where = translated, where
+        found, version = _translate(spec_text, where)
+        if found is None:
+            if version[0] == "python" and version[1]:  # a bare 'python' adds nothing
+                self._python(version[1], spec_text, where)
+        elif found.native:
+            if found.conda not in self.skipped:
+                self.skipped.append(found.conda)
+                self.native.append(spec_text.strip())
+        else:
+            self.requirements.extend(_requirements(found, version[0], spec_text, where))
+            self.kept.append(found.conda)
+            self.bundled.extend((found.conda, p) for p in found.bundled)
+
+    def _python(self, translated: str, spec_text: str, where: str) -> None:
+        previous = _canonical_specifier(self.python_spec or None)
+        if self.python_spec and _canonical_specifier(translated) != previous:
+            raise SpecError(
+                f"{where}: '{spec_text}' contradicts the python version at {self.python_where}",
+                hint="keep one python entry",
+            )
+        self.python_spec, self.python_where = translated, where
 
     def _pip_section(self, item: MappingNode) -> None:
         for key_node, value_node in item.value:

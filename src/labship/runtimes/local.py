@@ -44,7 +44,7 @@ class LocalRuntime:
         def check(env: Path) -> None:  # a new environment, before it is put in place
             from labship.envcheck import check_environment
 
-            check_environment(project, lock, env, dev=dev)
+            check_environment(project, lock, env, dev=dev, console=console)
 
         path, created = self.store.ensure(lock, dev=dev, console=console, check=check)
         _warn_missing_system_packages(project, console)

@@ -9,9 +9,9 @@ Warm means uv's cache holds every package (one untimed build fills it) and the e
 is built anew, into a new store, each time. Each round builds it twice, alternating which
 goes first, each time with ``Store.ensure`` in a new process: without the check, and with
 the check the local runtime gives it (``labship run``'s). Right after each build the example
-job's imports run once in the new environment, since the check leaves the bytecode of
-what it imported behind and the first job then does not compile it again.
-Target: the check adds at most 20 % to the warm build.
+job's imports run once in the new environment. The store compiles bytecode as uv installs
+(in parallel), which counts as build: the check then only imports compiled code.
+Target: the check adds at most 20 % to the warm build (the issue's figure before: +1,614 %).
 """
 
 from __future__ import annotations

@@ -281,7 +281,8 @@ def test_declared_names_first_never_tests_private_modules_or_subpackages(tmp_pat
         "pylab.py,,",
         "matplotlib/_c_internal_utils.cpython-38-x86_64-linux-gnu.so,,",
     ]
-    info = dist_info(tmp_path, "matplotlib-3.5.1", record, "matplotlib\nmpl_toolkits\npylab\n")
+    declared = "matplotlib\nmpl_toolkits\npylab\nsrc\n"  # 'src': declared, never installed
+    info = dist_info(tmp_path, "matplotlib-3.5.1", record, declared)
     assert probe.modules(info) == [
         "matplotlib",  # the main module comes first
         "mpl_toolkits.axes_grid1",

@@ -67,7 +67,8 @@ def modules(dist_info: str) -> list[str]:
     public is declared."""
     record = _read_lines(os.path.join(dist_info, "RECORD"), record=True)
     declared = _read_lines(os.path.join(dist_info, "top_level.txt"), record=False)
-    tops = [n.replace("/", ".") for n in declared] or _tops(record)
+    tops = [n.replace("/", ".") for n in declared if not record or _holds(record, n)]
+    tops = tops or _tops(record)
     found: list[str] = []
     for top in tops:
         for name in _expand(top, record):
@@ -77,6 +78,13 @@ def modules(dist_info: str) -> list[str]:
     names = public or found
     main = _main(os.path.basename(dist_info), names)
     return sorted(names, key=lambda n: (n != main, n))
+
+
+def _holds(record: list[str], name: str) -> bool:
+    """RECORD installs something under a declared name (top_level.txt can name a folder
+    of the sources, like kiwisolver's 'src', that the wheel never installs)."""
+    path = name.replace(".", "/")
+    return any(f.startswith((path + "/", path + ".")) for f in record)
 
 
 def _importable(name: str) -> bool:

@@ -201,10 +201,11 @@ def _report_conda(project: Project, spec: Spec, console: Console) -> None:
             f"the lock ({_few(spec.skipped)}){full if count > SHOWN else ''}{system}"
         )
     if spec.bundled:
-        names = tuple(f"{pypi} (in {conda})" for conda, pypi in spec.bundled)
+        conda = tuple(dict.fromkeys(c for c, _ in spec.bundled))
+        names = tuple(p for _, p in spec.bundled)
         console.say(
-            f"{where}: conda bundles that PyPI ships apart are locked without "
-            f"{_few(names)}; add one under 'pip:' if the code imports it"
+            f"{where}: {', '.join(conda)} also bundle(s) {_few(names)}, which PyPI ships "
+            f"apart: not locked; add one under 'pip:' if the code imports it"
         )
 
 

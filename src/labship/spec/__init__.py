@@ -313,17 +313,28 @@ def _read_conda(path: Path, root: Path | None) -> Spec:
         system_packages=_runtime_libraries(
             (*deps.requirements, *collector.requirements), deps.skipped
         ),
-        bundled=tuple(deps.bundled),
+        bundled=_not_kept(deps.bundled, (*deps.requirements, *collector.requirements)),
     )
+
+
+def _not_kept(
+    bundled: list[tuple[str, str]], requirements: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """Bundled distributions no other line of the spec asks for."""
+    kept = {_requirement_name(r) for r in requirements}
+    return tuple((conda, pypi) for conda, pypi in bundled if pypi not in kept)
+
+
+def _requirement_name(requirement: str) -> str:
+    found = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    return re.sub(r"[-_.]+", "-", found.group(0)).lower() if found else ""
 
 
 def _runtime_libraries(requirements: tuple[str, ...], native: list[str]) -> tuple[str, ...]:
     """Debian packages for the native packages that kept distributions load at run time."""
     out: list[str] = []
     for requirement in requirements:
-        found = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
-        name = re.sub(r"[-_.]+", "-", found.group(0)).lower() if found else ""
-        conda, debian = condanames.RUNTIME_LIBRARIES.get(name, ("", ""))
+        conda, debian = condanames.RUNTIME_LIBRARIES.get(_requirement_name(requirement), ("", ""))
         if conda in native and debian not in out:
             out.append(debian)
     return tuple(out)

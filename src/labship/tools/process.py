@@ -97,7 +97,7 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
 
 
 LINE_LIMIT = 300  # characters: no line labship prints is longer; the rest goes to a log
-_LAST = 100  # characters of a tool's last line quoted in the message
+_LAST = 60  # characters of a tool's last line quoted at least
 
 
 def failure_message(
@@ -114,9 +114,10 @@ def failure_message(
     last = lines[-1] if lines else f"exit code {result.returncode}"
     if len(lines) <= 1 and len(head) + len(last) + 2 <= LINE_LIMIT:
         return mask(f"{head}: {last}")
-    shown = last if len(last) <= _LAST else last[: _LAST - 3] + "..."
     log = write_log(tool, mask(text))
     where = f"; all its output: {log}" if log is not None else ""
+    room = max(_LAST, LINE_LIMIT - len(head) - len(where) - 2)
+    shown = last if len(last) <= room else last[: room - 3] + "..."
     return mask(f"{head}: {shown}{where}")
 
 

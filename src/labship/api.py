@@ -19,19 +19,19 @@ from labship.project import Project
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from labship.actions.cronhook import Event
+    from labship.actions.push import PushResult
+    from labship.actions.schedule import Installed, Listed
     from labship.console import Console
     from labship.doctor import Report
+    from labship.images.build import BuiltImage
+    from labship.images.serve import ServeImage
     from labship.lock import Lock, LockResult
     from labship.profiles import EnvReport
     from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
     from labship.runtimes.base import Interactive, LabInfo, Runtime
-    from labship.serve.image import ServeImage
     from labship.store import GcResult
-    from labship.targets.cronhook import Event
-    from labship.targets.cronschedule import Installed, Listed
-    from labship.targets.image import BuiltImage
-    from labship.targets.push import PushResult
 
 LAB_TOKEN = "JUPYTER_TOKEN"
 MIN_TOKEN_LENGTH = 16  # 64 bits as hex; labship new writes 48 characters
@@ -197,13 +197,13 @@ def tracking_uri(project: Project) -> str | None:
 def _log_run(project: Project, record: RunRecord, console: Console) -> None:
     """Append to the run log; the job has run, so a log that cannot be written (read-only
     or full disk) is a warning: the job's own exit code is what cron must see."""
-    from labship import runlog
+    from labship import runlog, state
 
     try:
         runlog.append(project.state_dir, record)
     except OSError as exc:
         console.warn(
-            f"cannot record the run in {project.state_dir / runlog.LOG_NAME}: "
+            f"cannot record the run in {state.of(project).runs}: "
             f"{exc.strerror or type(exc).__name__}; the job's exit code stands"
         )
 
@@ -329,12 +329,12 @@ def env_report(project: Project) -> EnvReport:
 
 def runs(project: Project, *, console: Console | None = None) -> list[RunRecord]:
     """The run log's records; lines that are not one are skipped, and said (``console``)."""
-    from labship import runlog
+    from labship import runlog, state
 
     log = runlog.read(project.state_dir)
     if log.skipped and console is not None:
         console.warn(
-            f"{project.state_dir / runlog.LOG_NAME}: skipped {log.skipped} line(s) that are "
+            f"{state.of(project).runs}: skipped {log.skipped} line(s) that are "
             "not run records (cut short, edited, or not UTF-8)"
         )
     return log.records
@@ -399,7 +399,7 @@ def build(
     console: Console,
 ) -> list[BuiltImage]:
     """Build images from the lock; dev as the host user so mounted files stay theirs."""
-    from labship.targets import image
+    from labship.images import build as image
 
     lock = current_lock(project, lock_mode, console=console)
     checked = [image.check_target(t) for t in targets]
@@ -447,7 +447,7 @@ def schedule(
 ) -> list[Installed]:
     """Put the project's scheduled jobs (or one) in the user's crontab; ``cron`` and
     ``timezone`` set the job's schedule in labship.toml first."""
-    from labship.targets import cronschedule
+    from labship.actions import schedule as cronschedule
 
     return cronschedule.schedule(
         project, job_name, cron=cron, timezone=timezone, force=force, console=console
@@ -456,14 +456,14 @@ def schedule(
 
 def schedule_list(project: Project) -> list[Listed]:
     """Each scheduled job: installed or not, its next three runs, its last run."""
-    from labship.targets import cronschedule
+    from labship.actions import schedule as cronschedule
 
     return cronschedule.listing(project)
 
 
 def unschedule(project: Project, job_name: str | None = None) -> list[str]:
     """Take the project's entries (or one job's) out of the user's crontab."""
-    from labship.targets import cronschedule
+    from labship.actions import schedule as cronschedule
 
     return cronschedule.remove(project, None if job_name is None else [job_name])
 
@@ -479,7 +479,7 @@ def schedule_event(
     console: Console,
 ) -> None:
     """What the cron wrapper reports around a run: records and pings."""
-    from labship.targets import cronhook
+    from labship.actions import cronhook
 
     cronhook.event(
         project,
@@ -496,8 +496,8 @@ def push(
     project: Project, *, to: str | None = None, lock_mode: LockMode = "auto", console: Console
 ) -> PushResult:
     """Push the prod image (built first when its inputs changed) to ``[docker] registry``
-    or ``to`` (REGISTRY/NAME), recording its digest; see ``labship.targets.push``."""
-    from labship.targets import push as pushing
+    or ``to`` (REGISTRY/NAME), recording its digest; see ``labship.actions.push``."""
+    from labship.actions import push as pushing
 
     where = pushing.connect(project, to)  # the registry first: a refusal changes nothing
     lock = current_lock(project, lock_mode, console=console)
@@ -574,9 +574,9 @@ def build_serve(
 ) -> ServeImage:
     """``labship build serve MODEL``: the model's serving image (its tag is keyed by its
     content: an unchanged model is not rebuilt)."""
-    from labship.serve import image
+    from labship.serve.container import build_image
 
-    return image.build(
+    return build_image(
         model_folder(model, tracking_uri=tracking_uri, console=console), console=console
     )
 

@@ -114,7 +114,7 @@ def _runtime(project: Project | None) -> str | None:
 
 def check_base_image(project: Project) -> list[Check]:
     """The base image is here or pullable, and (when here) has the lock's Python."""
-    from labship.targets.image import base_image, base_problem
+    from labship.images.base import base_image, base_problem, python_mismatch
     from labship.tools.docker import image_python
 
     try:
@@ -137,37 +137,6 @@ def check_base_image(project: Project) -> list[Check]:
     return checks
 
 
-def python_mismatch(project: Project, base: str, version: str | None) -> LabshipError | None:
-    """A ConfigError (78) when the base image's Python is not the lock's (or, before a
-    lock, the project's); None when they agree or there is nothing to compare."""
-    from labship.errors import ConfigError
-
-    wanted = _locked_python(project)
-    if version is None or wanted is None:
-        return None
-    if version.split(".")[:2] == wanted.split(".")[:2]:
-        return None
-    minor = ".".join(version.split(".")[:2])
-    return ConfigError(
-        f"the base image {base} has Python {version}, the lock is for Python {wanted}",
-        hint=f'set [docker] base_image = "python:{wanted}-slim" (or {_BASE_ENV}) to an image '
-        f'with Python {wanted}, or relock for it: python = "{minor}" in labship.toml, '
-        "then labship lock",
-    )
-
-
-_BASE_ENV = "LABSHIP_BASE_IMAGE"
-
-
-def _locked_python(project: Project) -> str | None:
-    from labship.lock import read_lock
-
-    try:
-        return read_lock(project, check=False).python
-    except LabshipError:
-        return project.settings.python or None
-
-
 def _python(project: Project | None) -> str:
     if project is not None and project.settings.python:
         return project.settings.python
@@ -178,7 +147,7 @@ def _registry_name(project: Project | None) -> str | None:
     """The project's push destination, if it names one (a bad one is a failed check)."""
     if project is None:
         return None
-    from labship.targets.push import destination
+    from labship.actions.push import destination
 
     try:
         return destination(project)
@@ -283,7 +252,7 @@ def _process_running(names: set[str]) -> bool:
 
 def check_registry(name: str) -> list[Check]:
     """The registry answers, and lets docker's login push there (tried in memory)."""
-    from labship.targets.push import registry_for
+    from labship.actions.push import registry_for
     from labship.tools.registry import login_source, split
 
     found = split(name)
@@ -310,4 +279,4 @@ def check_registry(name: str) -> list[Check]:
     return [reach, Check("registry login", True, f"logged in ({source})")]
 
 
-__all__ = ["EXIT_MISSING", "Check", "Report", "diagnose", "python_mismatch"]
+__all__ = ["EXIT_MISSING", "Check", "Report", "diagnose"]

@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labship import jsonlines
+from labship import jsonlines, state
 
 if TYPE_CHECKING:
     from labship.project import Project
 
-LOG_NAME = "pushes.jsonl"
+LOG_NAME = state.PUSHES
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
@@ -69,12 +69,12 @@ def _record(data: Any) -> PushRecord | None:
 
 
 def append(state_dir: Path, record: PushRecord) -> None:
-    jsonlines.append(state_dir / LOG_NAME, record.to_json())
+    jsonlines.append(state.at(state_dir).pushes, record.to_json())
 
 
 def read(state_dir: Path) -> list[PushRecord]:
     """Every well-formed record, oldest first."""
-    found = (_record(data) for data in jsonlines.read(state_dir / LOG_NAME))
+    found = (_record(data) for data in jsonlines.read(state.at(state_dir).pushes))
     return [record for record in found if record is not None]
 
 

@@ -17,9 +17,10 @@ import math
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
+from labship import state
 from labship.console import columns
 
-LOG_NAME = "runs.jsonl"
+LOG_NAME = state.RUNS
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,14 @@ def append(state_dir: Path, record: RunRecord) -> None:
     state_dir.mkdir(exist_ok=True)
     line = json.dumps(record.to_json(), separators=(",", ":")) + "\n"
     # One write of a short line in append mode: concurrent runs do not interleave.
-    with open(state_dir / LOG_NAME, "a", encoding="utf-8") as fh:
+    with open(state.at(state_dir).runs, "a", encoding="utf-8") as fh:
         fh.write(line)
 
 
 def read(state_dir: Path) -> RunLog:
     """Every record that reads back whole; an unreadable log is an empty one."""
     try:
-        data = (state_dir / LOG_NAME).read_bytes()
+        data = state.at(state_dir).runs.read_bytes()
     except FileNotFoundError:
         return RunLog([], 0)
     except OSError:

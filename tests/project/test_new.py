@@ -394,8 +394,8 @@ def test_new_files_follow_the_umask_but_profiles_are_private(tmp_path: Path) -> 
 
 def test_cli_new_writes_the_compose_files_export_compose_owns(tmp_path: Path) -> None:
     """`labship new` is api.new: the project plus what `export compose` would write."""
+    from labship.generated import state as file_state
     from labship.project import load_project
-    from labship.targets.generated import state as file_state
 
     proc = labship("new", "churn", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -14,8 +14,9 @@ import pytest
 
 from labship.console import Console
 from labship.errors import UsageError
-from labship.serve import image, serve_runtime
-from labship.serve.env import APP, served_requirements
+from labship.images import serve as image
+from labship.serve import serve_runtime
+from labship.serve.env import APP, served_requirements, server
 from labship.serve.model import ModelFolder, read_model
 
 REQUIREMENTS = ("mlflow==3.17.2", "numpy==2.4.6", "scikit-learn==1.9.1")
@@ -59,7 +60,7 @@ def test_a_pyfunc_only_model_keeps_mlflow(tmp_path: Path) -> None:
 
 
 def test_the_dockerfile_is_non_root_checks_health_with_urllib_and_loads_the_model() -> None:
-    text = image.render_dockerfile(ModelFolder(Path("/m/iris"), "3.11", ()))
+    text = image.render_dockerfile(ModelFolder(Path("/m/iris"), "3.11", ()), server())
     assert "ARG BASE_IMAGE=python:3.11-slim" in text
     assert "uv pip sync --preview-features pylock" in text
     assert [
@@ -90,7 +91,7 @@ def test_the_context_holds_the_lock_the_server_and_the_model_without_env_files(
             return lock
 
     model = read_model(folder)
-    with image._stage(model, FakeLock(), "FROM x\n") as context:  # type: ignore[arg-type]
+    with image._stage(model, FakeLock(), server(), "FROM x\n") as context:  # type: ignore[arg-type]
         found = sorted(str(p.relative_to(context)) for p in context.rglob("*"))
         assert (context / "model" / "model.pkl").stat().st_mode & 0o777 == 0o644
     code = sorted(f"labship_serve/{p.name}" for p in APP.glob("*.py"))
@@ -116,12 +117,12 @@ def test_the_tag_is_keyed_by_the_model_files(tmp_path: Path) -> None:
             return lock
 
     model = read_model(folder)
-    first = image.plan(model, FakeLock()).tag  # type: ignore[arg-type]
-    assert first == image.plan(model, FakeLock()).tag  # type: ignore[arg-type]
+    first = image.plan(model, FakeLock(), server()).tag  # type: ignore[arg-type]
+    assert first == image.plan(model, FakeLock(), server()).tag  # type: ignore[arg-type]
     (folder / ".env").write_text("X=1\n")  # not part of the image: no new tag
-    assert image.plan(model, FakeLock()).tag == first  # type: ignore[arg-type]
+    assert image.plan(model, FakeLock(), server()).tag == first  # type: ignore[arg-type]
     (folder / "model.pkl").write_bytes(b"two")
-    assert image.plan(model, FakeLock()).tag != first  # type: ignore[arg-type]
+    assert image.plan(model, FakeLock(), server()).tag != first  # type: ignore[arg-type]
     assert first.startswith(f"labship-serve/{tmp_path.name.lower().replace('_', '-')}:")
 
 

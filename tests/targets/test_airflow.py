@@ -14,9 +14,9 @@ from conftest import MakeProject, labship
 from labship import api, pushes, targets
 from labship.console import Console
 from labship.errors import ConfigError, ConflictError, UsageError
+from labship.generated import state as file_state
 from labship.project import Project, load_project
 from labship.targets.base import Context
-from labship.targets.generated import state as file_state
 
 SECRET = "prod-secret-value-456"
 DIGEST = "sha256:" + "ab" * 32

@@ -19,13 +19,13 @@ import yaml
 from labship import api, targets
 from labship.console import Console
 from labship.errors import ConfigError, ConflictError, ProfileError
+from labship.generated import state as file_state
+from labship.images.tags import stable_tags as image_names
 from labship.lock import Lock
 from labship.profiles import parse_env_file, parse_env_text
 from labship.project import Project, load_project
 from labship.targets.base import Context
 from labship.targets.compose import DEV_FILE, ENV_FILE_DIFFERENCES, PROD_FILE
-from labship.targets.generated import state as file_state
-from labship.targets.image import stable_tags as image_names
 
 
 def render_compose(project: Project) -> dict[str, str]:
@@ -203,7 +203,7 @@ def test_no_values_in_the_files(project: Project) -> None:
 
 
 def test_dev_and_prod_images_are_tags_labship_sets(project: Project) -> None:
-    from labship.targets import image as images
+    from labship.images import tags as image_tags
 
     lock = Lock(
         root=project.root,
@@ -216,8 +216,8 @@ def test_dev_and_prod_images_are_tags_labship_sets(project: Project) -> None:
     )
     dev, prod = image_names(project)
     assert dev != prod
-    assert dev in images.tags(project, lock, "dev")
-    assert prod in images.tags(project, lock, "prod")
+    assert dev in image_tags.tags(project, lock, "dev")
+    assert prod in image_tags.tags(project, lock, "prod")
 
 
 def test_jobs_that_would_share_a_service_name_are_refused(tmp_path: Path) -> None:

@@ -14,13 +14,13 @@ import pytest
 
 from conftest import MakeProject, labship
 from labship import api, pushes, targets
+from labship.actions.schedule import Installed, _entry
 from labship.console import Console
 from labship.errors import ConfigError, ConflictError, UsageError
+from labship.generated import state as file_state
 from labship.project import Project, load_project
 from labship.targets import cron
 from labship.targets.base import Context
-from labship.targets.cronschedule import Installed, _entry
-from labship.targets.generated import state as file_state
 
 SECRET = "prod-secret-value-456"
 USER_LINES = 'MAILTO=""\nPATH=/usr/bin:/bin\n# backup\n0 3 * * * /usr/local/bin/backup\n'

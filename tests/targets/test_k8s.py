@@ -23,9 +23,9 @@ from conftest import MakeProject, labship
 from labship import api, pushes
 from labship.console import Console
 from labship.errors import ConfigError, ConflictError, ProfileError, UsageError
+from labship.images.container import APP_UID
 from labship.profiles.envfile import parse_env_file
 from labship.project import Job, Project, load_project
-from labship.runtimes.container import APP_UID
 from labship.targets import k8s
 from labship.targets.k8scron import k8s_schedule
 

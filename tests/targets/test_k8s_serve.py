@@ -18,8 +18,8 @@ from conftest import MakeProject
 from labship import api
 from labship.console import Console
 from labship.errors import ConfigError, UsageError
+from labship.images.container import APP_UID
 from labship.project import Project, load_project
-from labship.runtimes.container import APP_UID
 from labship.targets import k8s
 
 pytestmark = pytest.mark.slow
@@ -90,8 +90,8 @@ def test_the_deployment_probes_ping_runs_non_root_read_only_with_resources(
 def test_the_image_is_the_build_serve_tag_and_an_unpushed_one_is_said(
     make_project: MakeProject, tmp_path: Path
 ) -> None:
-    from labship.serve import image
-    from labship.serve.env import model_lock
+    from labship.images import serve as image
+    from labship.serve.env import model_lock, server
     from labship.serve.model import read_model
     from labship.store import Store
 
@@ -99,7 +99,7 @@ def test_the_image_is_the_build_serve_tag_and_an_unpushed_one_is_said(
     folder = _model(tmp_path / "models")
     warnings = _export(project, folder)
     model = read_model(folder)
-    tag = image.plan(model, model_lock(model, Store(), console=Console(quiet=True))).tag
+    tag = image.plan(model, model_lock(model, Store(), console=Console(quiet=True)), server()).tag
     pod = _load(project.root / k8s.DIR / "deployment-demo-serve-iris.yaml")["spec"]["template"]
     assert pod["spec"]["containers"][0]["image"] == tag
     assert tag.startswith("labship-serve/iris:")

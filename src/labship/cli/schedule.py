@@ -22,7 +22,7 @@ from labship.console import Console, columns
 from labship.errors import UsageError
 
 if TYPE_CHECKING:
-    from labship.targets.cronschedule import Listed
+    from labship.actions.schedule import Listed
 
 Add = Callable[..., argparse.ArgumentParser]
 _EVENTS = ("start", "end", "skipped")

@@ -45,17 +45,18 @@ class IndexUnavailable(Exception):
 def project_files(index: str, name: str) -> list[IndexFile] | None:
     """Every file of project ``name`` on ``index``; None when the index does not have it."""
     url, headers = _request_parts(f"{index.rstrip('/')}/{name}/")
-    request = urllib.request.Request(url, headers=headers)
+    from labship.tools import http
+
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            raw = response.read()
-            if response.headers.get("Content-Encoding") == "gzip":
-                raw = gzip.decompress(raw)
+        response = http.request(url, headers=headers, timeout=TIMEOUT)
+        raw = response.body
+        if response.headers.get("content-encoding") == "gzip":
+            raw = gzip.decompress(raw)
         data = json.loads(raw)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
+    except http.HTTPError as exc:
+        if exc.status == 404:
             return None
-        raise IndexUnavailable(f"{url}: HTTP {exc.code}") from None
+        raise IndexUnavailable(f"{url}: HTTP {exc.status}" if exc.status else str(exc)) from None
     except (OSError, ValueError) as exc:
         raise IndexUnavailable(f"{url}: {exc}") from None
     return [_index_file(entry) for entry in data.get("files", []) if "filename" in entry]

@@ -10,7 +10,7 @@ reason: a sixth (seconds) field, ``@reboot`` (not a schedule: Debian's cron runs
 while the machine boots), and the Quartz extensions ``L``, ``W``, ``#`` and ``?``.
 
 Pure Python and small: labship.toml is validated on every command, ``labship run``
-included. Next run times are cronsim's (``labship.targets.crontime``).
+included. Next run times are cronsim's (``labship.actions.crontime``).
 """
 
 from __future__ import annotations

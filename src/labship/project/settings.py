@@ -68,7 +68,7 @@ from typing import Any
 from labship.errors import ConfigError
 
 CONFIG_NAME = "labship.toml"
-STATE_DIR = ".labship"
+STATE_DIR = ".labship"  # labship.state.DIR: what is in it is labship.state's
 LOCK_NAME = "pylock.toml"
 DEV_LOCK_NAME = "pylock.dev.toml"
 

@@ -41,7 +41,7 @@ _REGISTRY = {
         "labship.tools.docker:engine_reachable",
         "a Docker engine answered",
         "no Docker engine reachable",
-        "labship.targets.image:base_problem",
+        "labship.images.base:base_problem",
     ),
     "local": _Entry("labship.runtimes.local:LocalRuntime", None, "", ""),
 }

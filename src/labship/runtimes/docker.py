@@ -25,7 +25,7 @@ Why it is shaped this way:
   x.csv`` works as on the local runtime; cron's /dev/null gives EOF). A terminal is not
   attached: a batch job without ``-t`` cannot use it well, and ``labship run &`` would stop
   on SIGTTIN. ``labship shell`` is the interactive one.
-- **Images are built only when their inputs changed** (``targets.image.ensure``): the
+- **Images are built only when their inputs changed** (``images.build.ensure``): the
   prod image's ``org.labship.context`` label records the digest of what it is made of
   (Dockerfile, lock, files baked in, base, commit); the dev image's covers its lock,
   Dockerfile, base and build user. A no-op BuildKit build would still cost ~0.5 s a run.
@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import ProfileError, ToolError
-from labship.runtimes import container
+from labship.images import container
 from labship.runtimes.base import Environment, LabInfo
 from labship.runtimes.lab import (
     clear_record,
@@ -72,6 +72,7 @@ from labship.tools.process import (
 
 if TYPE_CHECKING:
     from labship.console import Console
+    from labship.images.tags import Target
     from labship.lock import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
@@ -245,9 +246,9 @@ class DockerRuntime:
 
     def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> Image:
         """The image for ``lock``: built only when what it is made of changed."""
-        from labship.targets import image as images
+        from labship.images import build as images
 
-        target: images.Target = "dev" if dev else "prod"
+        target: Target = "dev" if dev else "prod"
         built = images.ensure(project, lock, target, console=console, uid=self.uid, gid=self.gid)
         tag = built.tags[0]
         return Image(self.name, lock.hash(dev=dev), dev, built.created, built.image_id, tag)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labship import state
 from labship.atomicfile import write_text_atomic
 from labship.errors import PortInUse, ToolError
 from labship.runtimes.base import LabInfo
@@ -25,7 +26,7 @@ from labship.tools.process import wait_until
 if TYPE_CHECKING:
     from labship.project import Project
 
-LAB_STATE = "lab.json"
+LAB_STATE = state.LAB
 
 
 def port_in_use(port: int) -> PortInUse:
@@ -63,17 +64,10 @@ def ensure_port_free(port: int) -> None:
 
 def ready(port: int, token: str) -> bool:
     """True when the server answers ``/api/status`` with 200 for this token."""
-    import urllib.error
-    import urllib.request
+    from labship.tools import http
 
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=2) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
+    url = f"http://127.0.0.1:{port}/api/status"
+    return http.ok(url, headers={"Authorization": f"token {token}"})
 
 
 def wait_ready(
@@ -98,7 +92,7 @@ class LabRecord:
 
 
 def state_path(project: Project) -> Path:
-    return project.state_dir / LAB_STATE
+    return state.of(project).lab
 
 
 def write_record(project: Project, info: LabInfo, handle: Mapping[str, Any]) -> None:

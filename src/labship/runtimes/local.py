@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from labship import state
 from labship.runtimes.base import Environment, LabInfo
 from labship.store import Store
 from labship.tools import procinfo
@@ -156,7 +157,7 @@ class LocalRuntime:
         from labship.runtimes import tracking
 
         folder = tracking.ensure_data_dir(project)
-        log = project.state_dir / tracking.LOG_NAME
+        log = state.of(project).mlflow_log
         argv = [
             str(env.path / "bin" / "mlflow"),
             *tracking.server_args(host="127.0.0.1", port=port, folder=str(folder)),
@@ -185,7 +186,7 @@ class LocalRuntime:
     ) -> None:
         from labship.runtimes.lab import wait_ready, write_record
 
-        log = project.state_dir / "lab.log"
+        log = state.of(project).lab_log
         proc = _spawn_logged(argv, env, project.root, log, "JupyterLab")
         try:
             wait_ready(info.port, token, alive=lambda: proc.poll() is None, log=log)

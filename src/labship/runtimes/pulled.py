@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import LabshipError, ToolError, UsageError
-from labship.runtimes import container
+from labship.images import container
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -29,9 +29,9 @@ def run_image(
     ref: str, job_name: str | None, *, folder: Path, profile_name: str, console: Console
 ) -> int:
     """Run ``job_name`` from image ``ref`` (pulled when not here) with ``folder``'s profile."""
+    from labship.images.base import checked_reference
     from labship.profiles import secret_values
     from labship.runtimes.docker import DockerRuntime, Image
-    from labship.targets.image import checked_reference
     from labship.tools.docker import ping
 
     try:

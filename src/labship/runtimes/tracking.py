@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labship import state
 from labship.errors import PortInUse, ToolError
 from labship.project.settings import DEFAULT_MLFLOW_PORT
 from labship.tools.process import wait_until
@@ -38,10 +37,10 @@ from labship.tools.process import wait_until
 if TYPE_CHECKING:
     from labship.project import Project
 
-DATA_DIR = "mlflow"  # under .labship/
+DATA_DIR = state.MLFLOW  # under .labship/
 DB_NAME = "mlflow.db"
 ARTIFACTS = "artifacts"
-LOG_NAME = "mlflow.log"  # under .labship/
+LOG_NAME = state.MLFLOW_LOG  # under .labship/
 PORT_SPAN = 20  # without a configured port: the first free one from 5000 to 5019
 READY_TIMEOUT = 120.0  # a first start creates the SQLite schema: seconds, not milliseconds
 URI_VAR = "MLFLOW_TRACKING_URI"
@@ -52,7 +51,7 @@ JOB_TAG = "labship.job"
 
 
 def data_dir(project: Project) -> Path:
-    return project.state_dir / DATA_DIR
+    return state.of(project).mlflow
 
 
 def ensure_data_dir(project: Project) -> Path:
@@ -99,7 +98,7 @@ def container_command() -> list[str]:
     """The server in a container (compose, the docker runtime): all interfaces of its own
     network namespace (the host publishes it on 127.0.0.1 only), the store mounted at
     ``container.MLFLOW_DATA``, reachable from the lab by the name ``mlflow``."""
-    from labship.runtimes import container
+    from labship.images import container
 
     return [
         "mlflow",
@@ -111,7 +110,7 @@ def container_command() -> list[str]:
 
 def container_uri() -> str:
     """The server's URI from the lab's container."""
-    from labship.runtimes import container
+    from labship.images import container
 
     return f"http://{container.MLFLOW_HOST}:{container.MLFLOW_PORT}"
 
@@ -162,11 +161,9 @@ def choose_port(configured: int | None, *, avoid: int) -> int:
 
 def healthy(url: str) -> bool:
     """True when the server answers ``/health`` with 200."""
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
+    from labship.tools import http
+
+    return http.ok(f"{url}/health")
 
 
 def wait_healthy(
@@ -200,21 +197,18 @@ def job_variables(
 
 
 def _post(url: str, path: str, body: Mapping[str, Any], timeout: float) -> Any:
-    request = urllib.request.Request(
-        f"{url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
+    from labship.tools import http
+
+    return http.post_json(f"{url}{path}", body, timeout=timeout)
 
 
 def find_run(url: str, run_id: str, *, timeout: float = 5.0) -> tuple[str, str] | None:
     """(MLflow run id, experiment id) of the run tagged ``labship.run_id = run_id``: the
     first one the job started when it started several (nested ones come after their
     parent). None when there is none, or the server cannot say."""
-    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+    from labship.tools.http import HTTPError
+
+    with contextlib.suppress(HTTPError, ValueError, TypeError, KeyError):
         found = _post(url, "/api/2.0/mlflow/experiments/search", {"max_results": 1000}, timeout)
         ids = [e["experiment_id"] for e in found.get("experiments", [])]
         if not ids:

@@ -1,4 +1,4 @@
-"""``labship serve MODEL --runtime docker``: the serving image (``serve.image``) run in
+"""``labship serve MODEL --runtime docker``: the serving image (``images.serve``) run in
 the foreground, its port published on the host given (127.0.0.1 by default).
 
 As the docker runtime runs jobs: ``docker create`` (docker's own failures are captured
@@ -12,15 +12,29 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from labship.console import Console
+    from labship.images.serve import ServeImage
     from labship.serve import ServeOptions
     from labship.serve.model import ModelFolder
     from labship.tools.process import Ended
 
 STOP_GRACE = 10
+
+
+def build_image(folder: Path, *, console: Console) -> ServeImage:
+    """``labship build serve MODEL``: the model folder's serving image, built if needed."""
+    from labship.images.serve import ensure
+    from labship.serve.env import model_lock, server
+    from labship.serve.model import read_model
+    from labship.store import Store
+
+    model = read_model(folder)
+    lock = model_lock(model, Store(), console=console)
+    return ensure(model, lock, server(), console=console)
 
 
 def serve_container(
@@ -30,14 +44,14 @@ def serve_container(
     console: Console,
     constraints: tuple[str, ...] = (),
 ) -> int:
-    from labship.serve import image
-    from labship.serve.env import model_lock
+    from labship.images import serve as image
+    from labship.serve.env import model_lock, server
     from labship.store import Store
     from labship.tools.docker import docker
     from labship.tools.process import deferred_signals
 
     lock = model_lock(model, Store(), console=console, constraints=constraints)
-    built = image.ensure(model, lock, console=console)
+    built = image.ensure(model, lock, server(), console=console)
     name = f"{image.image_name(model).replace('/', '-')}-{secrets.token_hex(4)}"
     argv = ["create", "--rm", "--name", name, "--pull", "never"]
     argv += ["--stop-timeout", str(STOP_GRACE), "--label", "org.labship.kind=serve"]

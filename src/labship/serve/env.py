@@ -25,6 +25,7 @@ from labship.store import Store
 
 if TYPE_CHECKING:
     from labship.console import Console
+    from labship.images.serve import Server
     from labship.serve.model import ModelFolder
     from labship.serve.origin import ProdPins
 
@@ -37,6 +38,13 @@ MLFLOW_NAMES = frozenset({"mlflow", "mlflow-skinny"})
 FORMAT_PACKAGES = {"cloudpickle": "cloudpickle", "skops": "skops"}
 APP = Path(__file__).resolve().parent / "app"
 PACKAGE = "labship_serve"
+
+
+def server() -> Server:
+    """The model server's code, as the serving image installs it."""
+    from labship.images.serve import Server
+
+    return Server(PACKAGE, APP)
 
 
 def environment(

@@ -30,9 +30,7 @@ import os
 import posixpath
 import re
 import shutil
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +43,7 @@ from labship.tools.procinfo import alive
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.store import Store
+    from labship.tools.http import HTTPError
 
 SCHEMES = ("runs:", "models:")
 TIMEOUT = 30.0  # seconds for one HTTP request
@@ -151,88 +150,99 @@ class Server:
 
     def get(self, endpoint: str, missing: str, **params: str) -> dict[str, Any]:
         query = urllib.parse.urlencode(params)
-        return self._json(self._request(f"{endpoint}?{query}", None), missing)
+        return self._call(f"{endpoint}?{query}", None, missing)
 
     def post(self, endpoint: str, body: dict[str, Any], missing: str) -> dict[str, Any]:
-        return self._json(self._request(endpoint, json.dumps(body).encode()), missing)
+        return self._call(endpoint, json.dumps(body).encode(), missing)
 
     def download(self, path: str, dest: Path) -> None:
         """One proxied artifact file into ``dest``, streamed; a file the server lists but
         does not send is its failure (69), like a connection cut in the middle."""
-        request = self._request(f"mlflow-artifacts/artifacts/{urllib.parse.quote(path)}", None)
+        from labship.tools import http
+
+        url = self._url(f"mlflow-artifacts/artifacts/{urllib.parse.quote(path)}")
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer, dest.open("wb") as out:
+            headers = self._headers(None)
+            with (
+                http.open_url(url, headers=headers, timeout=TIMEOUT) as answer,
+                dest.open("wb") as out,
+            ):
                 shutil.copyfileobj(answer, out, 1 << 20)
-        except urllib.error.HTTPError as exc:
+        except http.HTTPError as exc:
+            if exc.status is None:
+                raise RuntimeUnavailable(
+                    f"downloading {path} from the MLflow tracking server at {self.shown} "
+                    f"failed ({hide_url_credentials(exc.reason)})",
+                    hint="try again when it answers",
+                ) from None
             refused = self._refused(exc, path)
             if isinstance(refused, AuthError):
                 raise refused from None
             raise RuntimeUnavailable(
                 f"the MLflow tracking server at {self.shown} did not send {path} "
-                f"({exc.code} {exc.reason})",
+                f"({exc.status} {exc.reason})",
                 hint="see the server's log",
             ) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = hide_url_credentials(str(getattr(exc, "reason", exc)))
+        except OSError as exc:
             raise RuntimeUnavailable(
                 f"downloading {path} from the MLflow tracking server at {self.shown} failed "
-                f"({reason})",
+                f"({hide_url_credentials(str(exc))})",
                 hint="try again when it answers",
             ) from None
 
-    def _request(self, endpoint: str, data: bytes | None) -> urllib.request.Request:
-        url = f"{self.base}/api/2.0/{endpoint}"
+    def _url(self, endpoint: str) -> str:
+        return f"{self.base}/api/2.0/{endpoint}"
+
+    def _headers(self, data: bytes | None) -> dict[str, str]:
         headers = {**self.headers, "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        return urllib.request.Request(url, data=data, headers=headers)
+        return headers
 
-    def _json(self, request: urllib.request.Request, missing: str) -> dict[str, Any]:
-        with self._open(request, missing) as answer:
-            raw = answer.read()
+    def _call(self, endpoint: str, data: bytes | None, missing: str) -> dict[str, Any]:
+        from labship.tools import http
+
+        url = self._url(endpoint)
         try:
-            data = json.loads(raw)
+            raw = http.request(url, data=data, headers=self._headers(data), timeout=TIMEOUT).body
+        except http.HTTPError as exc:
+            if exc.status is None:
+                raise RuntimeUnavailable(
+                    f"the MLflow tracking server at {self.shown} does not answer "
+                    f"({hide_url_credentials(exc.reason)})",
+                    hint="start it, or " + _GIVE_URI,
+                ) from None
+            raise self._refused(exc, missing) from None
+        try:
+            found = json.loads(raw)
         except ValueError:
-            data = None
-        if not isinstance(data, dict):
+            found = None
+        if not isinstance(found, dict):
             raise RuntimeUnavailable(
-                f"{self.shown} answered {request.full_url.split('?')[0][len(self.base) :]} "
+                f"{self.shown} answered {url.split('?')[0][len(self.base) :]} "
                 "with something that is not MLflow's JSON",
                 hint="check that the tracking URI is an MLflow tracking server",
             )
-        return data
+        return found
 
-    def _open(self, request: urllib.request.Request, missing: str) -> Any:
+    def _refused(self, exc: HTTPError, missing: str) -> Exception:
         try:
-            return urllib.request.urlopen(request, timeout=TIMEOUT)
-        except urllib.error.HTTPError as exc:
-            raise self._refused(exc, missing) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise RuntimeUnavailable(
-                f"the MLflow tracking server at {self.shown} does not answer "
-                f"({hide_url_credentials(str(reason))})",
-                hint="start it, or " + _GIVE_URI,
-            ) from None
-
-    def _refused(self, exc: urllib.error.HTTPError, missing: str) -> Exception:
-        try:
-            body = json.loads(exc.read())
-        except (ValueError, OSError):
+            body = json.loads(exc.body)
+        except ValueError:
             body = {}
         code = body.get("error_code", "") if isinstance(body, dict) else ""
         message = str(body.get("message", "")) if isinstance(body, dict) else ""
-        if exc.code in (401, 403):
+        if exc.status in (401, 403):
             return AuthError(
-                f"the MLflow tracking server at {self.shown} refused labship ({exc.code})",
+                f"the MLflow tracking server at {self.shown} refused labship ({exc.status})",
                 hint="set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, "
                 "or MLFLOW_TRACKING_TOKEN",
             )
-        if exc.code == 404 or code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            said = f" ({hide_url_credentials(message)})" if message and exc.code != 404 else ""
+        if exc.status == 404 or code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            said = f" ({hide_url_credentials(message)})" if message and exc.status != 404 else ""
             return UsageError(f"{missing} not found on {self.shown}{said}")
         return RuntimeUnavailable(
-            f"the MLflow tracking server at {self.shown} failed ({exc.code} {exc.reason})",
+            f"the MLflow tracking server at {self.shown} failed ({exc.status} {exc.reason})",
             hint="see the server's log",
         )
 

@@ -1,7 +1,7 @@
 """Targets: turn the project, its lock and a profile into files another system runs.
 
 A target is one module with one class: a ``name`` and ``plan(context)``, the files it
-would write (each with labship's header, see ``targets.generated``). ``export`` checks
+would write (each with labship's header, see ``labship.generated``). ``export`` checks
 them all and writes them; ``eject`` hands them to the user. Adding a target (cron,
 Airflow, Kubernetes) is one module and one line in ``_REGISTRY``.
 """
@@ -46,7 +46,7 @@ def export(
 ) -> list[Path]:
     """Write the target's files; a hand-edited or foreign file is a conflict (exit 73)
     unless ``force``; a file the user took over and the target keeps is left alone."""
-    from labship.targets import generated
+    from labship import generated
 
     target = get(name)
     _check_accepts(target, context)
@@ -90,6 +90,6 @@ def render(context: Context, name: str) -> dict[str, str]:
 
 def eject(context: Context, name: str) -> list[Path]:
     """Hand the target's files to the user: labship stops generating them."""
-    from labship.targets import generated
+    from labship import generated
 
     return [generated.eject(p.path, p.text) for p in get(name).plan(context)]

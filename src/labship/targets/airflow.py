@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import ConfigError, FileWriteError
+from labship.generated import Header, Planned, with_header
 from labship.targets.base import Context, distinct_names, selected_jobs
-from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -106,7 +106,9 @@ def variable_name(project: Project, profile: str) -> str:
 
 def variables_path(project: Project, profile: str) -> Path:
     """The ``airflow variables import`` file for a profile: machine-local, git-ignored."""
-    return project.state_dir / "airflow" / f"variables-{profile}.json"
+    from labship import state
+
+    return state.of(project).airflow_variables(profile)
 
 
 def secret_name(project: Project, profile: str) -> str:
@@ -160,8 +162,8 @@ def dags(project: Project, jobs: Iterable[Job]) -> list[Dag]:
 
 def image_ref(project: Project) -> tuple[str, bool]:
     """(image, pinned): the last push by digest, else the local prod tag (not pinned)."""
+    from labship.images.tags import stable_tags
     from labship.pushes import last_pushed
-    from labship.targets.image import stable_tags
 
     pushed = last_pushed(project)
     if pushed is not None:
@@ -171,7 +173,7 @@ def image_ref(project: Project) -> tuple[str, bool]:
 
 def render_dag(project: Project, jobs: Iterable[Job], *, kubernetes: bool = False) -> str:
     """The DAG file's body (without the header): names, commands and numbers only."""
-    from labship.runtimes.container import APP_UID
+    from labship.images.container import APP_UID
     from labship.templates import environment
 
     found = dags(project, jobs)

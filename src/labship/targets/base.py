@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from labship.generated import Planned
     from labship.lock import Lock
     from labship.project import Job, Project
-    from labship.targets.generated import Planned
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ Compose v2 both read. Decisions:
   ``env_file:``).
 - **Base image.** ``LABSHIP_BASE_IMAGE`` overrides the Dockerfile's base as it does for
   labship (``build.args.BASE_IMAGE``).
-- **Generated header** (``targets.generated``). ``labship export compose`` rewrites an
+- **Generated header** (``labship.generated``). ``labship export compose`` rewrites an
   intact file, and refuses (ConflictError, exit 73) to overwrite a hand-edited one or one
   labship did not write, unless ``force``.
 """
@@ -50,9 +50,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from labship.generated import Header, Planned, with_header
 from labship.project.settings import DEFAULT_MLFLOW_PORT, DEFAULT_STOP_TIMEOUT
 from labship.targets.base import Context, distinct_names
-from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
     import jinja2
@@ -171,8 +171,9 @@ class ComposeTarget:
 def render_compose(project: Project) -> dict[str, str]:
     """File name -> body (without the header). The files name stable tags, so the lock
     does not change them."""
-    from labship.runtimes import container
-    from labship.targets.image import default_base_image, stable_tags
+    from labship.images import container
+    from labship.images.base import default_base_image
+    from labship.images.tags import stable_tags
 
     dev_image, prod_image = stable_tags(project)
     common = {

@@ -6,12 +6,12 @@ A crontab line is a poor place for a command (``%`` is a newline there, ``PATH``
 what a run needs: the overlap lock (flock), the timeout, one log per run with
 retention, ``labship run JOB --profile P --locked``, and calls back into labship for
 what ``labship run`` cannot know (skipped and stopped runs, healthchecks pings:
-``labship.targets.cronhook``).
+``labship.actions.cronhook``).
 
 Decisions:
 
 - **Wrappers live in the project** (``.labship/cron/``, git-ignored machine state, with
-  the run log and the logs they write). They are generated files (``targets.generated``):
+  the run log and the logs they write). They are generated files (``labship.generated``):
   a hand edit is refused, ``labship eject cron`` hands them over and labship then runs
   them as they are. They hold paths and names, never a variable's value.
 - **Marked entries.** Each entry sits under ``# labship:<project> <job>`` (``<project>``:
@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import ConfigError, UsageError
+from labship.generated import Header, Planned, with_header
 from labship.targets.base import Context
-from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
     from labship.project import Job, Project
@@ -60,7 +60,9 @@ def project_tag(project: Project) -> str:
 
 
 def cron_dir(project: Project) -> Path:
-    return project.state_dir / "cron"
+    from labship import state
+
+    return state.of(project).cron
 
 
 def _slug(name: str) -> str:

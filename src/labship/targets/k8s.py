@@ -50,8 +50,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import ConfigError, ProfileError
+from labship.generated import Header, Planned, with_header
 from labship.targets.base import Context, distinct_names, selected_jobs
-from labship.targets.generated import Header, Planned, with_header
 
 if TYPE_CHECKING:
     from labship.project import Job, Project
@@ -170,15 +170,17 @@ class K8sTarget:
     def _serving(self, project: Project, folder: Path) -> list[Planned]:
         """The Deployment and the Service serving one model folder."""
         from labship.console import Console
-        from labship.runtimes.container import APP_UID
-        from labship.serve import image
-        from labship.serve.env import model_lock
+        from labship.images import serve as image
+        from labship.images.container import APP_UID
+        from labship.serve.env import model_lock, server
         from labship.serve.model import read_model
         from labship.store import Store
         from labship.templates import environment
 
         model = read_model(folder)
-        planned = image.plan(model, model_lock(model, Store(), console=Console(quiet=True)))
+        planned = image.plan(
+            model, model_lock(model, Store(), console=Console(quiet=True)), server()
+        )
         name = serve_name(project, model.path)
         labels = {
             "app.kubernetes.io/name": dns_label(project.name, 63),
@@ -227,8 +229,8 @@ class K8sTarget:
 
     def _image(self, project: Project) -> str:
         """The last push by digest; else the local prod tag, said aloud."""
+        from labship.images.tags import stable_tags
         from labship.pushes import last_pushed
-        from labship.targets.image import stable_tags
 
         pushed = last_pushed(project)
         if pushed is not None:
@@ -301,7 +303,7 @@ def _planned(path: Path, body: str, *, private: bool = False) -> Planned:
 
 
 def _common(project: Project, image: str) -> dict[str, Any]:
-    from labship.runtimes.container import APP_UID
+    from labship.images.container import APP_UID
 
     return {
         "project": project.name,

@@ -31,10 +31,15 @@ from labship.errors import (
     RuntimeUnavailable,
     ToolError,
 )
+from labship.generated import state as file_state
+from labship.images import base as image_base
+from labship.images import build as image_build
+from labship.images import ca as image_ca
+from labship.images import context as image_context
+from labship.images import dockerfile as image_dockerfile
+from labship.images import tags as image_tags
 from labship.lock import TOOL_TABLE, Lock
 from labship.project import Project, load_project
-from labship.targets import image as images
-from labship.targets.generated import state as file_state
 from labship.tools import docker as dockertool
 
 HASH_A = "a" * 64
@@ -62,10 +67,10 @@ def project(tmp_path: Path) -> Project:
 
 
 def test_render_has_header_checksum_and_no_syntax_line(project: Project) -> None:
-    text = images.render_dockerfile(project)
-    assert text.startswith(images.HEADER.text)
-    assert "do not edit" in images.HEADER.text.lower()
-    assert "labship eject" in images.HEADER.text
+    text = image_dockerfile.render_dockerfile(project)
+    assert text.startswith(image_dockerfile.HEADER.text)
+    assert "do not edit" in image_dockerfile.HEADER.text.lower()
+    assert "labship eject" in image_dockerfile.HEADER.text
     assert re.search(r"^# labship-checksum: sha256=[0-9a-f]{64}$", text, re.M)
     assert "# syntax" not in text and "syntax=" not in text
     assert "ARG BASE_IMAGE=python:3.11-slim" in text
@@ -78,7 +83,7 @@ def test_render_has_header_checksum_and_no_syntax_line(project: Project) -> None
 def test_both_images_check_their_imports_after_the_install_before_the_code(
     project: Project,
 ) -> None:
-    text = images.render_dockerfile(project)
+    text = image_dockerfile.render_dockerfile(project)
     probe = "/opt/venv/bin/python -I -B /tmp/labship-check-probe.py /tmp/labship-check-"
     for target, after in (("prod", "COPY --from=builder "), ("dev", "COPY --from=dev-builder ")):
         step = text.index(probe + f"{target}.json")
@@ -93,7 +98,7 @@ def test_both_images_check_their_imports_after_the_install_before_the_code(
 
 
 def test_bytecode_skips_test_suites_and_uv_is_pinned(project: Project) -> None:
-    text = images.render_dockerfile(project)
+    text = image_dockerfile.render_dockerfile(project)
     # .pyc for what jobs import (a read-only venv cannot cache them at run time), not for
     # packages' own tests/ folders; uv's compile-everything is off
     assert text.count("compileall -q -j 0 -x '/tests?/' /opt/venv/lib") == 2
@@ -101,21 +106,21 @@ def test_bytecode_skips_test_suites_and_uv_is_pinned(project: Project) -> None:
     assert "UV_LINK_MODE=copy" in text and "target=/root/.cache/uv" in text
     # the staged uv is used only if it runs there and is the pinned version
     assert "--mount=type=bind,source=uv," in text
-    assert f'= "uv {images.UV_VERSION}" ]' in text
-    assert f"pip install --disable-pip-version-check --quiet uv=={images.UV_VERSION}" in text
+    assert f'= "uv {image_context.UV_VERSION}" ]' in text
+    assert f"pip install --disable-pip-version-check --quiet uv=={image_context.UV_VERSION}" in text
 
 
 def test_context_stages_labships_uv_only_when_usable(
     project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    images.write_dockerfile(project)
+    image_dockerfile.write_dockerfile(project)
     binary = tmp_path / "uv-bin"
     binary.write_bytes(b"\x7fELF fake")
-    monkeypatch.setattr(images, "host_uv_for_image", lambda: binary)
-    with images.stage_context(project) as ctx:
+    monkeypatch.setattr(image_context, "host_uv_for_image", lambda: binary)
+    with image_context.stage_context(project) as ctx:
         assert (ctx / "uv" / "uv").read_bytes() == b"\x7fELF fake"
-    monkeypatch.setattr(images, "host_uv_for_image", lambda: None)
-    with images.stage_context(project) as ctx:
+    monkeypatch.setattr(image_context, "host_uv_for_image", lambda: None)
+    with image_context.stage_context(project) as ctx:
         assert (ctx / "uv").is_dir() and not any((ctx / "uv").iterdir())
 
 
@@ -125,61 +130,61 @@ def test_host_uv_refuses_shims_and_other_versions(
     from labship.tools import uv as uvtool
 
     if sys.platform != "linux" or os.uname().machine != "x86_64":
-        assert images.host_uv_for_image() is None
+        assert image_context.host_uv_for_image() is None
         return
     shim = tmp_path / "uv"
     shim.write_text('#!/bin/sh\nexec uv "$@"\n')
     monkeypatch.setattr(uvtool, "uv_bin", lambda: str(shim))
-    monkeypatch.setattr(uvtool, "uv_version", lambda: images.UV_VERSION)
-    assert images.host_uv_for_image() is None  # a script, not the binary
+    monkeypatch.setattr(uvtool, "uv_version", lambda: image_context.UV_VERSION)
+    assert image_context.host_uv_for_image() is None  # a script, not the binary
     elf = tmp_path / "uv-elf"
     elf.write_bytes(b"\x7fELF")
     monkeypatch.setattr(uvtool, "uv_bin", lambda: str(elf))
-    assert images.host_uv_for_image() == elf
+    assert image_context.host_uv_for_image() == elf
     monkeypatch.setattr(uvtool, "uv_version", lambda: "0.0.1")
-    assert images.host_uv_for_image() is None
+    assert image_context.host_uv_for_image() is None
 
 
 def test_base_image_setting_and_env_override(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = write_project(tmp_path / "p", extra_toml='base_image = "corp/python:3.11"\n')
-    assert "ARG BASE_IMAGE=corp/python:3.11" in images.render_dockerfile(project)
+    assert "ARG BASE_IMAGE=corp/python:3.11" in image_dockerfile.render_dockerfile(project)
     monkeypatch.setenv("LABSHIP_BASE_IMAGE", LOCAL_BASE)
-    assert images.base_image(project) == LOCAL_BASE
+    assert image_base.base_image(project) == LOCAL_BASE
     # the variable reaches the build, not the file: the file stays a function of labship.toml
-    assert LOCAL_BASE not in images.render_dockerfile(project)
+    assert LOCAL_BASE not in image_dockerfile.render_dockerfile(project)
 
 
 def test_system_packages_rendered_and_validated(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", system_packages=["unixodbc", "libpq5"])
-    text = images.render_dockerfile(project)
+    text = image_dockerfile.render_dockerfile(project)
     assert re.search(r"tini unixodbc libpq5", text)
     bad = write_project(tmp_path / "q", system_packages=["curl; rm -rf /"])
     with pytest.raises(ConfigError, match="not a Debian package name"):
-        images.render_dockerfile(bad)
+        image_dockerfile.render_dockerfile(bad)
 
 
 def test_write_is_idempotent_and_detects_hand_edit(project: Project) -> None:
-    path = images.write_dockerfile(project)
+    path = image_dockerfile.write_dockerfile(project)
     assert file_state(path) == "generated"
     before = path.stat().st_mtime_ns
-    images.write_dockerfile(project)
+    image_dockerfile.write_dockerfile(project)
     assert path.stat().st_mtime_ns == before
     path.write_text(path.read_text() + "RUN echo mine\n")
     assert file_state(path) == "edited"
     with pytest.raises(ConflictError) as info:
-        images.write_dockerfile(project)
+        image_dockerfile.write_dockerfile(project)
     assert info.value.exit_code == 73
     assert str(path) in str(info.value)
     assert "labship eject" in str(info.value) and "--force" in str(info.value)
     assert "RUN echo mine" in path.read_text()  # untouched
-    images.write_dockerfile(project, force=True)
+    image_dockerfile.write_dockerfile(project, force=True)
     assert "RUN echo mine" not in path.read_text()
 
 
 def test_eject_keeps_edits_and_is_then_left_alone(project: Project) -> None:
-    path = images.write_dockerfile(project)
+    path = image_dockerfile.write_dockerfile(project)
     path.write_text(path.read_text() + "RUN echo mine\n")
     assert api.eject(project)[0] == path
     text = path.read_text()
@@ -187,7 +192,7 @@ def test_eject_keeps_edits_and_is_then_left_alone(project: Project) -> None:
     assert "RUN echo mine" in text
     assert file_state(path) == "user"
     out = io.StringIO()
-    images.write_dockerfile(project, console=Console(stream=out))
+    image_dockerfile.write_dockerfile(project, console=Console(stream=out))
     assert path.read_text() == text
     assert "as is" in out.getvalue()
     assert api.eject(project)[0] == path  # idempotent
@@ -204,8 +209,8 @@ def test_eject_without_a_dockerfile_writes_one(project: Project) -> None:
 
 def test_dev_and_prod_never_share_a_tag(project: Project) -> None:
     lock = fake_lock(project)
-    dev = images.tags(project, lock, "dev")
-    prod = images.tags(project, lock, "prod")
+    dev = image_tags.tags(project, lock, "dev")
+    prod = image_tags.tags(project, lock, "prod")
     assert not set(dev) & set(prod)
     assert dev == ["demo:dev-bbbbbbbbbbbb", "demo:dev"]
     assert prod == ["demo:0.1.0", "demo:prod-aaaaaaaaaaaa"]  # not a git repo: no commit tag
@@ -221,15 +226,15 @@ def test_prod_tags_name_the_commit_and_dirty(project: Project) -> None:
     subprocess.run([*git, "commit", "-qm", "x"], check=True)
     commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     lock = fake_lock(project)
-    assert f"demo:0.1.0-{commit[:12]}" in images.tags(project, lock, "prod")
-    assert images.labels(project, lock, "prod")["org.opencontainers.image.revision"] == (
+    assert f"demo:0.1.0-{commit[:12]}" in image_tags.tags(project, lock, "prod")
+    assert image_tags.labels(project, lock, "prod")["org.opencontainers.image.revision"] == (
         commit.strip()
     )
     (root / "data").mkdir()
     (root / "data" / "x.csv").write_text("1\n")  # outside the image's inputs: still clean
-    assert f"demo:0.1.0-{commit[:12]}" in images.tags(project, lock, "prod")
+    assert f"demo:0.1.0-{commit[:12]}" in image_tags.tags(project, lock, "prod")
     (root / "code" / "hello.py").write_text("print('changed')\n")
-    assert f"demo:0.1.0-{commit[:12]}-dirty" in images.tags(project, lock, "prod")
+    assert f"demo:0.1.0-{commit[:12]}-dirty" in image_tags.tags(project, lock, "prod")
 
 
 def test_version_that_looks_like_a_dev_tag_is_refused(tmp_path: Path) -> None:
@@ -243,7 +248,7 @@ def test_version_that_looks_like_a_dev_tag_is_refused(tmp_path: Path) -> None:
     (root / "labship.toml").write_text(text)
     project = load_project(root)
     with pytest.raises(ConfigError, match="clash"):
-        images.tags(project, fake_lock(project), "prod")
+        image_tags.tags(project, fake_lock(project), "prod")
 
 
 # ---------------------------------------------------------------- context, argv
@@ -259,13 +264,13 @@ def test_context_is_an_allow_list(project: Project) -> None:
         (root / folder / "f").write_text("x\n")
     (root / "code" / "link-to-data").symlink_to(root / "data")
     (root / "pylock.toml").write_text('lock-version = "1.0"\n' + TOOL_TABLE + 'x = "1"\n')
-    images.write_dockerfile(project)
-    with images.stage_context(project) as ctx:
+    image_dockerfile.write_dockerfile(project)
+    with image_context.stage_context(project) as ctx:
         found = {str(p.relative_to(ctx)) for p in ctx.rglob("*")}
         assert (ctx / "pylock.toml").read_text() == 'lock-version = "1.0"\n'
         assert (ctx / "code" / "link-to-data").is_symlink()
         # the import check: the probe and what each target checks (the spec, + [lab] for dev)
-        check = ctx / images.STAGED_CHECK_DIR
+        check = ctx / image_context.STAGED_CHECK_DIR
         assert (check / "probe.py").read_bytes() == envcheck.PROBE.read_bytes()
         assert json.loads((check / "prod.json").read_text()) == {"names": ["six"]}
         assert json.loads((check / "dev.json").read_text()) == {"names": ["six", "iniconfig"]}
@@ -286,14 +291,14 @@ def test_build_argv(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("LABSHIP_BASE_IMAGE", LOCAL_BASE)
     lock = fake_lock(project)
     ctx, iid = tmp_path / "ctx", tmp_path / "iid"
-    dev = images.build_argv(project, lock, "dev", ctx, iid, uid=1234, gid=99)
+    dev = image_build.build_argv(project, lock, "dev", ctx, iid, uid=1234, gid=99)
     assert dev[:2] == ["--target", "dev"] and "--network=host" in dev
     assert f"id=ca,src={bundle}" in dev
     assert f"BASE_IMAGE={LOCAL_BASE}" in dev
     assert "UID=1234" in dev and "GID=99" in dev
     assert "-t" not in dev and "--tag" not in dev  # tags move only after success
     assert f"org.labship.lock={HASH_B}" in dev
-    prod = images.build_argv(project, lock, "prod", ctx, iid)
+    prod = image_build.build_argv(project, lock, "prod", ctx, iid)
     assert f"org.labship.lock={HASH_A}" in prod and not any(a.startswith("UID=") for a in prod)
     assert prod[-1] == str(ctx)
 
@@ -301,7 +306,7 @@ def test_build_argv(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_missing_configured_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", extra_toml='ca_bundle = "certs/corp.pem"\n')
     with pytest.raises(ConfigError, match=r"certs/corp\.pem"):
-        images.ca_bundle(project)
+        image_ca.ca_bundle(project)
 
 
 # ---------------------------------------------------------------- docker tool
@@ -467,8 +472,8 @@ def test_engine_reachable_speaks_http_on_the_socket(
 class Built:
     project: Project
     lock: Lock
-    prod: images.BuiltImage
-    dev: images.BuiltImage
+    prod: image_build.BuiltImage
+    dev: image_build.BuiltImage
     secret: str
     ca_marker: str
 
@@ -492,7 +497,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     root = tmp_path_factory.mktemp("img") / "imgdemo"
     ca_marker = f"labship-ca-marker-{secrets.token_hex(8)}"
     root.mkdir()
-    system_ca = Path(os.environ.get("SSL_CERT_FILE", images.DEFAULT_CA_BUNDLE))
+    system_ca = Path(os.environ.get("SSL_CERT_FILE", image_ca.DEFAULT_CA_BUNDLE))
     (root / "ca.pem").write_text(system_ca.read_text() + f"# {ca_marker}\n")
     project = write_project(root, name="labship-test-img", extra_toml='ca_bundle = "ca.pem"\n')
     secret = f"prod-secret-{secrets.token_hex(12)}"
@@ -507,8 +512,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "init"], check=True)
     console = Console(stream=io.StringIO(), verbose=True)
-    prod = images.build(project, lock, "prod", console=console)
-    dev = images.build(project, lock, "dev", console=console, uid=1234, gid=1234)
+    prod = image_build.build(project, lock, "prod", console=console)
+    dev = image_build.build(project, lock, "dev", console=console, uid=1234, gid=1234)
     yield Built(project, lock, prod, dev, secret, ca_marker)
     mp.undo()
 
@@ -598,7 +603,7 @@ def test_code_only_change_reuses_the_package_layer(built: Built) -> None:
     code.write_text("print('hello again')\n")
     stream = io.StringIO()
     started = time.monotonic()
-    again = images.build(
+    again = image_build.build(
         built.project, built.lock, "prod", console=Console(stream=stream, verbose=True)
     )
     elapsed = time.monotonic() - started
@@ -626,7 +631,9 @@ def test_failed_build_leaves_the_previous_tag(built: Built) -> None:
     lock_file.write_text(bad)
     try:
         with pytest.raises(ToolError, match="previous image is unchanged"):
-            images.build(built.project, built.lock, "prod", console=Console(stream=io.StringIO()))
+            image_build.build(
+                built.project, built.lock, "prod", console=Console(stream=io.StringIO())
+            )
     finally:
         lock_file.write_text(good)
     after = _docker("image", "inspect", "--format", "{{.Id}}", tag).strip()
@@ -650,7 +657,7 @@ def test_sigint_during_build_leaves_nothing_behind(built: Built, tmp_path: Path)
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from labship.targets import image as images\nfrom labship.console import Console\n"
+        "from labship.images import build as images\nfrom labship.console import Console\n"
         "from labship.errors import LabshipError\nfrom labship.project import load_project\n"
         "from labship.lock import Lock\n"
         "p = load_project(Path(sys.argv[1]))\n"
@@ -702,7 +709,7 @@ def test_system_packages_make_pyodbc_import(tmp_path: Path) -> None:
         tmp_path / "odbc", name="labship-test-odbc", system_packages=["unixodbc"]
     )
     lock = make_lock(project, ["pyodbc==5.2.0"])
-    image = images.build(project, lock, "prod", console=Console(stream=io.StringIO()))
+    image = image_build.build(project, lock, "prod", console=Console(stream=io.StringIO()))
     out = _docker(
         "run", "--rm", image.image_id, "python3", "-c", "import pyodbc; print(pyodbc.version)"
     )
@@ -718,7 +725,7 @@ def test_an_image_whose_packages_do_not_import_is_not_tagged(
     project = write_project(tmp_path / "noodbc", name=f"labship-test-noodbc-{os.getpid()}")
     lock = make_lock(project, ["pyodbc==5.2.0"])  # without [docker] system_packages
     with pytest.raises(ImportCheckError) as info:
-        images.build(project, lock, "prod", console=Console(stream=io.StringIO()))
+        image_build.build(project, lock, "prod", console=Console(stream=io.StringIO()))
     lines = str(info.value).splitlines()
     assert info.value.exit_code == 65
     assert lines[0] == (
@@ -729,4 +736,4 @@ def test_an_image_whose_packages_do_not_import_is_not_tagged(
         "  pyodbc 5.2.0 (import pyodbc): the system library libodbc.so.2 is missing from the "
         'image; add "unixodbc" to [docker] system_packages in labship.toml'
     )
-    assert dockertool.inspect_image(images.tags(project, lock, "prod")[0]) is None
+    assert dockertool.inspect_image(image_tags.tags(project, lock, "prod")[0]) is None

@@ -2,7 +2,7 @@
 
 Order matters, so a failure changes nothing here: the registry is asked first (is it
 there, does it let us in: one line and no build when not), then the image is made
-fresh (``image.ensure``), then the registry is asked which digest each tag holds. When
+fresh (``images.build.ensure``), then the registry is asked which digest each tag holds. When
 every tag already names this image's digest, nothing is uploaded. Otherwise the
 registry-named tags are set and pushed; if a push fails they are put back as they were,
 and no record is written.
@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from labship.errors import ConfigError, Interrupted, LabshipError, ToolError, UsageError
+from labship.images.base import checked_reference
+from labship.images.build import ensure
+from labship.images.tags import git_info, image_name
 from labship.pushes import PushRecord
-from labship.targets import image as images
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -53,7 +55,7 @@ def destination(project: Project, to: str | None = None) -> str:
     it names a registry itself."""
     from labship.tools.registry import split
 
-    name = images.image_name(project)
+    name = image_name(project)
     if to:
         where, ref = "--to", to
     elif project.settings.registry:
@@ -65,7 +67,7 @@ def destination(project: Project, to: str | None = None) -> str:
     else:
         raise UsageError(f"{project.name}: no registry to push to", hint=REGISTRY_HINT)
     try:
-        images.checked_reference(ref, where, tag=False)
+        checked_reference(ref, where, tag=False)
     except ConfigError as exc:
         raise (exc if where != "--to" else UsageError(exc.message, hint=exc.hint)) from None
     if split(ref) is None:
@@ -96,8 +98,8 @@ def connect(project: Project, to: str | None = None) -> Destination:
 def push(project: Project, lock: Lock, where: Destination, *, console: Console) -> PushResult:
     """Make the prod image fresh and push it under its tags; see the module's docstring."""
     repo, path, registry = where.repo, where.path, where.registry
-    built = images.ensure(project, lock, "prod", console=console)
-    info = images.git_info(project.root)
+    built = ensure(project, lock, "prod", console=console)
+    info = git_info(project.root)
     if info is not None and info.dirty:
         console.warn(
             f"code/, notebooks/, docker/ or the lock differ from commit {info.commit[:12]}: "

@@ -1,4 +1,4 @@
-"""labship.targets.crontime: a job's time zone honoured in cron's one zone, or refused."""
+"""labship.actions.crontime: a job's time zone honoured in cron's one zone, or refused."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from labship.actions.crontime import NotExpressible, Zone, in_system_zone, next_runs, system_zone
 from labship.project.cronexpr import parse
-from labship.targets.crontime import NotExpressible, Zone, in_system_zone, next_runs, system_zone
 
 NOW = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)  # winter in the north: clocks change in 2027
 UTC_ZONE = Zone("Etc/UTC", ZoneInfo("Etc/UTC"))

@@ -1,7 +1,7 @@
 """A project's entries in the user's crontab: install, list, remove.
 
 Every check comes before any write: each schedule is parsed and, with a ``timezone``,
-rewritten in the zone Debian's cron runs in (``targets.crontime``), each wrapper's
+rewritten in the zone Debian's cron runs in (``actions.crontime``), each wrapper's
 ownership is checked, and only then are the wrappers written and the crontab replaced
 (and only when its text changes, so running ``labship schedule`` twice changes nothing).
 """
@@ -14,7 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from labship.actions.crontime import NotExpressible, Zone, in_system_zone, next_runs, system_zone
 from labship.errors import ConfigError, UsageError
+from labship.generated import write_all
 from labship.targets.cron import (
     MARKER,
     check_schedulable,
@@ -23,8 +25,6 @@ from labship.targets.cron import (
     scheduled_jobs,
     wrapper_path,
 )
-from labship.targets.crontime import NotExpressible, Zone, in_system_zone, next_runs, system_zone
-from labship.targets.generated import write_all
 from labship.tools import crontab
 
 if TYPE_CHECKING:

@@ -17,13 +17,14 @@ import pytest
 from conftest import labship
 from dockerfixtures import LOCAL_BASE, docker_skip_reason, write_project
 from labship import pushes
+from labship.actions.push import destination
 from labship.console import Console
 from labship.errors import ConfigError, UsageError
+from labship.images import build as image_build
+from labship.images import container
+from labship.images import tags as image_tags
 from labship.lock import Lock, read_lock
 from labship.project import Project, load_project
-from labship.runtimes import container
-from labship.targets import image as images
-from labship.targets.push import destination
 from labship.tools import docker as dockertool
 from labship.tools.registry import Registry
 from registryfixtures import Running, add_user, free_port, serve_auth_registry, serve_registry
@@ -90,16 +91,16 @@ def _lock(project: Project) -> Lock:
 def test_the_prod_image_carries_its_jobs_and_a_new_job_rebuilds_it(tmp_path: Path) -> None:
     project = _project(tmp_path)
     lock = _lock(project)
-    labels = images.labels(project, lock, "prod")
+    labels = image_tags.labels(project, lock, "prod")
     assert json.loads(labels[container.JOBS_LABEL]) == {"hello": ["python", "code/hello.py"]}
     env = json.loads(labels[container.ENV_LABEL])
     assert env == {"required": [], "secret": [], "defaults": {"OMP_NUM_THREADS": "1"}}
-    assert container.JOBS_LABEL not in images.labels(project, lock, "dev")
-    before = images.context_digest(project, lock, "prod", uid=None, gid=None)
+    assert container.JOBS_LABEL not in image_tags.labels(project, lock, "dev")
+    before = image_build.context_digest(project, lock, "prod", uid=None, gid=None)
     with (project.root / "labship.toml").open("a") as fh:
         fh.write('[jobs.score]\ncommand = "python code/hello.py --score"\n')
     changed = load_project(project.root)
-    assert images.context_digest(changed, lock, "prod", uid=None, gid=None) != before
+    assert image_build.context_digest(changed, lock, "prod", uid=None, gid=None) != before
 
 
 # ---------------------------------------------------------------- real registry
@@ -185,7 +186,7 @@ def test_push_builds_tags_records_and_says_how_to_run_it(shipped: Shipped) -> No
     assert record is not None and record.uploaded and record.image == shipped.repo
     assert out.splitlines()[0].startswith(f"pushed {record.ref} in ")
     lock = read_lock(project)
-    expected = [t.rpartition(":")[2] for t in images.tags(project, lock, "prod")]
+    expected = [t.rpartition(":")[2] for t in image_tags.tags(project, lock, "prod")]
     assert list(record.tags) == expected and len(expected) == 3  # version, commit, lock
     assert record.lock_hash == lock.prod_hash
     head = subprocess.run(

@@ -102,15 +102,13 @@ def ping(url: str, suffix: str, *, console: Console) -> None:
     """GET ``url/suffix`` (``url`` alone for success); a failure is only a warning."""
     if not url:
         return
-    import urllib.error
-    import urllib.request
     from urllib.parse import urlsplit
 
+    from labship.tools import http
+
     target = url.rstrip("/") + (f"/{suffix}" if suffix else "")
-    request = urllib.request.Request(target, headers={"User-Agent": "labship"})
     try:
-        with urllib.request.urlopen(request, timeout=PING_TIMEOUT) as response:
-            response.read()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
+        http.request(target, headers={"User-Agent": "labship"}, timeout=PING_TIMEOUT)
+    except http.HTTPError as exc:
+        reason = exc.reason if exc.status is None else f"{exc.status} {exc.reason}"
         console.warn(f"ping to {urlsplit(url).netloc} failed ({reason}); the run is unaffected")

@@ -6,7 +6,7 @@ in; a non-root user; a HEALTHCHECK on ``/ping`` (python's urllib: no curl in the
 workers from the container's cgroup at start (``app/__main__``). The Dockerfile is
 ``templates/serve/Dockerfile.j2``; its uv stage and bytecode step are the project
 image's (``templates/docker/stages.j2``), and so are the base image rule, the CA secret
-and the staged uv (``targets.image``).
+and the staged uv (``images.build``).
 
 The tag is the digest of everything the image is made of (Dockerfile, lock, server
 code, model files, base image): an unchanged model is not rebuilt, not even from cache.
@@ -26,23 +26,42 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from labship.errors import Interrupted, ToolError
+from labship.images.tags import CONTEXT_LABEL
 
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.lock import Lock
-    from labship.serve.model import ModelFolder
 
 REPOSITORY = "labship-serve"  # images are REPOSITORY/<model folder name>:<digest>
 PORT = 8080  # inside the container, as mlflow's images
 MODEL_DIR = "/model"
 CODE_DIR = "/opt/labship-serve"
-CONTEXT_LABEL = "org.labship.context"
 MODEL_LABEL = "org.labship.serve.model"
 # Never staged from a model folder, whatever it holds.
 _NEVER = re.compile(r"^(\.env.*|\.git|\.hg|\.svn|\.venv|\.labship|__pycache__|.*\.pyc)$")
+
+
+class ServedModel(Protocol):
+    """What the image needs of a model folder (``serve.model.ServedModel`` is one)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def python(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Server:
+    """The model server's code (``serve/app``), installed in the image as ``package``."""
+
+    package: str
+    folder: Path
+
+    def files(self) -> list[Path]:
+        return sorted(self.folder.glob("*.py"))
 
 
 @dataclass(frozen=True)
@@ -52,7 +71,7 @@ class ServeImage:
     created: bool
 
 
-def image_name(model: ModelFolder) -> str:
+def image_name(model: ServedModel) -> str:
     """``labship-serve/<folder name>``, the name made a valid repository component."""
     slug = re.sub(r"[^a-z0-9]+", "-", model.path.name.lower()).strip("-")[:60] or "model"
     return f"{REPOSITORY}/{slug}"
@@ -61,7 +80,7 @@ def image_name(model: ModelFolder) -> str:
 def base_image(python: str) -> str:
     """LABSHIP_BASE_IMAGE (tests, air-gapped machines), else the official slim image of
     the model's Python."""
-    from labship.targets.image import BASE_IMAGE_ENV, checked_reference
+    from labship.images.base import BASE_IMAGE_ENV, checked_reference
 
     override = os.environ.get(BASE_IMAGE_ENV)
     if override:
@@ -69,18 +88,17 @@ def base_image(python: str) -> str:
     return f"python:{python}-slim"
 
 
-def render_dockerfile(model: ModelFolder) -> str:
+def render_dockerfile(model: ServedModel, server: Server) -> str:
     import json
 
-    from labship.runtimes.container import APP_UID, VENV
-    from labship.serve.env import PACKAGE
-    from labship.targets.image import UV_VERSION
+    from labship.images.container import APP_UID, VENV
+    from labship.images.context import UV_VERSION
     from labship.templates import environment
 
     url = f"http://127.0.0.1:{PORT}/ping"
     ping = f"import urllib.request; urllib.request.urlopen({url!r}, timeout=2)"
     load = f"w.Model(pathlib.Path({MODEL_DIR!r}))"
-    entrypoint = ["python", "-m", PACKAGE, "--model", MODEL_DIR, "--host", "0.0.0.0"]
+    entrypoint = ["python", "-m", server.package, "--model", MODEL_DIR, "--host", "0.0.0.0"]
     env = environment().overlay(trim_blocks=False, lstrip_blocks=False)
     return env.get_template("serve/Dockerfile.j2").render(
         model_name=json.dumps(model.path.name),
@@ -88,12 +106,12 @@ def render_dockerfile(model: ModelFolder) -> str:
         uv_version=UV_VERSION,
         venv=VENV,
         uid=APP_UID,
-        package=PACKAGE,
+        package=server.package,
         code_dir=CODE_DIR,
         model_dir=MODEL_DIR,
         port=PORT,
         healthcheck=["python", "-c", ping],
-        load_check=["python", "-c", f"import {PACKAGE}.worker as w, pathlib; {load}"],
+        load_check=["python", "-c", f"import {server.package}.worker as w, pathlib; {load}"],
         entrypoint=[*entrypoint, "--port", str(PORT)],
     )
 
@@ -101,18 +119,14 @@ def render_dockerfile(model: ModelFolder) -> str:
 def _model_files(root: Path) -> Iterator[tuple[str, Path, str]]:
     """(path in the context's model/, source, "dir" | "link" | "file"), sorted: the list
     that is both hashed and staged."""
-    from labship.targets.image import walk_context
+    from labship.images.context import walk_context
 
     yield from walk_context(root, "", _NEVER)
 
 
-def _code_files() -> list[Path]:
-    from labship.serve.env import APP
-
-    return sorted(APP.glob("*.py"))
-
-
-def context_digest(model: ModelFolder, lock: Lock, dockerfile: str, base: str) -> str:
+def context_digest(
+    model: ServedModel, lock: Lock, server: Server, dockerfile: str, base: str
+) -> str:
     """What the image is made of; its first 16 hex digits are the tag."""
     from labship import __version__
 
@@ -120,7 +134,7 @@ def context_digest(model: ModelFolder, lock: Lock, dockerfile: str, base: str) -
     lock_text = lock.path(dev=False).read_text(encoding="utf-8")
     for part in (dockerfile, lock_text, base, __version__):
         h.update(part.encode() + b"\0")
-    for file in _code_files():
+    for file in server.files():
         h.update(f"code/{file.name}\0".encode() + file.read_bytes() + b"\0")
     for rel, src, kind in _model_files(model.path):
         h.update(f"model/{rel}\0{kind}\0".encode())
@@ -139,11 +153,11 @@ class Plan:
     tag: str
 
 
-def plan(model: ModelFolder, lock: Lock) -> Plan:
+def plan(model: ServedModel, lock: Lock, server: Server) -> Plan:
     """What the image for this model and lock is, and its tag; nothing is built."""
-    dockerfile = render_dockerfile(model)
+    dockerfile = render_dockerfile(model, server)
     base = base_image(model.python)
-    digest = context_digest(model, lock, dockerfile, base)
+    digest = context_digest(model, lock, server, dockerfile, base)
     return Plan(dockerfile, base, digest, f"{image_name(model)}:{digest[:16]}")
 
 
@@ -158,30 +172,31 @@ def current(planned: Plan) -> str | None:
     return str(found["Id"]) if labels.get(CONTEXT_LABEL) == planned.digest else None
 
 
-def ensure(model: ModelFolder, lock: Lock, *, console: Console) -> ServeImage:
+def ensure(model: ServedModel, lock: Lock, server: Server, *, console: Console) -> ServeImage:
     """The serving image for this model: found by its tag, else built and then tagged."""
-    planned = plan(model, lock)
+    planned = plan(model, lock, server)
     found = current(planned)
     if found is not None:
         console.say(f"serving image {planned.tag} is up to date")
         return ServeImage(planned.tag, found, created=False)
-    return ServeImage(planned.tag, _build(model, lock, planned, console=console), created=True)
+    return ServeImage(
+        planned.tag, _build(model, lock, server, planned, console=console), created=True
+    )
 
 
 @contextmanager
-def _stage(model: ModelFolder, lock: Lock, dockerfile: str) -> Iterator[Path]:
+def _stage(model: ServedModel, lock: Lock, server: Server, dockerfile: str) -> Iterator[Path]:
     """The build context: Dockerfile, pylock.toml, labship_serve/, model/, uv/. Model
     files are copied readable by all (the image's user is not their owner)."""
-    from labship.serve.env import PACKAGE
-    from labship.targets.image import STAGED_UV_DIR, host_uv_for_image
+    from labship.images.context import STAGED_UV_DIR, host_uv_for_image
 
     stage = Path(tempfile.mkdtemp(prefix="labship-serve-context-"))
     try:
         (stage / "Dockerfile").write_text(dockerfile, encoding="utf-8")
         shutil.copyfile(lock.path(dev=False), stage / "pylock.toml")
-        (stage / PACKAGE).mkdir()
-        for file in _code_files():
-            shutil.copyfile(file, stage / PACKAGE / file.name)
+        (stage / server.package).mkdir()
+        for file in server.files():
+            shutil.copyfile(file, stage / server.package / file.name)
         (stage / "model").mkdir()
         for rel, src, kind in _model_files(model.path):
             target = stage / "model" / rel
@@ -201,60 +216,31 @@ def _stage(model: ModelFolder, lock: Lock, dockerfile: str) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _build(model: ModelFolder, lock: Lock, planned: Plan, *, console: Console) -> str:
+def _build(
+    model: ServedModel, lock: Lock, server: Server, planned: Plan, *, console: Console
+) -> str:
     from labship import __version__
-    from labship.targets.image import base_unavailable, ca_bundle
-    from labship.tools.docker import build_client, docker, ping, pull_failure
-    from labship.tools.process import failure_message, run_tool
+    from labship.images import buildkit
+    from labship.images.ca import ca_bundle
 
-    client = build_client()
-    ping()
-    tag = planned.tag
-    console.say(f"building the serving image {tag} on {planned.base}")
-    with _stage(model, lock, planned.dockerfile) as context:
-        iidfile = context.parent / f"{context.name}.iid"
-        argv = [*client.build_argv, "--target", "serve", "--network=host", "--progress=plain"]
-        argv += ["--iidfile", str(iidfile), "--file", str(context / "Dockerfile")]
-        argv += ["--build-arg", f"BASE_IMAGE={planned.base}"]
-        bundle = ca_bundle(None)
-        if bundle is not None:
-            argv += ["--secret", f"id=ca,src={bundle}"]
-        labels = {
-            CONTEXT_LABEL: planned.digest,
-            MODEL_LABEL: model.path.name,
-            "org.labship.version": __version__,
-            "org.opencontainers.image.title": model.path.name,
-        }
-        for key, value in labels.items():
-            argv += ["--label", f"{key}={value}"]
-        argv.append(str(context))
-        try:
-            result = run_tool("docker", argv, console=console, env=client.env(), check=False)
-            image_id = iidfile.read_text(encoding="utf-8").strip() if iidfile.is_file() else ""
-        except KeyboardInterrupt:
-            raise Interrupted("serving image build interrupted; nothing was tagged") from None
-        finally:
-            iidfile.unlink(missing_ok=True)
-    if result.returncode != 0:
-        unpullable = pull_failure(result.stderr)
-        if unpullable is not None:
-            raise base_unavailable(*unpullable)
-        raise ToolError(
-            "serving image build failed; nothing was tagged: "
-            + failure_message("docker", argv, result, console)
+    client = buildkit.engine()
+    console.say(f"building the serving image {planned.tag} on {planned.base}")
+    with _stage(model, lock, server, planned.dockerfile) as context:
+        request = buildkit.Build(
+            what="serving image",
+            context=context,
+            dockerfile=context / "Dockerfile",
+            stage="serve",
+            base=planned.base,
+            ca=ca_bundle(None),
+            labels={
+                CONTEXT_LABEL: planned.digest,
+                MODEL_LABEL: model.path.name,
+                "org.labship.version": __version__,
+                "org.opencontainers.image.title": model.path.name,
+            },
+            unchanged="nothing was tagged",
         )
-    if not image_id:
-        raise ToolError("serving image build gave no image id; nothing was tagged")
-    docker(["tag", image_id, tag], console=console)
-    console.say(f"built serving image {image_id[:19]}: {tag}")
+        image_id = buildkit.run(request, [planned.tag], client, console=console)
+    console.say(f"built serving image {image_id[:19]}: {planned.tag}")
     return image_id
-
-
-def build(folder: Path, *, console: Console) -> ServeImage:
-    """``labship build serve MODEL``: the model folder's serving image, built if needed."""
-    from labship.serve.env import model_lock
-    from labship.serve.model import read_model
-    from labship.store import Store
-
-    model = read_model(folder)
-    return ensure(model, model_lock(model, Store(), console=console), console=console)

@@ -1,0 +1,88 @@
+"""docker/Dockerfile: rendered from the project (templates/docker/), generated until the
+user ejects it, then built as is. A header with a checksum marks it, so a hand edit is
+caught and never overwritten silently."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from labship.errors import ConfigError
+from labship.generated import Header, Planned, with_header
+from labship.images import container
+from labship.images.base import default_base_image
+from labship.images.context import STAGED_CHECK_DIR, UV_VERSION
+
+if TYPE_CHECKING:
+    from labship.console import Console
+    from labship.project import Project
+
+HEADER = Header(
+    sources="labship.toml + pylock.toml + pylock.dev.toml",
+    command="labship build",
+    takeover="run 'labship eject' to take it over (labship then builds it as is)",
+)
+DOCKERFILE = Path("docker") / "Dockerfile"
+_APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+)?$")
+
+
+def _apt_packages(project: Project) -> list[str]:
+    packages = ["tini"]
+    for name in project.settings.system_packages:
+        if not _APT_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{project.config_path}: [docker] system_packages: {name!r} is not a "
+                "Debian package name",
+                hint='e.g. system_packages = ["unixodbc"]',
+            )
+        if name not in packages:
+            packages.append(name)
+    return packages
+
+
+def _body(project: Project) -> str:
+    from labship.templates import environment
+
+    env = environment().overlay(trim_blocks=False, lstrip_blocks=False)
+    return env.get_template("docker/Dockerfile.j2").render(
+        name=project.name,
+        base_image=default_base_image(project),
+        uv_version=UV_VERSION,
+        apt_packages=_apt_packages(project),
+        app_uid=container.APP_UID,
+        app_dir=container.APP_DIR,
+        venv=container.VENV,
+        lab_command=container.LAB_COMMAND,
+        lab_port=container.LAB_PORT,
+        check_dir=STAGED_CHECK_DIR,
+    )
+
+
+def planned(project: Project) -> Planned:
+    """docker/Dockerfile as labship would write it; the user's once ejected ("keep")."""
+    return Planned(
+        path=project.root / DOCKERFILE,
+        text=with_header(HEADER, _body(project)),
+        user_owned="keep",
+        takeover="labship eject",
+    )
+
+
+def render_dockerfile(project: Project) -> str:
+    """The generated Dockerfile: header, checksum of the rest, then the rest."""
+    return planned(project).text
+
+
+def write_dockerfile(
+    project: Project, *, force: bool = False, console: Console | None = None
+) -> Path:
+    """Write docker/Dockerfile unless the user owns it; a hand edit is never overwritten
+    silently (ConflictError), an ejected file is used as is. ``force`` regenerates."""
+    from labship import generated
+
+    file = planned(project)
+    before = generated.write_all([file], force=force)
+    if console is not None and before.get(file.path) == "user" and not force:
+        console.say(f"using your own {file.path.name} as is (labship does not touch it)")
+    return file.path

@@ -323,10 +323,11 @@ def _warn_missing_system_packages(project: Project, console: Console) -> None:
     """Images get ``[docker] system_packages`` by apt, and the Debian packages of native
     conda packages a kept distribution loads (``Spec.system_packages``); here labship
     only says what is missing."""
+    from labship.spec import system_packages
     from labship.tools import dpkg
 
     wanted = list(project.settings.system_packages)
-    wanted += [p for p in _spec_system_packages(project) if p not in wanted]
+    wanted += [p for p in system_packages(project) if p not in wanted]
     missing = dpkg.missing(wanted)
     if missing:
         console.warn(
@@ -336,13 +337,3 @@ def _warn_missing_system_packages(project: Project, console: Console) -> None:
         )
     elif missing is None and wanted:
         console.warn(f"cannot check system packages here (no dpkg): {', '.join(wanted)}")
-
-
-def _spec_system_packages(project: Project) -> tuple[str, ...]:
-    from labship.errors import LabshipError
-    from labship.spec import read_spec
-
-    try:
-        return read_spec(project.spec_path, root=project.root).system_packages
-    except LabshipError:  # the lock was made from it: a spec gone bad is said elsewhere
-        return ()

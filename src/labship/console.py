@@ -57,22 +57,42 @@ class Console:
 
     def say(self, message: str) -> None:
         if not self.quiet:
-            self._write(f"labship: {message}\n")
+            self._said(f"labship: {message}")
 
     def warn(self, message: str) -> None:
-        self._write(f"labship: warning: {message}\n")
+        self._said(f"labship: warning: {message}")
 
     def error(self, message: str) -> None:
-        self._write(f"labship: error: {message}\n")
+        self._said(f"labship: error: {message}")
 
     def tool_line(self, line: str) -> None:
         """One line of a tool's own output, shown only where progress is shown."""
         if self.shows_progress:
             self._write(line if line.endswith("\n") else line + "\n")
 
+    def _said(self, text: str) -> None:
+        """labship's own words: masked first (a cut must not split a secret), then cut."""
+        self.stream.write(_short(self.mask(hide_url_credentials(text))))
+        self.stream.flush()
+
     def _write(self, text: str) -> None:
         self.stream.write(self.mask(hide_url_credentials(text)))
         self.stream.flush()
+
+
+LINE_LIMIT = 300  # characters: no line labship says is longer (a tool's output goes to a log)
+
+
+def _short(text: str) -> str:
+    """Each line cut to LINE_LIMIT, saying so: a message that long is labship's bug, and
+    a screenful of it helps no one."""
+    lines = []
+    for line in text.split("\n"):
+        if len(line) > LINE_LIMIT:
+            kept = LINE_LIMIT - len(f" [... {len(line)} more characters]")
+            line = f"{line[:kept]} [... {len(line) - kept} more characters]"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def columns(rows: Sequence[Sequence[str]]) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from labship.console import Console
+from labship.console import LINE_LIMIT, Console
 from labship.errors import ProfileError, ToolError, UsageError
 
 
@@ -96,7 +96,6 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
     proc.wait()
 
 
-LINE_LIMIT = 300  # characters: no line labship prints is longer; the rest goes to a log
 _LAST = 60  # characters of a tool's last line quoted at least
 
 

@@ -580,7 +580,7 @@ def arguments() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from labship.serve.app.cpus import usable_cpus
+    from labship.serving.app.cpus import usable_cpus
 
     args = arguments().parse_args(argv)
     seconds = args.seconds or (2 if args.quick else 5)

@@ -122,3 +122,11 @@ def locked_project(make_project: MakeProject) -> Iterator[Path]:
     root = make_project()
     labship("lock", cwd=root, check=True)
     yield root
+
+
+@pytest.fixture(scope="session")
+def conda_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local conda channel of real packages (see tests/condachannel.py), as a folder."""
+    from condachannel import build_channel
+
+    return build_channel(tmp_path_factory.mktemp("conda") / "channel")

@@ -1,8 +1,8 @@
 """Helpers for the Docker tests (no fixtures here: the shared conftest wires them).
 
 ``write_project`` writes a tiny labship project; ``make_lock`` writes its two PEP 751
-lock files with real ``uv lock`` + ``uv export`` (one resolution, as labship.lock does)
-and returns the ``Lock`` for them, independent of ``labship.lock.lock``.
+lock files with real ``uv lock`` + ``uv export`` (one resolution, as labship.locking does)
+and returns the ``Lock`` for them, independent of ``labship.locking.lock``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from labship.lock import TOOL_TABLE, Lock
+from labship.locking import TOOL_TABLE, Lock
 from labship.project import Project, load_project
 from labship.tools.docker import docker, engine_available
 from labship.tools.uv import uv_bin, uv_env

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MakeProject, labship
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.profiles import parse_env_file
 from labship.project import load_project
 
@@ -499,7 +499,7 @@ def test_completion_list_is_quick_and_never_fails(make_project: MakeProject) -> 
     outside = labship("completion", "--list", "jobs", cwd=root.parent)
     assert (outside.returncode, outside.stdout, outside.stderr) == (0, "", "")
     # It reads labship.toml with tomllib alone: no YAML, Jinja, lock, runtime or target.
-    heavy = ["yaml", "jinja2", "labship.api", "labship.lock", "labship.runtimes.local"]
+    heavy = ["yaml", "jinja2", "labship.api", "labship.locking", "labship.runtimes.local"]
     heavy += ["labship.runtimes.docker", "labship.images.build"]
     probe = (
         "import sys\nfrom labship.cli import main\ncode = main(['completion', '--list', 'jobs'])\n"

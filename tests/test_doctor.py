@@ -12,7 +12,7 @@ import pytest
 
 from conftest import labship
 from dockerfixtures import write_project
-from labship import doctor
+from labship import diagnosis as doctor
 from labship.project import Project
 from registryfixtures import Running, docker_config, free_port, serve_auth_registry
 
@@ -69,6 +69,22 @@ def test_local_runtime_needs_the_projects_python_not_docker(
     assert "run" not in checks["docker engine"].commands  # the local runtime does without it
     assert checks["docker engine"].commands == ("build", "push")  # which need it
     assert report.exit_code == 69
+
+
+def test_the_runtime_is_chosen_as_run_chooses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labship.project import load_project
+
+    project = load_project(write_project(tmp_path / "p").root)
+    monkeypatch.setenv("LABSHIP_RUNTIME", "local")
+    runtime = _checks(doctor.diagnose(project))["runtime"]
+    assert runtime.ok and runtime.detail == "local (LABSHIP_RUNTIME)" and not runtime.needed
+    monkeypatch.setenv("LABSHIP_RUNTIME", "podman")
+    report = doctor.diagnose(project)
+    runtime = _checks(report)["runtime"]
+    assert not runtime.ok and "unknown runtime 'podman'" in runtime.detail
+    assert "use one of auto," in runtime.fix and report.exit_code == 69
 
 
 def test_process_running_reads_proc() -> None:

@@ -14,7 +14,7 @@ import pytest
 from labship import envcheck
 from labship.envcheck import probe
 from labship.envcheck.diagnose import Context, Failure, explain
-from labship.lock import Lock
+from labship.locking import Lock
 from labship.project import Project, load_project
 
 LOCAL = Context("local", "docker/environment.yml", "3.11", "2.1.3")

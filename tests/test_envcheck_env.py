@@ -13,7 +13,7 @@ import pytest
 from conftest import MakeProject, labship
 from labship.console import Console
 from labship.errors import ImportCheckError
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.project import load_project
 from labship.runtimes.local import LocalRuntime
 from labship.store import MARKER, Store

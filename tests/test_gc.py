@@ -144,7 +144,7 @@ def test_a_project_is_registered_before_its_environment_is_built(
     failed = labship("run", cwd=root, env=_in(store))
     assert failed.returncode == 70, failed.stderr
     assert _envs(store) == set()
-    from labship.lock import read_lock
+    from labship.locking import read_lock
     from labship.project import load_project
     from labship.store import MARKER, Store
 

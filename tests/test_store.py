@@ -407,7 +407,7 @@ def test_run_with_a_lock_for_a_missing_python_fails_clearly(
     version = next((v for v in MISSING_CANDIDATES if python_absent(v)), None)
     if version is None:
         pytest.skip(f"every one of {MISSING_CANDIDATES} is installed here")
-    from labship.lock import input_digest, inputs_hash
+    from labship.locking import input_digest, inputs_hash
     from labship.project import load_project
     from labship.spec import read_spec
 

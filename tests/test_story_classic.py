@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECTS, labship
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.project import load_project
 
 # The pins of 2018 and what the user loosens them to, as labship's report suggests:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECTS, labship
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.project import load_project
 
 MAX_LINE = 300  # no line labship prints is longer

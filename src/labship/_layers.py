@@ -12,14 +12,14 @@ from __future__ import annotations
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__main__", "cli"),  # parse, call the API, print, map errors to exit codes
     ("api",),  # every verb, callable from Python
-    ("doctor",),  # what this machine lacks, asked of the layers below
+    ("diagnosis",),  # labship doctor: what this machine lacks, asked of the layers below
     ("actions",),  # change the world: push to a registry, install crontab entries
     ("targets",),  # write files other systems run (compose, DAGs, manifests, cron wrappers)
-    ("serve",),  # the model server, run by a runtime
+    ("serving",),  # labship serve: the model server, run by a runtime
     ("runtimes",),  # local, docker: the only way anything runs
     ("images",),  # the one image engine: context, Dockerfile, tags, base probe, BuildKit
     ("store", "envcheck"),  # environments by lock content; the import check
-    ("lock",),  # resolve: PyPI via uv
+    ("locking",),  # labship lock: resolving PyPI via uv
     ("spec",),  # grammars: conda match-spec, environment.yml, requirements.txt
     ("project", "profiles", "state", "runlog", "pushes", "jsonlines"),  # settings; .labship/
     ("tools",),  # one wrapper per external program (uv, docker, git, crontab, http, ...)

@@ -6,13 +6,13 @@ loading and validating the profile, choosing the runtime (said aloud), the run l
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from labship.errors import ProfileError, UsageError
-from labship.lock import read_lock
 from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_values
 from labship.project import Project
 
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from labship.actions.push import PushResult
     from labship.actions.schedule import Installed, Listed
     from labship.console import Console
-    from labship.doctor import Report
+    from labship.diagnosis import Report
     from labship.images.build import BuiltImage
     from labship.images.serve import ServeImage
-    from labship.lock import Lock, LockResult
+    from labship.locking import Lock, LockResult
     from labship.profiles import EnvReport
     from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
@@ -44,14 +44,15 @@ class RunOutcome:
 
 
 def select_runtime(project: Project, requested: str | None, *, console: Console) -> Runtime[Any]:
-    """Precedence: the flag, then LABSHIP_RUNTIME, then labship.toml, then auto-detection."""
+    """``runtimes.select``: the flag, then LABSHIP_RUNTIME, then labship.toml, then the
+    running lab's, then auto-detection; said aloud with where it came from."""
     from labship import runtimes
 
     return runtimes.select(project, requested, console=console)
 
 
 def lock(project: Project, *, console: Console) -> LockResult:
-    from labship.lock import lock as resolve
+    from labship.locking import lock as resolve
 
     return resolve(project, console=console)
 
@@ -64,6 +65,7 @@ def current_lock(project: Project, mode: LockMode = "auto", *, console: Console)
     saying why (as uv run does); ``locked``: a missing or stale lock is an error (exit 77,
     for CI and production); ``frozen``: the lock as it is, never resolved."""
     from labship.errors import StaleLockError
+    from labship.locking import read_lock
 
     if mode == "frozen":
         return read_lock(project, check=False)
@@ -147,11 +149,7 @@ def run(
 def _tracked(project: Project, rt: Runtime[Any], profile_name: str) -> bool:
     """A run MLflow tracks: ``[services] mlflow`` on, the lab's profile (dev), a runtime
     whose jobs can reach the lab's server (local). Off: no import, no HTTP."""
-    return (
-        project.settings.mlflow
-        and profile_name == DEFAULT_PROFILE
-        and bool(getattr(rt, "tracks_jobs", False))
-    )
+    return project.settings.mlflow and profile_name == DEFAULT_PROFILE and rt.tracks_jobs
 
 
 def _with_tracking(
@@ -268,7 +266,10 @@ def _interactive(rt: Runtime[Any], verb: str) -> Interactive[Any]:
     from labship.runtimes.base import Interactive
 
     if not isinstance(rt, Interactive):
-        raise UsageError(f"the {rt.name} runtime has no {verb}", hint="use --runtime local")
+        from labship.runtimes import FLAG, interactive_names
+
+        able = " or ".join(f"{FLAG} {name}" for name in interactive_names())
+        raise UsageError(f"the {rt.name} runtime has no {verb}", hint=f"use {able}")
     return rt
 
 
@@ -322,9 +323,29 @@ def env_report(project: Project) -> EnvReport:
     from labship.profiles import env_report as report
 
     settings = project.settings
-    return report(
+    found = report(
         project.root, required=settings.required, secret=settings.secret, public=settings.public
     )
+    native = _native_variables(project)
+    return replace(found, runtime_variables=native) if native else found
+
+
+def _native_variables(project: Project) -> tuple[tuple[str, str], ...]:
+    """PATH and the loader path a job gets for the prod environment's conda prefix."""
+    from labship.errors import StaleLockError
+    from labship.locking import read_lock
+    from labship.store import Store, native_layout
+
+    if not project.settings.conda:
+        return ()
+    try:
+        lock = read_lock(project, check=False)
+    except StaleLockError:
+        return ()
+    if lock.conda is None or not lock.conda.records:
+        return ()
+    paths, variables = native_layout(Store().env_path(lock.prod_hash))
+    return (("PATH", f"{os.pathsep.join(paths)}:... (after the venv's bin)"), *variables.items())
 
 
 def runs(project: Project, *, console: Console | None = None) -> list[RunRecord]:
@@ -365,6 +386,7 @@ def gc(*, dry_run: bool = False, store_root: Path | None = None, console: Consol
     """Remove environments no project uses. Conservative: a project whose lock cannot be
     read keeps what it used last, and an unreadable registry entry keeps everything."""
     from labship.errors import LabshipError
+    from labship.locking import read_lock
     from labship.project import CONFIG_NAME, load_project
     from labship.store import Store
 
@@ -510,18 +532,22 @@ def run_image(
     *,
     folder: Path | None = None,
     profile_name: str = DEFAULT_PROFILE,
+    runtime: str | None = None,
     console: Console,
 ) -> int:
-    """Run a job of a pushed image with ``folder``'s ``.env_<profile>``, no project needed."""
+    """Run a job of a pushed image with ``folder``'s ``.env_<profile>``, no project needed,
+    on ``runtime`` (None: the first that runs images)."""
+    from labship.runtimes import running_images
     from labship.runtimes.pulled import run_image as run
 
+    rt = running_images(runtime, console=console)
     folder = folder or Path.cwd()
-    return run(ref, job_name, folder=folder, profile_name=profile_name, console=console)
+    return run(ref, job_name, rt, folder=folder, profile_name=profile_name, console=console)
 
 
 def doctor(project: Project | None) -> Report:
     """What is installed and reachable for ``project`` (or this machine), with fixes."""
-    from labship.doctor import diagnose
+    from labship.diagnosis import diagnose
 
     return diagnose(project)
 
@@ -546,8 +572,8 @@ def serve(
     until stopped, in an environment locked and built from the model's own requirements,
     within the prod lock of the project at ``directory`` when one of its runs logged it
     (``runtime`` docker: in its serving image)."""
-    from labship.serve import ServeOptions
-    from labship.serve import serve as _serve
+    from labship.serving import ServeOptions
+    from labship.serving import serve as _serve
 
     options = ServeOptions(
         port=port,
@@ -574,7 +600,7 @@ def build_serve(
 ) -> ServeImage:
     """``labship build serve MODEL``: the model's serving image (its tag is keyed by its
     content: an unchanged model is not rebuilt)."""
-    from labship.serve.container import build_image
+    from labship.serving.container import build_image
 
     return build_image(
         model_folder(model, tracking_uri=tracking_uri, console=console), console=console
@@ -591,7 +617,7 @@ def model_folder(
     """MODEL as the user gave it (a folder, ``runs:/`` or ``models:/``) as a local MLflow
     model folder, downloaded into the store from the tracking server when it is a URI:
     ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the project's lab server."""
-    from labship.serve.source import model_folder as fetch
+    from labship.serving.source import model_folder as fetch
 
     return fetch(
         str(model),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -71,7 +70,7 @@ def write_texts_atomic(
 def _write_aside(path: Path, text: str, *, private: bool = False) -> Path:
     """A new file beside ``path`` holding ``text``, with the mode ``path`` has or would get
     (0600 when ``private``, whatever it had)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}")
     mode: int | None = 0o600 if private else None
     if not private:
         with contextlib.suppress(OSError):  # new: 0666 less the umask, applied by the kernel

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from typing import TextIO
 
-from labship.masking import hide_url_credentials
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import TextIO
 
 
 def _identity(text: str) -> str:
@@ -72,10 +73,14 @@ class Console:
 
     def _said(self, text: str) -> None:
         """labship's own words: masked first (a cut must not split a secret), then cut."""
+        from labship.masking import hide_url_credentials
+
         self.stream.write(_short(self.mask(hide_url_credentials(text))))
         self.stream.flush()
 
     def _write(self, text: str) -> None:
+        from labship.masking import hide_url_credentials
+
         self.stream.write(self.mask(hide_url_credentials(text)))
         self.stream.flush()
 

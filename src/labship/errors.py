@@ -10,10 +10,12 @@ exit code, which ``labship run`` passes through unchanged.
 | 65   | SpecError            | environment.yml / requirements.txt cannot be used    |
 | 65   | ProfileError         | an env file is malformed, or variables are missing   |
 | 65   | ImportCheckError     | a direct dependency does not import in its new env   |
+| 65   | CondaPackageError    | a conda package is unknown, unsatisfiable or corrupt |
 | 66   | NotAProjectError     | no labship.toml here or above                        |
 | 67   | AuthError            | a registry refused the login (or needs one)          |
 | 69   | RuntimeUnavailable   | Docker missing or down, a registry down or unknown   |
 | 69   | PythonNotFound       | no interpreter on the machine for the project        |
+| 69   | ChannelUnavailable   | a conda channel does not answer                      |
 | 70   | ToolError            | uv / docker / jupyter failed; carries its message    |
 | 73   | ConflictError        | would overwrite a file labship did not write         |
 | 74   | FileWriteError       | a file cannot be written (read-only, disk full, ...) |
@@ -63,6 +65,13 @@ class ImportCheckError(LabshipError):
     exit_code = 65
 
 
+class CondaPackageError(LabshipError):
+    """A native (conda) package the project asks for cannot be used: no such package in
+    its channels, pins no record satisfies, or an archive whose sha256 is not the lock's."""
+
+    exit_code = 65
+
+
 class NotAProjectError(LabshipError):
     exit_code = 66
 
@@ -78,6 +87,12 @@ class RuntimeUnavailable(LabshipError):
 
 
 class PythonNotFound(LabshipError):
+    exit_code = 69
+
+
+class ChannelUnavailable(LabshipError):
+    """A conda channel (labship.toml [conda] channels, or the spec's) does not answer."""
+
     exit_code = 69
 
 
@@ -115,6 +130,8 @@ class Interrupted(LabshipError):
 
 __all__ = [
     "AuthError",
+    "ChannelUnavailable",
+    "CondaPackageError",
     "ConfigError",
     "ConflictError",
     "FileWriteError",

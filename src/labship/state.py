@@ -9,6 +9,8 @@ one list, not a path joined in six places.
 - ``cron/<job>.sh``: the wrappers crontab entries run (``targets.cron``).
 - ``airflow/variables-<profile>.json``: the Airflow Variable import file (mode 0600).
 - ``context-*``: build contexts while an image builds (hard links need one filesystem).
+- ``fresh.json``: the spec's digest last found to mean what the lock was made from
+  (``lock.stale_reason``), so an edit that changes nothing is parsed once, not every run.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ MLFLOW = "mlflow"
 MLFLOW_LOG = "mlflow.log"
 CRON = "cron"
 AIRFLOW = "airflow"
+FRESH = "fresh.json"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ class State:
     @property
     def mlflow_log(self) -> Path:
         return self.dir / MLFLOW_LOG
+
+    @property
+    def fresh(self) -> Path:
+        return self.dir / FRESH
 
     @property
     def cron(self) -> Path:

@@ -4,6 +4,9 @@ Layout under the store root (``LABSHIP_STORE``, else ``$XDG_CACHE_HOME/labship``
 ``~/.cache/labship``)::
 
     envs/<hash16>/          a finished environment (immutable; never modified)
+    envs/<hash16>/conda/    its conda prefix, when the lock has native packages
+    conda/pkgs/             rattler's package cache (prefixes hard-link from it)
+    conda/repodata/         the channels' repodata, cached
     envs/.build-<hash16>-<pid>-<rand>/   one being built (never used; removed on failure)
     projects/<key>.json     which project folders use the store (for gc)
 
@@ -22,9 +25,8 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,9 +38,11 @@ from labship.tools.procinfo import alive
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
+    from labship.tools.rattler import Record
 
 MARKER = ".labship-env.json"
+CONDA_PREFIX = "conda"  # the native packages' prefix, inside the environment
 _LOCKFILE = ".labship-inuse"
 _REMEMBERED = 4  # environments remembered per project: prod and dev, and the ones before
 
@@ -85,16 +89,21 @@ class Store:
         final = self.env_path(lock.hash(dev=dev))
         if (final / MARKER).is_file():
             return final, False
+        import shutil  # only to build: the warm path never needs it
+
         self.envs.mkdir(parents=True, exist_ok=True)
         self._remove_abandoned_builds()
         tmp = self.envs / f".build-{final.name}-{os.getpid()}-{os.urandom(3).hex()}"
         label = label or ("dev" if dev else "prod")
-        count = len(lock.dev if dev else lock.prod)
-        console.say(f"building the {label} environment {final.name} ({count} packages)")
+        count = f"{len(lock.dev if dev else lock.prod)} packages"
+        if lock.conda is not None and lock.conda.records:
+            count += f" and {len(lock.conda.records)} conda packages"
+        console.say(f"building the {label} environment {final.name} ({count})")
         started = time.monotonic()
         checked = 0.0
         try:
             self._build(tmp, lock, dev=dev, console=console)
+            self._install_conda(tmp, final, lock)
             if check is not None:
                 checked = time.monotonic()
                 check(tmp)
@@ -144,8 +153,27 @@ class Store:
             )
         )
 
+    def _install_conda(self, tmp: Path, final: Path, lock: Lock) -> None:
+        """The lock's native records into ``conda/``, hard-linked from rattler's cache; the
+        files name the final path, which the prefix has once the build is renamed."""
+        if lock.conda is None or not lock.conda.records:
+            return
+        self.stage_prefix(
+            lock.conda.records, tmp / CONDA_PREFIX, target_prefix=str(final / CONDA_PREFIX)
+        )
+
+    def stage_prefix(self, records: Sequence[Record], dest: Path, *, target_prefix: str) -> None:
+        """``records`` linked into ``dest`` from the package cache, for use at
+        ``target_prefix`` (an image's): what the image copies, built where the lock's
+        sha256 is checked and the cache is shared with the local environments."""
+        from labship.tools import rattler
+
+        rattler.install(records, dest, cache=self.root / "conda", target_prefix=target_prefix)
+
     def _remove_abandoned_builds(self) -> None:
         """Builds whose process is gone (killed with SIGKILL, machine reset)."""
+        import shutil
+
         for path in self.envs.glob(".build-*"):
             if not alive(_build_pid(path)):
                 shutil.rmtree(path, ignore_errors=True)
@@ -187,6 +215,8 @@ class Store:
 
     def gc(self, keep: Iterable[str], *, dry_run: bool = False) -> GcResult:
         """Remove environments not named in ``keep`` (env folder names) and not in use."""
+        import shutil
+
         keep = set(keep)
         removed: list[str] = []
         busy: list[str] = []
@@ -211,6 +241,22 @@ class Store:
                 shutil.rmtree(self.envs / f".trash-{env.name}-{os.getpid()}", ignore_errors=True)
         kept = len([e for e in envs if e.name in keep])
         return GcResult(tuple(removed), kept, tuple(busy), freed, shared)
+
+
+def native_variables(env: Path, current: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """(PATH entries, variables) that let a job use the environment's conda prefix: its
+    ``bin`` after the venv's, its ``lib`` first for the loader (ctypes, extensions), and
+    CONDA_PREFIX for tools that look for their data there. Nothing without a prefix."""
+    if not (env / CONDA_PREFIX / "conda-meta").is_dir():
+        return [], {}
+    return native_layout(env, current)
+
+
+def native_layout(env: Path, current: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """What :func:`native_variables` sets for ``env``, built or not (``labship env``)."""
+    prefix = env / CONDA_PREFIX
+    libs = os.pathsep.join(p for p in (str(prefix / "lib"), current) if p)
+    return [str(prefix / "bin")], {"CONDA_PREFIX": str(prefix), "LD_LIBRARY_PATH": libs}
 
 
 def _read_entry(path: Path) -> Registered | None:

@@ -23,7 +23,7 @@ from labship.errors import ConfigError, UsageError
 from labship.images import build as image_build
 from labship.images import container
 from labship.images import tags as image_tags
-from labship.lock import Lock, read_lock
+from labship.locking import Lock, read_lock
 from labship.project import Project, load_project
 from labship.tools import docker as dockertool
 from labship.tools.registry import Registry
@@ -141,7 +141,7 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped]:
     reason = docker_skip_reason()
     if reason is not None:
         pytest.skip(reason)
-    from labship.lock import lock
+    from labship.locking import lock
 
     base = tmp_path_factory.mktemp("push")
     name = f"labship-test-push-{secrets.token_hex(3)}"
@@ -341,7 +341,7 @@ def test_image_mode_bad_input_is_one_line_each(shipped: Shipped, tmp_path: Path)
             "is neither on this machine nor in registry",
         ),
         (["run", "--image", "Not A Ref"], 64, "is not an image reference"),
-        (["run", "--image", record.ref, "hello", "--runtime", "local"], 64, "runs on Docker"),
+        (["run", "--image", record.ref, "hello", "--runtime", "local"], 64, "runs on docker"),
     ]
     for args, code, message in cases:
         got, _, err = _cli(*args, cwd=tmp_path)

@@ -38,7 +38,7 @@ from labship.images import ca as image_ca
 from labship.images import context as image_context
 from labship.images import dockerfile as image_dockerfile
 from labship.images import tags as image_tags
-from labship.lock import TOOL_TABLE, Lock
+from labship.locking import TOOL_TABLE, Lock
 from labship.project import Project, load_project
 from labship.tools import docker as dockertool
 
@@ -674,7 +674,7 @@ def test_sigint_during_build_leaves_nothing_behind(built: Built, tmp_path: Path)
         "from pathlib import Path\n"
         "from labship.images import build as images\nfrom labship.console import Console\n"
         "from labship.errors import LabshipError\nfrom labship.project import load_project\n"
-        "from labship.lock import Lock\n"
+        "from labship.locking import Lock\n"
         "p = load_project(Path(sys.argv[1]))\n"
         "lock = Lock(p.root, '3.11', p.lock_path, p.dev_lock_path, 'a'*64, 'b'*64, {})\n"
         "try:\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labship.lock.devtools import split
+from labship.locking.devtools import split
 
 
 def test_front_ends_and_the_kernel_move() -> None:

@@ -13,9 +13,9 @@ import pytest
 
 import labship.templates
 from labship.errors import FileWriteError, ToolError
-from labship.lock import _write, environments
-from labship.lock.files import render_lock, replace_together, split
-from labship.lock.resolve import Request, _resolver_project
+from labship.locking import _write, environments
+from labship.locking.files import render_lock, replace_together, split
+from labship.locking.resolve import Request, _resolver_project
 from labship.project import load_project
 from labship.spec import read_spec
 
@@ -89,7 +89,7 @@ def test_an_invalid_lock_never_replaces_a_valid_one(
 
     monkeypatch.setattr(labship.templates, "render", render)
     with pytest.raises(ToolError, match=r"pylock\.dev\.toml.*not valid TOML.*unchanged"):
-        _write(project, (BODY, BODY), _meta())
+        _write(project, (BODY, BODY), _meta(), {})
     assert {name: (root / name).read_text() for name in before} == before
     assert sorted(p.name for p in root.iterdir()) == ["labship.toml", *sorted(before)]
 

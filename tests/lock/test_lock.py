@@ -15,7 +15,7 @@ from packaging.markers import Marker
 from packaging.version import Version
 
 from conftest import MakeProject, labship
-from labship.lock import read_lock
+from labship.locking import read_lock
 from labship.project import load_project
 from labship.tools.uv import uv_bin
 
@@ -178,6 +178,41 @@ def test_check_fresh_comment_and_changes(make_project: MakeProject) -> None:
     # locking again makes it fresh
     _lock_ok(root)
     assert labship("lock", "--check", cwd=root).returncode == 0
+
+
+def test_a_harmless_edit_is_parsed_once_then_known(make_project: MakeProject) -> None:
+    """A comment changes the spec's digest but not its meaning: the first check parses the
+    spec and remembers the verdict in .labship/fresh.json; later ones do not parse it."""
+    import json
+    import sys
+
+    from labship.locking import stale_reason
+
+    root = make_project(requirements="six==1.16.0\n")
+    _lock_ok(root)
+    spec = root / "requirements.txt"
+    spec.write_text("six==1.16.0  # pinned\n")
+    project = load_project(root)
+    assert stale_reason(project, read_lock(project, check=False)) is None
+    fresh = root / ".labship" / "fresh.json"
+    known = json.loads(fresh.read_text())
+    assert known["inputs"] == read_lock(project, check=False).meta["inputs"]
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom labship.locking import read_lock\n"
+        f"from labship.project import load_project\nread_lock(load_project(Path({str(root)!r})))\n"
+        "print('labship.spec' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr  # known: the spec was not parsed
+    # Another edit, with meaning: the record does not vouch for it.
+    spec.write_text("six==1.16.0  # pinned\nidna==3.7\n")
+    _assert_error(labship("lock", "--check", cwd=root), 77)
+    assert json.loads(fresh.read_text()) == known
+    # A record for other inputs is not trusted either.
+    spec.write_text("six==1.16.0  # pinned\n")
+    fresh.write_text(json.dumps({**known, "inputs": "0" * 64}))
+    assert labship("lock", "--check", cwd=root).returncode == 0  # parsed again: fresh
+    assert json.loads(fresh.read_text()) == known
 
 
 def test_check_stale_when_lab_packages_change(make_project: MakeProject) -> None:

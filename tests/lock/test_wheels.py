@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labship.lock.wheels import compatible_versions, wheel_fits
+from labship.locking.wheels import compatible_versions, wheel_fits
 
 
 @pytest.mark.parametrize(

@@ -535,3 +535,40 @@ def test_services_render_and_read_back(services: dict[str, Any]) -> None:
 def test_services_off_are_not_written() -> None:
     s = parse_settings({"project": {"name": "demo"}}, source="x")
     assert "[services]" not in render_settings(s)
+
+
+def test_conda_is_off_unless_asked_for() -> None:
+    assert parse_settings(_settings(), source="t").conda is False
+    listed = parse_settings(_settings(conda={"packages": ["unixodbc >=2.3"]}), source="t")
+    assert listed.conda is True and listed.conda_packages == ("unixodbc >=2.3",)
+    channels = parse_settings(_settings(conda={"channels": ["file:///srv/ch"]}), source="t")
+    assert channels.conda is True and channels.conda_channels == ("file:///srv/ch",)
+    off = parse_settings(_settings(conda={"enabled": False, "packages": ["x"]}), source="t")
+    assert off.conda is False
+
+
+@pytest.mark.parametrize(
+    ("conda", "expected"),
+    [
+        ({"enabled": "yes"}, "[conda] enabled must be true or false"),
+        ({"packages": "gdal"}, "[conda] packages must be a list of strings"),
+        ({"packages": [""]}, "[conda] packages: '' is not a conda match-spec"),
+        ({"channels": ["has space"]}, "[conda] channels: 'has space' is not a channel"),
+        ({"solver": "x"}, "[conda] unknown key 'solver'"),
+    ],
+)
+def test_bad_conda_keys_name_the_key(conda: dict[str, Any], expected: str) -> None:
+    assert expected in _error(_settings(conda=conda))
+
+
+@pytest.mark.parametrize(
+    "conda",
+    [
+        {"conda": True},
+        {"conda": True, "conda_packages": ("labtool", "liblabfoo 1.*")},
+        {"conda": False, "conda_channels": ("https://conda.example.com/main",)},
+    ],
+)
+def test_conda_settings_round_trip(conda: dict[str, Any]) -> None:
+    settings = Settings(name="demo", **conda)
+    assert _round_trip(settings) == settings

@@ -21,7 +21,7 @@ import pytest
 from conftest import labship
 from labship.console import Console
 from labship.errors import PortInUse, ProfileError
-from labship.lock import Lock
+from labship.locking import Lock
 from labship.profiles import Profile, parse_env_file
 from labship.project import Project, load_project
 from labship.runtimes.docker import (
@@ -157,7 +157,7 @@ def docker_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Locked]
     reason = _skip_reason()
     if reason is not None:
         pytest.skip(f"no Docker engine: {reason}")
-    from labship.lock import lock
+    from labship.locking import lock
 
     os.environ.setdefault("LABSHIP_BASE_IMAGE", LOCAL_BASE)
     project = _write_project(
@@ -172,7 +172,7 @@ def _run_script(locked: Locked, job: str) -> str:
     return (
         "import sys\n"
         "from labship.console import Console\n"
-        "from labship.lock import read_lock\n"
+        "from labship.locking import read_lock\n"
         "from labship.profiles import load_profile\n"
         "from labship.project import load_project\n"
         "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
@@ -420,7 +420,7 @@ def test_foreground_lab_stops_and_is_removed_on_ctrl_c(docker_project: Locked) -
     port = _free_port()
     script = (
         "from labship.console import Console\n"
-        "from labship.lock import read_lock\n"
+        "from labship.locking import read_lock\n"
         "from labship.profiles import load_profile\n"
         "from labship.project import load_project\n"
         "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
@@ -462,7 +462,7 @@ def test_shell_runs_as_the_host_user_with_the_profile(docker_project: Locked) ->
     script = (
         "import sys\n"
         "from labship.console import Console\n"
-        "from labship.lock import read_lock\n"
+        "from labship.locking import read_lock\n"
         "from labship.profiles import load_profile\n"
         "from labship.project import load_project\n"
         "from labship.runtimes.docker import DockerRuntime\nfrom pathlib import Path\n"
@@ -506,3 +506,50 @@ def test_build_prod_then_run_does_not_rebuild(docker_project: Locked) -> None:
         check=True,
     )
     assert after.stdout.strip().startswith(image_id)
+
+
+@pytest.mark.docker
+def test_api_create_asks_the_engine_for_what_the_cli_create_does(
+    docker_project: Locked,
+) -> None:
+    """`labship run` creates its container through the engine API (no second docker
+    client); where that cannot be reached it runs `docker create`: both must give the
+    engine the same container (variables, labels, stop timeout, --rm, stdin)."""
+    from labship.runtimes.docker import container_name, create_config
+    from labship.tools.docker import create_container
+
+    runtime = DockerRuntime()
+    project, lock = docker_project.project, docker_project.lock
+    console = Console(quiet=True)
+    image = runtime.prepare(project, lock, dev=False, console=console)
+    job = project.job("stubborn")
+    values = {"A": 'q"#\nline two', "DOCKER_HOST": "tcp://db:2375", "PATH": "/x:/y", "E": ""}
+    labels = {"kind": "run", "job": job.name, "profile": "prod"}
+    seen = []
+    for stdin in (False, True):
+        by_api, by_cli = container_name(project, "api"), container_name(project, "cli")
+        try:
+            config = create_config(project, image, job, values, labels, stdin=stdin)
+            assert create_container(by_api, config, console=console) is not None
+            runtime._create_with_cli(project, by_cli, image, job, values, labels, stdin, console)
+            for name in (by_api, by_cli):
+                out = subprocess.run(
+                    ["docker", "inspect", name], capture_output=True, text=True, check=True
+                )
+                (data,) = json.loads(out.stdout)
+                conf, host = data["Config"], data["HostConfig"]
+                keys = ("Image", "Cmd", "Labels", "StopTimeout", "OpenStdin", "StdinOnce")
+                keys += ("AttachStdin", "AttachStdout", "AttachStderr", "Tty")
+                seen.append(
+                    (
+                        {k: conf[k] for k in keys},
+                        sorted(e for e in conf["Env"] if e.split("=")[0] in values),
+                        (host["AutoRemove"], host.get("NetworkMode"), host.get("Init")),
+                    )
+                )
+        finally:
+            subprocess.run(["docker", "rm", "-f", by_api, by_cli], capture_output=True)
+        assert seen[-2] == seen[-1]
+    assert seen[0][0]["OpenStdin"] is False and seen[2][0]["OpenStdin"] is True
+    assert seen[0][0]["StopTimeout"] == 2 and seen[0][2][0] is True
+    assert 'A=q"#\nline two' in seen[0][1] and "DOCKER_HOST=tcp://db:2375" in seen[0][1]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from labship.errors import PortInUse
-from labship.lock import input_digest
+from labship.locking import input_digest
 from labship.project import load_project
 from labship.runtimes import tracking
 

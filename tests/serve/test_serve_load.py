@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from labship.serve.env import PACKAGE, stage_code
+from labship.serving.env import PACKAGE, stage_code
 from labship.store import Store
 from serve.serverfixtures import free_port
 

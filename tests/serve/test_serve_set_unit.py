@@ -15,9 +15,9 @@ import pytest
 from labship.console import Console
 from labship.errors import UsageError
 from labship.images import serve as image
-from labship.serve import serve_runtime
-from labship.serve.env import APP, served_requirements, server
-from labship.serve.model import ModelFolder, read_model
+from labship.serving import serve_runtime
+from labship.serving.env import APP, served_requirements, server
+from labship.serving.model import ModelFolder, read_model
 
 REQUIREMENTS = ("mlflow==3.17.2", "numpy==2.4.6", "scikit-learn==1.9.1")
 
@@ -129,13 +129,13 @@ def test_the_tag_is_keyed_by_the_model_files(tmp_path: Path) -> None:
 def test_serve_runs_locally_unless_docker_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     err = io.StringIO()
     monkeypatch.delenv("LABSHIP_RUNTIME", raising=False)
-    assert serve_runtime(None, console=Console(stream=err)) == "local"
-    assert "runtime: local (the default for serve)" in err.getvalue()
+    assert serve_runtime(None, console=Console(stream=err)).name == "local"
+    assert "runtime: local (the default without a project)" in err.getvalue()
     monkeypatch.setenv("LABSHIP_RUNTIME", "docker")
-    assert serve_runtime(None, console=Console(stream=err)) == "docker"
-    assert serve_runtime("local", console=Console(stream=err)) == "local"
+    assert serve_runtime(None, console=Console(stream=err)).runs_images
+    assert serve_runtime("local", console=Console(stream=err)).name == "local"
     monkeypatch.setenv("LABSHIP_RUNTIME", "auto")
-    assert serve_runtime(None, console=Console(stream=err)) == "local"
+    assert serve_runtime(None, console=Console(stream=err)).name == "local"
     monkeypatch.setenv("LABSHIP_RUNTIME", "podman")
     with pytest.raises(UsageError, match="podman"):
         serve_runtime(None, console=Console(stream=err))

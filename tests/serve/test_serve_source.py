@@ -14,7 +14,7 @@ import pytest
 
 from labship.console import Console
 from labship.errors import UsageError
-from labship.serve.source import model_folder
+from labship.serving.source import model_folder
 from serve.http_helpers import post
 from serve.serverfixtures import free_port, start, stop
 from serve.trackingfixtures import Tracking

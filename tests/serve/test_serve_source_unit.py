@@ -13,10 +13,10 @@ import pytest
 
 from labship.console import Console
 from labship.errors import UsageError
-from labship.serve.env import constraints
-from labship.serve.model import ModelFolder
-from labship.serve.origin import ProdPins, prod_pins
-from labship.serve.source import Ref, model_folder, parse
+from labship.serving.env import constraints
+from labship.serving.model import ModelFolder
+from labship.serving.origin import ProdPins, prod_pins
+from labship.serving.source import Ref, model_folder, parse
 from serve.serverfixtures import free_port
 
 
@@ -162,7 +162,7 @@ def test_a_model_of_the_projects_run_gets_the_prod_lock_pins(locked_project: Pat
 def test_prod_pins_constrain_the_models_resolution(tmp_path: Path) -> None:
     """six unpinned resolves to its newest release; within a prod lock pinning 1.16.0,
     to that (uv pip compile -c), in a lock of its own."""
-    from labship.serve.env import model_lock
+    from labship.serving.env import model_lock
     from labship.store import Store
 
     store, quiet = Store(tmp_path / "store"), Console(quiet=True)
@@ -175,7 +175,7 @@ def test_prod_pins_constrain_the_models_resolution(tmp_path: Path) -> None:
 
 
 def test_a_download_a_killed_labship_left_is_removed(tmp_path: Path) -> None:
-    from labship.serve.source import _remove_abandoned
+    from labship.serving.source import _remove_abandoned
 
     final = tmp_path / "abc"
     dead, live = tmp_path / ".abc-999999999", tmp_path / f".abc-{os.getpid()}"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labship.serve.app.cpus import cgroup_quota, usable_cpus
+from labship.serving.app.cpus import cgroup_quota, usable_cpus
 from serve.serverfixtures import free_port
 
 

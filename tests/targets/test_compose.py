@@ -21,7 +21,7 @@ from labship.console import Console
 from labship.errors import ConfigError, ConflictError, ProfileError
 from labship.generated import state as file_state
 from labship.images.tags import stable_tags as image_names
-from labship.lock import Lock
+from labship.locking import Lock
 from labship.profiles import parse_env_file, parse_env_text
 from labship.project import Project, load_project
 from labship.targets.base import Context
@@ -293,7 +293,7 @@ def _compose_command() -> list[str] | None:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """A tiny project whose prod image labship built, with its compose files."""
-    from labship.lock import lock
+    from labship.locking import lock
     from labship.runtimes.docker import DockerRuntime
     from labship.tools.docker import docker, engine_available
 
@@ -338,7 +338,7 @@ def _labship_run(built: Built, job: str) -> subprocess.CompletedProcess[str]:
     script = (
         "import sys\nfrom pathlib import Path\n"
         "from labship.console import Console\n"
-        "from labship.lock import read_lock\n"
+        "from labship.locking import read_lock\n"
         "from labship.profiles import load_profile\n"
         "from labship.project import load_project\n"
         "from labship.runtimes.docker import DockerRuntime\n"

@@ -91,8 +91,8 @@ def test_the_image_is_the_build_serve_tag_and_an_unpushed_one_is_said(
     make_project: MakeProject, tmp_path: Path
 ) -> None:
     from labship.images import serve as image
-    from labship.serve.env import model_lock, server
-    from labship.serve.model import read_model
+    from labship.serving.env import model_lock, server
+    from labship.serving.model import read_model
     from labship.store import Store
 
     project = _project(make_project)

@@ -90,7 +90,7 @@ def _record(project: Project, job: Job, started: int, exit_code: int, outcome: s
 def _lock_hash(project: Project) -> str:
     """The prod lock's hash as it is on disk; "" when there is no readable lock."""
     from labship.errors import LabshipError
-    from labship.lock import read_lock
+    from labship.locking import read_lock
 
     try:
         return read_lock(project, check=False).prod_hash

@@ -23,7 +23,7 @@ from labship.pushes import PushRecord
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Project
     from labship.tools.registry import Registry
 

@@ -174,7 +174,7 @@ def _with_schedule(
 def _check_runnable(project: Project, job: Job, console: Console) -> None:
     """What would make every scheduled run fail, said now rather than at 3 a.m."""
     from labship.errors import StaleLockError
-    from labship.lock import read_lock
+    from labship.locking import read_lock
     from labship.profiles import load_profile
 
     settings = project.settings

@@ -6,29 +6,31 @@ Kept thin and quick to import: each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shlex
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from labship import __version__
-from labship.cli import schedule, ship, targets
 from labship.cli.args import lock_flags, lock_mode, project_of
 from labship.console import Console
 from labship.errors import Interrupted, LabshipError, UsageError
 
+TYPE_CHECKING = False  # neither typing nor collections.abc is imported to start
 if TYPE_CHECKING:
-    from labship.lock import LockResult
+    from collections.abc import Callable, Sequence
+    from typing import Any, NoReturn
+
+    from labship.locking import LockResult
     from labship.project import Project
 
-Handler = Callable[[argparse.Namespace, Console], int]
+    Handler = Callable[[argparse.Namespace, Console], int]
+    Add = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 
 def cmd_new(args: argparse.Namespace, console: Console) -> int:
+    import shlex
+    from pathlib import Path
+
     from labship import api
 
     result = api.new(Path(args.name), bare=args.bare, python=args.python)
@@ -40,6 +42,8 @@ def cmd_new(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
     from labship import api
 
     result = api.init(Path(args.path), name=args.name, python=args.python)
@@ -66,7 +70,7 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
 def cmd_lock(args: argparse.Namespace, console: Console) -> int:
     from labship import api
     from labship.errors import StaleLockError
-    from labship.lock import read_lock
+    from labship.locking import read_lock
 
     project = project_of(args)
     if args.check:
@@ -84,9 +88,13 @@ def cmd_lock(args: argparse.Namespace, console: Console) -> int:
 def _say_locked(project: Project, result: LockResult, console: Console) -> None:
     lock = result.lock
     verb = "updated" if result.changed else "unchanged"
+    native = ""
+    if lock.conda is not None:
+        native = f", {lock.conda.path.name} ({len(lock.conda.records)} conda packages)"
     console.say(
         f"{verb}: {project.lock_path.name} ({len(lock.prod)} packages), "
-        f"{project.dev_lock_path.name} ({len(lock.dev)} packages) for Python {lock.python}"
+        f"{project.dev_lock_path.name} ({len(lock.dev)} packages){native} "
+        f"for Python {lock.python}"
     )
 
 
@@ -94,6 +102,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from labship import api
 
     if args.image:
+        from labship.cli import ship
+
         return ship.cmd_run_image(args, console)
     outcome = api.run(
         project_of(args),
@@ -146,6 +156,8 @@ def cmd_shell(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_env(args: argparse.Namespace, console: Console) -> int:
+    import json
+
     from labship import api
 
     report = api.env_report(project_of(args))
@@ -162,6 +174,8 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
     records = api.runs(project_of(args), console=console)
     records = records[-args.last :] if args.last else records
     if args.json:
+        import json
+
         print(json.dumps([r.to_json() for r in records], indent=2))
     elif records:
         print(runlog.table(records))
@@ -200,6 +214,26 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument, and HelpFormatter imports
+        # shutil (and zlib, bz2, lzma) for the terminal's width: the same width, without.
+        make: Any = self.formatter_class
+        formatter: argparse.HelpFormatter = make(prog=self.prog, width=_terminal_width() - 2)
+        return formatter
+
+
+def _terminal_width() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS, else the terminal's, else 80."""
+    try:
+        if int(os.environ["COLUMNS"]) > 0:
+            return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout at all, or not a terminal
+        return 80
+
 
 def _global_flags(parser: argparse.ArgumentParser, *, default: Any) -> None:
     """-C, -v, -q: accepted before the command and after it (``labship lock -v``)."""
@@ -210,7 +244,41 @@ def _global_flags(parser: argparse.ArgumentParser, *, default: Any) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", default=default, help="only errors")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Which registrar defines each command, in the order ``labship --help`` lists them. A
+# command line that names one builds that command's parser alone and imports nothing
+# the others need; help, a typo or no command build them all.
+_GROUPS: dict[str, str] = {
+    **dict.fromkeys(("new", "init", "lock"), "project"),
+    **dict.fromkeys(("run", "lab", "stop", "shell"), "running"),
+    **dict.fromkeys(("env", "runs", "gc"), "state"),
+    **dict.fromkeys(("build", "export", "eject"), "targets"),
+    "schedule": "schedule",
+    **dict.fromkeys(("push", "doctor"), "ship"),
+    "serve": "serve",
+    "completion": "completion",
+}
+_FLAGS = frozenset(("-v", "--verbose", "-q", "--quiet"))
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command a command line names (after -C DIR, -v, -q); "" for ``--version``;
+    None when it names none that is known, or asks for anything else first (-h)."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            next(words, None)
+        elif word.startswith("-C") or word in _FLAGS:
+            continue
+        elif word == "--version":
+            return ""
+        else:
+            return word if word in _GROUPS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only``, the top-level flags and that one command (an empty
+    string: none), so ``labship run`` neither builds nor imports the other 17."""
     parser = _Parser(prog="labship", description="From notebook to production, reproducibly.")
     parser.add_argument("--version", action="version", version=f"labship {__version__}")
     _global_flags(parser, default=None)
@@ -220,24 +288,47 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        if only is not None and name != only:  # a sibling of the chosen command
+            return _Parser(add_help=False)
         p = sub.add_parser(name, help=help, description=help, parents=[common])
         p.set_defaults(handler=handler)
         return p
 
-    _register_project_commands(add)
-    _register_running_commands(add)
-    _register_state_commands(add)
-    targets.register(add)
-    schedule.register(add)
-    ship.register(add)
-    from labship.cli import completion, serve
-
-    serve.register(add, _port, _positive)
-    completion.register(add, parser)
+    if only is None:
+        for group in dict.fromkeys(_GROUPS.values()):
+            _register(group, add)
+    elif only:
+        _register(_GROUPS[only], add)
     return parser
 
 
-Add = Callable[[str, Handler, str], argparse.ArgumentParser]
+def _register(group: str, add: Add) -> None:
+    if group == "project":
+        _register_project_commands(add)
+    elif group == "running":
+        _register_running_commands(add)
+    elif group == "state":
+        _register_state_commands(add)
+    elif group == "targets":
+        from labship.cli import targets
+
+        targets.register(add)
+    elif group == "schedule":
+        from labship.cli import schedule
+
+        schedule.register(add)
+    elif group == "ship":
+        from labship.cli import ship
+
+        ship.register(add)
+    elif group == "serve":
+        from labship.cli import serve
+
+        serve.register(add, _port, _positive)
+    else:
+        from labship.cli import completion
+
+        completion.register(add)
 
 
 def _register_project_commands(add: Add) -> None:
@@ -321,8 +412,9 @@ def _on_sigterm(signum: int, _frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(command_in(words)).parse_args(words)
     except UsageError as exc:
         Console().error(str(exc))
         return exc.exit_code

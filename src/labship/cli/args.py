@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from labship.api import LockMode
     from labship.project import Project
@@ -14,6 +13,8 @@ if TYPE_CHECKING:
 
 def project_of(args: argparse.Namespace) -> Project:
     """The project named by ``-C DIR``, else the one here or above."""
+    from pathlib import Path
+
     from labship.project import load_project
 
     directory = getattr(args, "directory", None)

@@ -34,11 +34,10 @@ class Completes(NamedTuple):
     positional: str  # kind: "jobs", "profiles", "dirs", "words a b", or "" (nothing)
 
 
-def register(add: Add, parser: argparse.ArgumentParser) -> None:
+def register(add: Add) -> None:
     p = add("completion", cmd_completion, "print a shell completion script (bash or zsh)")
     p.add_argument("shell", nargs="?", choices=SHELLS)
     p.add_argument("--list", choices=LISTS, help=argparse.SUPPRESS)
-    p.set_defaults(parser=parser)
 
 
 def cmd_completion(args: argparse.Namespace, console: Console) -> int:
@@ -52,7 +51,9 @@ def cmd_completion(args: argparse.Namespace, console: Console) -> int:
             "labship completion: say which shell: bash or zsh",
             hint='e.g. eval "$(labship completion bash)" in ~/.bashrc',
         )
-    print(script(args.shell, args.parser), end="")
+    from labship.cli import build_parser  # all of it: the script completes every command
+
+    print(script(args.shell, build_parser()), end="")
     return 0
 
 

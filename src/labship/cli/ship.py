@@ -37,14 +37,16 @@ def cmd_push(args: argparse.Namespace, console: Console) -> int:
 def cmd_run_image(args: argparse.Namespace, console: Console) -> int:
     """``labship run --image REF [JOB]``: no project, only ``.env_<profile>`` here (or -C)."""
     from labship import api
-    from labship.errors import UsageError
 
-    if args.runtime not in (None, "auto", "docker"):
-        raise UsageError(f"--image runs on Docker, not --runtime {args.runtime}")
     directory = getattr(args, "directory", None)
     folder = Path(directory) if directory else Path.cwd()
     code = api.run_image(
-        args.image, args.job, folder=folder, profile_name=args.profile, console=console
+        args.image,
+        args.job,
+        folder=folder,
+        profile_name=args.profile,
+        runtime=args.runtime,
+        console=console,
     )
     if code != 0:
         console.say(f"job exited with code {code}")

@@ -22,7 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from labship.errors import ImportCheckError, ToolError
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Project
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -62,7 +62,13 @@ def names(project: Project, *, dev: bool) -> list[str]:
 
 
 def check_environment(
-    project: Project, lock: Lock, env: Path, *, dev: bool, console: Console | None = None
+    project: Project,
+    lock: Lock,
+    env: Path,
+    *,
+    dev: bool,
+    native: tuple[Sequence[str], Mapping[str, str]] = ((), {}),
+    console: Console | None = None,
 ) -> None:
     """Import every direct dependency with ``env``'s python; ImportCheckError names each
     one whose main module fails. An optional part that fails (a GUI module missing its
@@ -76,7 +82,7 @@ def check_environment(
     count = max(1, min(len(wanted), os.cpu_count() or 1, PARALLEL))
     shares = [wanted[i::count] for i in range(count)]
     with ThreadPoolExecutor(max_workers=count) as pool:
-        found = [f for share in pool.map(lambda s: _probe(env, s), shares) for f in share]
+        found = [f for share in pool.map(lambda s: _probe(env, s, native), shares) for f in share]
     found.sort(key=lambda f: wanted.index(f.dist) if f.dist in wanted else len(wanted))
     ctx = context(project, lock, "local", dev=dev)
     warn(found, ctx, console)
@@ -102,10 +108,13 @@ def warn(found: list[Failure], ctx: Context, console: Console | None) -> None:
         console.warn(f"... and {len(optional) - SHOWN} more optional parts do not import")
 
 
-def _probe(env: Path, wanted: list[str]) -> list[Failure]:
+def _probe(
+    env: Path, wanted: list[str], native: tuple[Sequence[str], Mapping[str, str]]
+) -> list[Failure]:
     """Run the probe on ``wanted`` with ``env``'s python: the failures it reports."""
-    variables = {**os.environ, "VIRTUAL_ENV": str(env)}
-    variables["PATH"] = os.pathsep.join([str(env / "bin"), os.environ.get("PATH", "")])
+    paths, extra = native
+    variables = {**os.environ, "VIRTUAL_ENV": str(env), **extra}  # as a job gets it
+    variables["PATH"] = os.pathsep.join([str(env / "bin"), *paths, os.environ.get("PATH", "")])
     argv = [str(env / "bin" / "python"), "-I", str(PROBE), "-"]
     try:
         proc = subprocess.run(

@@ -111,7 +111,7 @@ def check_python(project: Project) -> None:
 
 def _locked_python(project: Project) -> str | None:
     from labship.errors import LabshipError
-    from labship.lock import read_lock
+    from labship.locking import read_lock
 
     try:
         return read_lock(project, check=False).python

@@ -11,6 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import EllipsisType
 from typing import TYPE_CHECKING
 
 from labship.errors import StaleLockError, UsageError
@@ -19,12 +20,21 @@ from labship.images.base import base_image, check_python
 from labship.images.ca import ca_bundle
 from labship.images.context import hash_files, stage_context
 from labship.images.dockerfile import DOCKERFILE, render_dockerfile, write_dockerfile
-from labship.images.tags import CONTEXT_LABEL, Target, git_info, labels, run_labels, tags
-from labship.lock import TOOL_TABLE
+from labship.images.tags import (
+    CONTEXT_LABEL,
+    GitInfo,
+    Target,
+    git_info,
+    labels,
+    primary_tag,
+    run_labels,
+    tags,
+)
+from labship.locking import TOOL_TABLE
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Project
 
 
@@ -45,7 +55,13 @@ def build_user(target: Target, uid: int | None, gid: int | None) -> tuple[int, i
 
 
 def context_digest(
-    project: Project, lock: Lock, target: Target, *, uid: int | None, gid: int | None
+    project: Project,
+    lock: Lock,
+    target: Target,
+    *,
+    uid: int | None,
+    gid: int | None,
+    git: GitInfo | EllipsisType | None = ...,
 ) -> str:
     """What the image is made of: the Dockerfile, the locked set, the base image, the
     build user (dev), and for prod the files baked in and the git commit. An image whose
@@ -63,13 +79,14 @@ def context_digest(
     parts = [
         body,
         _read_or_empty(lock.path(dev=target == "dev")).partition(TOOL_TABLE)[0],
+        lock.conda.hash if lock.conda is not None else "-",
         base_image(project),
         target,
         f"{user[0]}:{user[1]}" if user else "-",
         __version__,
     ]
     if target == "prod":
-        info = git_info(project.root)
+        info = git_info(project.root) if git is ... else git
         parts.append(f"{info.commit}:{info.dirty}" if info else "-")
         parts.extend(sorted(run_labels(project, lock).values()))  # a new job: a new label
     for part in parts:
@@ -81,17 +98,23 @@ def context_digest(
 
 
 def current_image(
-    project: Project, lock: Lock, target: Target, *, uid: int | None = None, gid: int | None = None
+    project: Project,
+    lock: Lock,
+    target: Target,
+    *,
+    uid: int | None = None,
+    gid: int | None = None,
+    git: GitInfo | EllipsisType | None = ...,
 ) -> str | None:
     """The image id when the target's tag names an image made of exactly today's inputs;
     None when it must be built. The one place that decides whether an image is fresh."""
     from labship.tools.docker import inspect_image
 
-    found = inspect_image(tags(project, lock, target)[0])
+    found = inspect_image(primary_tag(project, lock, target))
     if found is None:
         return None
     label = (found.get("Config") or {}).get("Labels") or {}
-    digest = context_digest(project, lock, target, uid=uid, gid=gid)
+    digest = context_digest(project, lock, target, uid=uid, gid=gid, git=git)
     return str(found["Id"]) if label.get(CONTEXT_LABEL) == digest else None
 
 
@@ -163,7 +186,7 @@ def build(
     write_dockerfile(project, force=force, console=console)
     image_tags = tags(project, lock, target)
     console.say(f"building the {target} image {image_tags[0]} on {base_image(project)}")
-    with stage_context(project) as context:
+    with stage_context(project, lock) as context:
         request = _request(project, lock, target, context, uid=uid, gid=gid, no_cache=no_cache)
         image_id = buildkit.run(
             request,
@@ -185,10 +208,12 @@ def ensure(
     uid: int | None = None,
     gid: int | None = None,
 ) -> BuiltImage:
-    """The image for today's inputs: the existing one when fresh, else a new build."""
-    found = current_image(project, lock, target, uid=uid, gid=gid)
+    """The image for today's inputs: the existing one when fresh, else a new build.
+    A fresh one costs one inspect over the engine's socket and one ``git status``."""
+    git = git_info(project.root) if target == "prod" else None  # dev: no git in it
+    found = current_image(project, lock, target, uid=uid, gid=gid, git=git)
     if found is not None:
-        return BuiltImage(target, tuple(tags(project, lock, target)), found, created=False)
+        return BuiltImage(target, tuple(tags(project, lock, target, git=git)), found, created=False)
     return build(project, lock, target, console=console, uid=uid, gid=gid)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 APP_DIR = "/app"  # code/, notebooks/ baked in (prod) or mounted (dev)
 VENV = "/opt/venv"  # the locked environment
 VENV_BIN = f"{VENV}/bin"
+CONDA_PREFIX = "/opt/labship/conda"  # the conda lock's records, when [conda] is on
 APP_UID = 10001  # the prod image's own non-root user
 LAB_PORT = 8888  # JupyterLab inside the container; the host port is the user's choice
 MOUNTED = ("code", "data", "notebooks")  # bind-mounted into dev containers

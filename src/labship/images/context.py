@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import LabshipError
-from labship.lock import TOOL_TABLE
+from labship.locking import TOOL_TABLE
 
 if TYPE_CHECKING:
     import hashlib
 
+    from labship.locking import Lock
     from labship.project import Project
 
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 UV_VERSION = "0.13.9"
 STAGED_UV_DIR = "uv"
 STAGED_CHECK_DIR = "labship-check"  # the import check's probe and names (labship.envcheck)
+STAGED_CONDA_DIR = "conda"  # the conda lock's records, linked at the image's prefix
 
 # What may enter a build context, and what never may even inside those folders.
 CONTEXT_FILES = ("pylock.toml", "pylock.dev.toml")
@@ -106,10 +108,11 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 @contextmanager
-def stage_context(project: Project) -> Iterator[Path]:
+def stage_context(project: Project, lock: Lock | None = None) -> Iterator[Path]:
     """A build context holding only the allow-list: pylock*.toml, code/, notebooks/,
     docker/ (without env files, caches, .git, .venv), plus labship's own uv in uv/ (see
-    UV_VERSION) and the import check in labship-check/. Why not the project root with a
+    UV_VERSION), the import check in labship-check/ and, with [conda], the conda lock's
+    records in conda/ (see ``stage_conda``). Why not the project root with a
     .dockerignore: that file is the user's, and one missing line would ship .env_prod or
     data/ into a layer; an allow-list fails closed. Hard links keep staging cheap."""
     from labship import state
@@ -140,6 +143,22 @@ def stage_context(project: Project) -> Iterator[Path]:
         from labship import envcheck
 
         envcheck.stage(project, stage / STAGED_CHECK_DIR)
+        if project.settings.conda:
+            stage_conda(lock, stage / STAGED_CONDA_DIR)
         yield stage
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def stage_conda(lock: Lock | None, dest: Path) -> None:
+    """The conda lock's records linked by rattler at ``dest`` (from the store's package
+    cache, each download checked against the lock's sha256) with the image's prefix
+    patched in: the image's conda stage copies exactly this, so no conda, mamba or
+    rattler enters any image, and a file:// channel works as well as a remote one."""
+    from labship.images.container import CONDA_PREFIX
+    from labship.store import Store
+
+    if lock is None or lock.conda is None or not lock.conda.records:
+        dest.mkdir()
+        return
+    Store().stage_prefix(lock.conda.records, dest, target_prefix=CONDA_PREFIX)

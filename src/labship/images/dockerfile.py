@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labship.errors import ConfigError
+from labship.errors import ConfigError, StaleLockError
 from labship.generated import Header, Planned, with_header
 from labship.images import container
 from labship.images.base import default_base_image
-from labship.images.context import STAGED_CHECK_DIR, UV_VERSION
+from labship.images.context import STAGED_CHECK_DIR, STAGED_CONDA_DIR, UV_VERSION
 
 if TYPE_CHECKING:
     from labship.console import Console
@@ -28,10 +28,14 @@ _APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+
 
 
 def _apt_packages(project: Project) -> list[str]:
+    """tini and [docker] system_packages, less what the conda lock already provides."""
     from labship.spec import system_packages
 
     packages = ["tini"]
+    native = _conda_names(project)
     for name in project.settings.system_packages:
+        if name in native:
+            continue
         if not _APT_NAME.fullmatch(name):
             raise ConfigError(
                 f"{project.config_path}: [docker] system_packages: {name!r} is not a "
@@ -44,6 +48,18 @@ def _apt_packages(project: Project) -> list[str]:
     # come from labship's own table, so no check is needed
     packages += [name for name in system_packages(project) if name not in packages]
     return packages
+
+
+def _conda_names(project: Project) -> set[str]:
+    if not project.settings.conda:
+        return set()
+    from labship.locking.conda import read
+
+    try:
+        found = read(project)
+    except StaleLockError:  # a broken conda lock is lock's to report, not the Dockerfile's
+        return set()
+    return {r.name for r in found.records} if found is not None else set()
 
 
 def _body(project: Project) -> str:
@@ -61,6 +77,9 @@ def _body(project: Project) -> str:
         lab_command=container.LAB_COMMAND,
         lab_port=container.LAB_PORT,
         check_dir=STAGED_CHECK_DIR,
+        conda=project.settings.conda,
+        conda_dir=STAGED_CONDA_DIR,
+        conda_prefix=container.CONDA_PREFIX,
     )
 
 

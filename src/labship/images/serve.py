@@ -32,7 +32,7 @@ from labship.images.tags import CONTEXT_LABEL
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
 
 REPOSITORY = "labship-serve"  # images are REPOSITORY/<model folder name>:<digest>
 PORT = 8080  # inside the container, as mlflow's images

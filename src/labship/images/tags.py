@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import EllipsisType
 from typing import TYPE_CHECKING, Literal
 
 from labship.errors import ConfigError
@@ -17,7 +18,7 @@ from labship.images.base import checked_reference
 from labship.images.context import CONTEXT_DIRS, CONTEXT_FILES
 
 if TYPE_CHECKING:
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Project
 
 Target = Literal["dev", "prod"]
@@ -63,14 +64,24 @@ def stable_tags(project: Project) -> tuple[str, str]:
     return f"{image_name(project)}:dev", f"{image_name(project)}:{_version_tag(project)}"
 
 
-def tags(project: Project, lock: Lock, target: Target) -> list[str]:
-    """dev and prod never share a tag: dev tags start with 'dev', prod tags never do."""
+def primary_tag(project: Project, lock: Lock, target: Target) -> str:
+    """The tag a runtime looks the image up by (the first of ``tags``), without git."""
+    if target == "dev":
+        return f"{image_name(project)}:dev-{lock.dev_hash[:12]}"
+    return stable_tags(project)[1]
+
+
+def tags(
+    project: Project, lock: Lock, target: Target, *, git: GitInfo | EllipsisType | None = ...
+) -> list[str]:
+    """dev and prod never share a tag: dev tags start with 'dev', prod tags never do.
+    ``git``: the project's git_info when the caller has it already (one ``git status``)."""
     dev, prod = stable_tags(project)
     image = image_name(project)
     if target == "dev":
-        return [f"{image}:dev-{lock.dev_hash[:12]}", dev]
+        return [primary_tag(project, lock, target), dev]
     out = [prod]
-    info = git_info(project.root)
+    info = git_info(project.root) if git is ... else git
     if info is not None:
         out.append(f"{prod}-{info.commit[:12]}{'-dirty' if info.dirty else ''}")
     out.append(f"{image}:prod-{lock.prod_hash[:12]}")

@@ -162,6 +162,8 @@ class EnvReport:
     differences: tuple[KeyDifference, ...]
     # Said, but not failures: prod secrets need not be on every machine.
     missing_profiles: tuple[MissingProfile, ...] = ()
+    # What the local runtime sets beside the profile (a conda prefix's PATH, loader path).
+    runtime_variables: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -177,6 +179,7 @@ class EnvReport:
             "profiles": [p.to_json() for p in self.profiles],
             "differences": [d.to_json() for d in self.differences],
             "missing_profiles": [m.to_json() for m in self.missing_profiles],
+            "runtime_variables": dict(self.runtime_variables),
         }
 
     def to_text(self) -> str:
@@ -184,6 +187,9 @@ class EnvReport:
         for p in self.profiles:
             lines.extend(p.warnings())
         lines.extend(m.describe() for m in self.missing_profiles)
+        if self.runtime_variables:
+            lines.append("set by labship for jobs, the lab and the shell (local runtime):")
+            lines.extend(f"  {key}={value}" for key, value in self.runtime_variables)
         return "\n".join(lines)
 
     def _table(self) -> list[str]:

@@ -49,6 +49,11 @@ registry = "registry.example.com/team"  # labship push: the prod image goes to R
 
 [check]
 skip_imports = ["pyautogui"]        # direct dependencies that cannot import in a batch job
+
+[conda]
+enabled = true                      # default: true when packages or channels are listed
+packages = ["unixodbc >=2.3"]       # conda match-specs locked beside the spec's natives
+channels = ["conda-forge"]          # default: the spec's channels:, else conda-forge
 ```
 
 ``render_settings`` is the inverse of ``parse_settings``: for valid settings ``s``,
@@ -154,6 +159,9 @@ class Settings:
     skip_imports: tuple[str, ...] = ()
     mlflow: bool = False  # [services] mlflow: a tracking server beside the lab
     mlflow_port: int | None = None  # None: DEFAULT_MLFLOW_PORT or the next free one
+    conda: bool = False  # [conda] enabled: native packages locked from a conda channel
+    conda_packages: tuple[str, ...] = ()  # match-specs, beside the spec's native packages
+    conda_channels: tuple[str, ...] = ()  # names or URLs; empty: the spec's channels
 
     @property
     def lock_dev_packages(self) -> tuple[str, ...]:
@@ -190,7 +198,8 @@ def read_settings(path: Path) -> Settings:
 
 def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     reader = _Reader(source)
-    reader.only(data, "", {"project", "jobs", "lab", "env", "docker", "check", "services"})
+    tables = {"project", "jobs", "lab", "env", "docker", "check", "services", "conda"}
+    reader.only(data, "", tables)
     project = _project_table(reader, reader.table(data, "project"))
     jobs = {name: _job(reader, name, body) for name, body in reader.table(data, "jobs").items()}
     lab = reader.table(data, "lab")
@@ -207,6 +216,7 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
     check = reader.table(data, "check")
     reader.only(check, "check", {"skip_imports"})
     mlflow, mlflow_port = _services(reader, reader.table(data, "services"), port)
+    conda, conda_packages, conda_channels = _conda(reader, reader.table(data, "conda"))
     return replace(
         project,
         jobs=jobs,
@@ -224,7 +234,45 @@ def parse_settings(data: Mapping[str, Any], *, source: str) -> Settings:
         skip_imports=reader.strings(check, "check", "skip_imports"),
         mlflow=mlflow,
         mlflow_port=mlflow_port,
+        conda=conda,
+        conda_packages=conda_packages,
+        conda_channels=conda_channels,
     )
+
+
+_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*|(?:https?|file)://\S+")
+
+
+def _conda(
+    reader: _Reader, table: Mapping[str, Any]
+) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
+    """[conda]: whether native packages come from a conda channel, which, and extra ones.
+
+    Off unless asked for (enabled = true, or packages/channels listed): a lock then
+    needs a reachable channel, which projects that never asked for one must not."""
+    source = reader.source
+    reader.only(table, "conda", {"enabled", "packages", "channels"})
+    packages = reader.strings(table, "conda", "packages")
+    channels = reader.strings(table, "conda", "channels")
+    enabled = table.get("enabled", bool(packages or channels))
+    if not isinstance(enabled, bool):
+        raise ConfigError(
+            f"{source}: [conda] enabled must be true or false",
+            hint="enabled = true locks the spec's native packages from a conda channel",
+        )
+    for spec in packages:
+        if not spec.strip() or not spec.isprintable():
+            raise ConfigError(
+                f"{source}: [conda] packages: {_shown(spec)} is not a conda match-spec",
+                hint='e.g. packages = ["unixodbc >=2.3", "graphviz"]',
+            )
+    for channel in channels:
+        if not _CHANNEL.fullmatch(channel):
+            raise ConfigError(
+                f"{source}: [conda] channels: {_shown(channel)} is not a channel name or URL",
+                hint='e.g. channels = ["conda-forge"] or ["https://conda.example.com/main"]',
+            )
+    return enabled, packages, channels
 
 
 def _services(reader: _Reader, table: Mapping[str, Any], lab_port: int) -> tuple[bool, int | None]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
     from labship.tools.process import Ended
@@ -46,7 +46,14 @@ E = TypeVar("E", bound=Environment)
 
 @runtime_checkable
 class Runtime(Protocol, Generic[E]):
+    """What every caller may use; nothing is read with ``getattr``."""
+
     name: str
+    # Jobs run in containers of an image (a pushed prod image can run as it is; ``serve``
+    # builds and runs the serving image; doctor needs the engine, not a Python).
+    runs_images: bool
+    # A dev job can reach the MLflow tracking server beside this runtime's lab.
+    tracks_jobs: bool
 
     def prepare(self, project: Project, lock: Lock, *, dev: bool, console: Console) -> E:
         """Make the environment for ``lock`` exist: the prod set, or prod + dev (idempotent,

@@ -43,7 +43,7 @@ import signal
 import stat
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,13 +53,12 @@ from labship.images import container
 from labship.runtimes.base import Environment, LabInfo
 from labship.runtimes.lab import (
     clear_record,
-    ensure_port_free,
     port_in_use,
     read_record,
     ready,
-    write_record,
 )
-from labship.tools.docker import container_exists
+from labship.tools import docker as containers
+from labship.tools.docker import create_container
 from labship.tools.process import (
     STOP_GRACE,
     Ended,
@@ -73,7 +72,7 @@ from labship.tools.process import (
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.images.tags import Target
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
     from labship.tools.process import ToolResult
@@ -183,9 +182,43 @@ def container_name(project: Project, role: str) -> str:
     return f"labship-{project.name}-{safe}-{secrets.token_hex(3)}"
 
 
-def _labels(project: Project, **more: str) -> list[str]:
+def _label_map(project: Project, **more: str) -> dict[str, str]:
     items = {"project": project.name, "root": str(project.root), **more}
-    return [arg for key, value in items.items() for arg in ("--label", f"{LABEL}.{key}={value}")]
+    return {f"{LABEL}.{key}": value for key, value in items.items()}
+
+
+def _labels(project: Project, **more: str) -> list[str]:
+    labels = _label_map(project, **more).items()
+    return [arg for key, value in labels for arg in ("--label", f"{key}={value}")]
+
+
+# What ``docker create -i`` asks of the engine: stdin kept open, attached once.
+_STDIN_OPEN = {"AttachStdin": True, "OpenStdin": True, "StdinOnce": True}
+
+
+def create_config(
+    project: Project,
+    image: Image,
+    job: Job,
+    values: Mapping[str, str],
+    labels: Mapping[str, str],
+    *,
+    stdin: bool,
+) -> dict[str, object]:
+    """The engine API's body for what ``_create_with_cli`` asks of the docker client:
+    ``create --rm --pull never --stop-timeout N --label ... [-i] -e KEY... IMAGE ARGV``
+    (the API never pulls)."""
+    return {
+        "Image": image.image_id,
+        "Cmd": list(job.argv),
+        "Env": [f"{key}={value}" for key, value in values.items()],
+        "Labels": _label_map(project, **labels),
+        "StopTimeout": job.stop_timeout,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        **(_STDIN_OPEN if stdin else {}),
+        "HostConfig": {"AutoRemove": True},
+    }
 
 
 def _mounts(project: Project) -> list[str]:
@@ -236,6 +269,8 @@ class DockerRuntime:
     """Runs a project's lab, jobs and shells in containers built from its lock."""
 
     name = "docker"
+    runs_images = True
+    tracks_jobs = False  # the lab's MLflow server is on the host's 127.0.0.1, not the job's
 
     def __init__(self, *, uid: int | None = None, gid: int | None = None) -> None:
         # Settable so tests (and rootless setups) can run the lab as another user.
@@ -267,53 +302,53 @@ class DockerRuntime:
                 "LABSHIP_JOB": job.name,
             },
         )
-        split = split_environment(values)
         name = container_name(project, job.name)
         stdin_data = _stdin_is_data()
-        options = ["--rm", "--name", name, "--pull", "never"]
-        options += ["--stop-timeout", str(job.stop_timeout)]  # for a `docker stop` by anyone
-        options += _labels(project, kind="run", job=job.name, profile=profile.name)
-        options += ["-i"] if stdin_data else []
+        labels = {"kind": "run", "job": job.name, "profile": profile.name}
         try:
-            with deferred_signals() as early, _env_args(split) as env_args:
-                _docker(
-                    ["create", *options, *env_args, env.image_id, *job.argv],
-                    console,
-                    env=split.client_env,
-                )
+            with deferred_signals() as early:
+                # The engine's API when it is reachable (no second docker client); the CLI
+                # else. Both: --rm, --pull never, --stop-timeout for a `docker stop` by anyone.
+                config = create_config(project, env, job, values, labels, stdin=stdin_data)
+                created = create_container(name, config, console=console)
+                if created is None:
+                    self._create_with_cli(
+                        project, name, env, job, values, labels, stdin_data, console
+                    )
             if early:  # stopped before the job began: do not start it
                 return Ended(128 + early[0], early[0])
-            return self._attach(name, job.stop_timeout, interactive=stdin_data, console=console)
+            return containers.attach(
+                name,
+                grace=job.stop_timeout,
+                what="the job",
+                console=console,
+                interactive=stdin_data,
+            )
         finally:
-            self._remove(name, console)
+            containers.remove(name, console=console)
 
-    def _attach(self, name: str, grace: int, *, interactive: bool, console: Console) -> Ended:
-        argv = [_binary(), "start", "-a", *(["-i"] if interactive else []), name]
-        proc = subprocess.Popen(
-            argv,
-            stdin=None if interactive else subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        with forward_signals(proc) as received:
-            return wait(proc, received, kill=self._killer(name, grace, console), grace=grace)
-
-    def _killer(self, name: str, grace: float, console: Console) -> Callable[[], None]:
-        """After the grace period (as ``docker stop``): a docker client that dies does not
-        stop its container, so labship kills the container itself before it leaves."""
-
-        def kill() -> None:
-            console.warn(f"the job did not stop within {grace:.0f} s; killing container {name}")
-            _docker(["kill", name], _quiet(console), check=False)
-
-        return kill
-
-    def _remove(self, name: str, console: Console) -> bool:
-        """Remove ``name`` if it still exists; True if it did."""
-        if container_exists(name) is False:  # the normal case after --rm: no CLI call
-            return False
-        # Quiet: "no such container" is the normal case after --rm.
-        result = _docker(["rm", "-f", name], _quiet(console), check=False)
-        return result.returncode == 0 and name in result.stdout
+    def _create_with_cli(
+        self,
+        project: Project,
+        name: str,
+        env: Image,
+        job: Job,
+        values: Mapping[str, str],
+        labels: Mapping[str, str],
+        stdin_data: bool,
+        console: Console,
+    ) -> None:
+        split = split_environment(values)
+        options = ["--rm", "--name", name, "--pull", "never"]
+        options += ["--stop-timeout", str(job.stop_timeout)]
+        options += _labels(project, **labels)
+        options += ["-i"] if stdin_data else []
+        with _env_args(split) as env_args:
+            _docker(
+                ["create", *options, *env_args, env.image_id, *job.argv],
+                console,
+                env=split.client_env,
+            )
 
     # ------------------------------------------------------------------ lab
 
@@ -332,59 +367,19 @@ class DockerRuntime:
         with ``[services] mlflow``, MLflow's tracking server beside it in its own container
         (the same image, the host user, the store in ``.labship/mlflow``), the two on a
         network of their own, where the lab reaches it as ``http://mlflow:5000``."""
-        ensure_port_free(port)
-        tracking_port = None
-        if project.settings.mlflow:
-            from labship.runtimes import tracking
+        from labship.runtimes.session import session
 
-            tracking_port = tracking.choose_port(project.settings.mlflow_port, avoid=port)
-        values = container_environment(
+        parts = _DockerLab(self, project, env, profile, token, console)
+        return session(
+            project,
             profile,
-            {"LABSHIP_RUNTIME": self.name, "LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token},
+            parts,
+            runtime=self.name,
+            port=port,
+            token=token,
+            detach=detach,
+            console=console,
         )
-        name = container_name(project, "lab")
-        options = [*self._interactive_options(project, "lab", profile, values)]
-        options += ["-p", f"127.0.0.1:{port}:{container.LAB_PORT}"]
-        options += [] if detach else ["--rm"]
-        mask = console.with_secrets([token])
-        info = LabInfo(runtime=self.name, url=f"http://127.0.0.1:{port}/lab", port=port)
-        handle: dict[str, object] = {"container": name}
-        ok = False
-        try:
-            if tracking_port is not None:
-                from dataclasses import replace
-
-                from labship.runtimes import tracking
-
-                handle["tracking"] = served = self._start_tracking(
-                    project, env, tracking_port, console
-                )
-                options += ["--network", str(served["network"])]
-                if not profile.values.get(tracking.URI_VAR):  # never over the profile's own
-                    values[tracking.URI_VAR] = tracking.container_uri()
-                info = replace(info, tracking_uri=f"http://127.0.0.1:{tracking_port}")
-                console.say(f"MLflow tracking server at {info.tracking_uri}")
-            split = split_environment(values)
-            with _env_args(split) as env_args:
-                # JupyterLab refuses uid 0 unless told; root on the host means root's files.
-                command = [*container.LAB_COMMAND, *(["--allow-root"] if self.uid == 0 else [])]
-                _docker(
-                    ["create", "--name", name, *options, *env_args, env.image_id, *command],
-                    mask,
-                    env=split.client_env,
-                )
-            write_record(project, info, handle)
-            if detach:
-                self._start_detached(name, port, token, mask)
-            else:
-                self._lab_foreground(name, info, token, mask)
-            ok = detach
-            return info
-        finally:
-            if not ok:  # foreground ended, or a detached start failed: leave nothing behind
-                self._remove(name, console)
-                self._stop_tracking(handle.get("tracking"), console)
-                clear_record(project)
 
     def _start_tracking(
         self, project: Project, env: Image, port: int, console: Console
@@ -397,7 +392,7 @@ class DockerRuntime:
         name = container_name(project, "mlflow")
         network = name  # one network per lab: the lab and its server, nothing else
         handle = {"container": name, "network": network}
-        quiet = _quiet(console)
+        quiet = containers.quiet(console)
         _docker(["network", "create", *_labels(project, kind="lab"), network], quiet)
         try:
             mount = io.StringIO()
@@ -414,7 +409,7 @@ class DockerRuntime:
             command = tracking.container_command()
             _docker(["create", "--name", name, *options, env.image_id, *command], console)
             try:
-                _docker(["start", name], console)
+                containers.start(name, console=console)
             except ToolError as exc:
                 if "already allocated" in str(exc) or "address already in use" in str(exc):
                     raise tracking.port_taken(port) from None
@@ -422,10 +417,12 @@ class DockerRuntime:
             url = f"http://127.0.0.1:{port}"
             try:
                 tracking.wait_healthy(
-                    url, alive=lambda: self._running(name, console), where=f"docker logs {name}"
+                    url,
+                    alive=lambda: containers.running(name, console=console),
+                    where=f"docker logs {name}",
                 )
             except ToolError:
-                logs = self._logs(name, console)
+                logs = containers.logs(name, console=console)
                 raise ToolError(
                     f"the MLflow tracking server did not start; its logs: {logs}"
                 ) from None
@@ -441,10 +438,10 @@ class DockerRuntime:
         name, network = handle.get("container"), handle.get("network")
         removed = False
         if isinstance(name, str) and name.startswith("labship-"):
-            _docker(["stop", "-t", str(int(STOP_GRACE)), name], _quiet(console), check=False)
-            removed = self._remove(name, console)
+            containers.stop(name, grace=STOP_GRACE, console=containers.quiet(console))
+            removed = containers.remove(name, console=console)
         if isinstance(network, str) and network.startswith("labship-"):
-            _docker(["network", "rm", network], _quiet(console), check=False)
+            _docker(["network", "rm", network], containers.quiet(console), check=False)
         return removed
 
     def _interactive_options(
@@ -459,30 +456,28 @@ class DockerRuntime:
 
     def _start_detached(self, name: str, port: int, token: str, console: Console) -> None:
         try:
-            _docker(["start", name], console)
+            containers.start(name, console=console)
         except ToolError as exc:
             if "already allocated" in str(exc) or "address already in use" in str(exc):
                 raise port_in_use(port) from None
             raise
         up = wait_until(
             lambda: ready(port, token),
-            alive=lambda: self._running(name, console),
+            alive=lambda: containers.running(name, console=console),
             timeout=READY_TIMEOUT,
         )
         if up:
             return
-        logs = self._logs(name, console)
+        logs = containers.logs(name, console=console)
         why = (
             f"did not answer on 127.0.0.1:{port} within {READY_TIMEOUT:.0f} s"
-            if self._running(name, console)
+            if containers.running(name, console=console)
             else "exited before it was ready"
         )
         raise ToolError(console.mask(f"JupyterLab {why}; container logs: {logs}"))
 
     def _lab_foreground(self, name: str, info: LabInfo, token: str, console: Console) -> None:
-        proc = subprocess.Popen(
-            [_binary(), "start", "-a", name], stdin=subprocess.DEVNULL, start_new_session=True
-        )
+        proc = containers.start_attached(name)
         with forward_signals(proc) as received:
             up = wait_until(
                 lambda: ready(info.port, token),
@@ -494,20 +489,10 @@ class DockerRuntime:
                     f"JupyterLab at {info.url} (token: JUPYTER_TOKEN in .env_dev; Ctrl-C stops it)"
                 )
             signalled = bool(received)
-            code = wait(proc, received, kill=self._killer(name, STOP_GRACE, console)).exit_code
+            kill = containers.killer(name, STOP_GRACE, "JupyterLab", console)
+            code = wait(proc, received, kill=kill).exit_code
         if code not in (0, 130, 143) and not (signalled or received):
             raise ToolError(f"JupyterLab exited with code {code} (its output is above)")
-
-    def _running(self, name: str, console: Console) -> bool:
-        result = _docker(
-            ["inspect", "--format", "{{.State.Running}}", name], _quiet(console), check=False
-        )
-        return result.stdout.strip() == "true"
-
-    def _logs(self, name: str, console: Console) -> str:
-        result = _docker(["logs", "--tail", "30", name], _quiet(console), check=False)
-        lines = [ln.strip() for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
-        return " | ".join(lines[-30:]) or "(none)"
 
     def _lab_containers(self, project: Project, kind: str = "lab") -> list[str]:
         """This project's lab (or ``mlflow``) containers, found by the labels labship gave
@@ -555,8 +540,8 @@ class DockerRuntime:
             return False  # another runtime's lab: not ours to stop
         stopped = False
         for name in self._lab_containers(project):
-            _docker(["stop", "-t", str(int(STOP_GRACE)), name], console, check=False)
-            stopped = self._remove(name, console) or stopped
+            containers.stop(name, grace=STOP_GRACE, console=console)
+            stopped = containers.remove(name, console=console) or stopped
         for name in self._lab_containers(project, "mlflow"):  # the tracking server, its network
             if self._stop_tracking({"container": name, "network": name}, console):
                 console.say(f"MLflow tracking server stopped (container {name})")
@@ -587,13 +572,75 @@ class DockerRuntime:
                 raise ToolError("docker could not start the shell container (its message is above)")
             return code
         finally:
-            self._remove(name, console)
+            containers.remove(name, console=console)
 
 
-def _quiet(console: Console) -> Console:
-    from labship.console import Console
+class _DockerLab:
+    """The docker runtime's part of a lab session (``runtimes.lab.session``): containers of
+    the dev image, the tracking server's on a network of its own."""
 
-    return Console(stream=console.stream, quiet=True, mask=console.mask)
+    def __init__(
+        self,
+        runtime: DockerRuntime,
+        project: Project,
+        env: Image,
+        profile: Profile,
+        token: str,
+        console: Console,
+    ) -> None:
+        self.runtime, self.project, self.env, self.profile = runtime, project, env, profile
+        self.token, self.console = token, console
+        self.mask = console.with_secrets([token])
+        self.name = container_name(project, "lab")
+
+    def handle(self) -> dict[str, object]:
+        return {"container": self.name}
+
+    def start_tracking(self, port: int) -> tuple[dict[str, object], str]:
+        from labship.runtimes import tracking
+
+        served = self.runtime._start_tracking(self.project, self.env, port, self.console)
+        return dict(served), tracking.container_uri()
+
+    def stop_tracking(self, handle: object) -> None:
+        self.runtime._stop_tracking(handle, self.console)
+
+    def _create(
+        self, extra: dict[str, str], info: LabInfo, handle: dict[str, object], *, detach: bool
+    ) -> None:
+        rt = self.runtime
+        values = container_environment(self.profile, {"LABSHIP_RUNTIME": rt.name, **extra})
+        options = [*rt._interactive_options(self.project, "lab", self.profile, values)]
+        options += ["-p", f"127.0.0.1:{info.port}:{container.LAB_PORT}"]
+        options += [] if detach else ["--rm"]
+        served = handle.get("tracking")
+        if isinstance(served, dict):
+            options += ["--network", str(served["network"])]
+        split = split_environment(values)
+        with _env_args(split) as env_args:
+            # JupyterLab refuses uid 0 unless told; root on the host means root's files.
+            command = [*container.LAB_COMMAND, *(["--allow-root"] if rt.uid == 0 else [])]
+            _docker(
+                ["create", "--name", self.name, *options, *env_args, self.env.image_id, *command],
+                self.mask,
+                env=split.client_env,
+            )
+
+    def start_detached(
+        self, extra: dict[str, str], info: LabInfo, handle: dict[str, object]
+    ) -> dict[str, object]:
+        self._create(extra, info, handle, detach=True)
+        self.runtime._start_detached(self.name, info.port, self.token, self.mask)
+        return {}
+
+    def run_foreground(
+        self, extra: dict[str, str], info: LabInfo, handle: dict[str, object]
+    ) -> None:
+        self._create(extra, info, handle, detach=False)
+        self.runtime._lab_foreground(self.name, info, self.token, self.mask)
+
+    def discard(self, handle: dict[str, object]) -> None:
+        containers.remove(self.name, console=self.console)
 
 
 def _quiet_console() -> Console:

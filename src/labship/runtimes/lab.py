@@ -62,6 +62,13 @@ def ensure_port_free(port: int) -> None:
         raise PortInUse(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
 
 
+def listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def ready(port: int, token: str) -> bool:
     """True when the server answers ``/api/status`` with 200 for this token."""
     from labship.tools import http
@@ -78,8 +85,17 @@ def wait_ready(
     log: Path | None = None,
     timeout: float = 90,
 ) -> None:
-    """Until JupyterLab answers its REST API with our token, or it died, or time is up."""
-    if wait_until(lambda: ready(port, token), alive=alive, timeout=timeout):
+    """Until JupyterLab answers its REST API with our token, or it died, or time is up.
+
+    The port is watched every 10 ms (a refused connect costs microseconds) and the REST
+    API is asked once something listens: the lab is seen ready within about 10 ms of
+    being so, not up to a poll interval later."""
+    from labship.tools import http  # noqa: F401  (now, not in the moment the lab is ready)
+
+    def answers() -> bool:
+        return listening(port) and ready(port, token)
+
+    if wait_until(answers, alive=alive, timeout=timeout, interval=0.01):
         return
     where = f"; see {log}" if log else ""
     raise ToolError(f"JupyterLab did not answer on 127.0.0.1:{port}{where}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from labship.tools.process import Ended, run_foreground, wait_until
 
 if TYPE_CHECKING:
     from labship.console import Console
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.profiles import Profile
     from labship.project import Job, Project
 
@@ -32,6 +31,7 @@ class Venv(Environment):
 
 class LocalRuntime:
     name = "local"
+    runs_images = False
     tracks_jobs = True  # a dev job reaches the lab's MLflow server on 127.0.0.1
 
     def __init__(self, store: Store | None = None) -> None:
@@ -44,20 +44,24 @@ class LocalRuntime:
 
         def check(env: Path) -> None:  # a new environment, before it is put in place
             from labship.envcheck import check_environment
+            from labship.store import native_variables
 
-            check_environment(project, lock, env, dev=dev, console=console)
+            native = native_variables(env, os.environ.get("LD_LIBRARY_PATH"))
+            check_environment(project, lock, env, dev=dev, native=native, console=console)
 
         path, created = self.store.ensure(lock, dev=dev, console=console, check=check)
-        _warn_missing_system_packages(project, console)
+        _warn_missing_system_packages(project, lock, console, new=created)
         return Venv(self.name, lock_hash, dev, created, path)
 
     def _environment(self, env: Venv, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
         from labship.profiles import job_environment
+        from labship.store import native_variables
 
+        paths, native = native_variables(env.path, profile.values.get("LD_LIBRARY_PATH"))
         return job_environment(
             profile,
-            extra={"VIRTUAL_ENV": str(env.path), "LABSHIP_RUNTIME": self.name, **extra},
-            path_prefix=[str(env.path / "bin")],
+            extra={"VIRTUAL_ENV": str(env.path), "LABSHIP_RUNTIME": self.name, **native, **extra},
+            path_prefix=[str(env.path / "bin"), *paths],
         )
 
     def run(
@@ -66,11 +70,10 @@ class LocalRuntime:
         variables = self._environment(
             env, profile, {"LABSHIP_PROFILE": profile.name, "LABSHIP_JOB": job.name}
         )
-        argv = list(job.argv)
-        argv[0] = shutil.which(argv[0], path=variables["PATH"]) or argv[0]
+        # subprocess finds argv[0] on the child's PATH (the environment's bin/ first).
         with self.store.in_use(env.path):
             ended = run_foreground(
-                argv,
+                job.argv,
                 env=variables,
                 cwd=project.root,
                 what=f"job {job.name!r}",
@@ -94,108 +97,19 @@ class LocalRuntime:
         detach: bool,
         console: Console,
     ) -> LabInfo:
-        from labship.runtimes.lab import ensure_port_free
+        from labship.runtimes.session import session
 
-        ensure_port_free(port)
-        tracking_port = None
-        if project.settings.mlflow:
-            from labship.runtimes import tracking
-
-            tracking_port = tracking.choose_port(project.settings.mlflow_port, avoid=port)
-        extra = {"LABSHIP_PROFILE": profile.name, "JUPYTER_TOKEN": token}
-        argv = [
-            str(env.path / "bin" / "jupyter"),
-            "lab",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={project.root}",
-        ]
-        if os.geteuid() == 0:  # containers and CI run as root; jupyter refuses without it
-            argv.append("--allow-root")
-        info = LabInfo(self.name, f"http://127.0.0.1:{port}/lab", port)
-        server: subprocess.Popen[bytes] | None = None
-        try:
-            if tracking_port is not None:
-                server, info = self._start_tracking(project, env, profile, info, tracking_port)
-                if not profile.values.get("MLFLOW_TRACKING_URI"):  # never over the profile's
-                    extra["MLFLOW_TRACKING_URI"] = str(info.tracking_uri)
-                console.say(f"MLflow tracking server at {info.tracking_uri}")
-            variables = self._environment(env, profile, extra)
-            handle: dict[str, object] = {}
-            if server is not None:
-                handle["tracking"] = _identity(server.pid)
-            if detach:
-                self._start_detached(project, argv, variables, info, token, handle)
-                return info
-            if server is not None:  # so dev runs find the server while the lab runs
-                from labship.runtimes.lab import write_record
-
-                write_record(project, info, handle)
-            console.say(f"JupyterLab at {info.url} (token: JUPYTER_TOKEN in .env_{profile.name})")
-            with self.store.in_use(env.path):
-                run_foreground(argv, env=variables, cwd=project.root, what="JupyterLab")
-            return info
-        except BaseException:
-            detach = False  # nothing of a failed start stays up
-            raise
-        finally:
-            if server is not None and not detach:
-                from labship.runtimes.lab import clear_record
-
-                _stop_group(server.pid, grace=10, child=server)
-                clear_record(project)
-
-    def _start_tracking(
-        self, project: Project, env: Venv, profile: Profile, info: LabInfo, port: int
-    ) -> tuple[subprocess.Popen[bytes], LabInfo]:
-        """``mlflow server`` from the dev environment in its own session (stopping it
-        stops its workers too), on 127.0.0.1; returns once it answers ``/health``."""
-        from dataclasses import replace
-
-        from labship.runtimes import tracking
-
-        folder = tracking.ensure_data_dir(project)
-        log = state.of(project).mlflow_log
-        argv = [
-            str(env.path / "bin" / "mlflow"),
-            *tracking.server_args(host="127.0.0.1", port=port, folder=str(folder)),
-        ]
-        # The server gets the base environment only: the profile's values are the jobs'.
-        variables = self._environment(
-            env, replace(profile, values={}), tracking.server_environment(os.environ)
+        parts = _LocalLab(self, project, env, profile, token, console)
+        return session(
+            project,
+            profile,
+            parts,
+            runtime=self.name,
+            port=port,
+            token=token,
+            detach=detach,
+            console=console,
         )
-        proc = _spawn_logged(argv, variables, folder, log, "the tracking server")
-        uri = f"http://127.0.0.1:{port}"
-        try:
-            tracking.wait_healthy(uri, alive=lambda: proc.poll() is None, where=str(log))
-        except BaseException:
-            _stop_group(proc.pid, grace=0, child=proc)
-            raise
-        return proc, replace(info, tracking_uri=uri)
-
-    def _start_detached(
-        self,
-        project: Project,
-        argv: list[str],
-        env: dict[str, str],
-        info: LabInfo,
-        token: str,
-        handle: dict[str, object],
-    ) -> None:
-        from labship.runtimes.lab import wait_ready, write_record
-
-        log = state.of(project).lab_log
-        proc = _spawn_logged(argv, env, project.root, log, "JupyterLab")
-        try:
-            wait_ready(info.port, token, alive=lambda: proc.poll() is None, log=log)
-            write_record(project, info, {**_identity(proc.pid), **handle})
-        except BaseException:  # not answering, or labship interrupted: leave no orphan
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
 
     def _lab_pid(self, project: Project) -> tuple[LabInfo, int] | None:
         """The recorded lab and its pid, only while that pid is still the process labship
@@ -245,9 +159,109 @@ class LocalRuntime:
 
     def shell(self, project: Project, env: Venv, profile: Profile, *, console: Console) -> int:
         variables = self._environment(env, profile, {"LABSHIP_PROFILE": profile.name})
+        import shutil
+
         shell = shutil.which("bash") or "/bin/sh"
         with self.store.in_use(env.path):
             return run_foreground([shell], env=variables, cwd=project.root, what="shell").exit_code
+
+
+class _LocalLab:
+    """The local runtime's part of a lab session (``runtimes.lab.session``): processes in
+    their own sessions, from the dev environment."""
+
+    def __init__(
+        self,
+        runtime: LocalRuntime,
+        project: Project,
+        env: Venv,
+        profile: Profile,
+        token: str,
+        console: Console,
+    ) -> None:
+        self.runtime, self.project, self.env, self.profile = runtime, project, env, profile
+        self.token, self.console = token, console
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def handle(self) -> dict[str, object]:
+        return {}
+
+    def _argv(self, port: int) -> list[str]:
+        argv = [
+            str(self.env.path / "bin" / "jupyter"),
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={self.project.root}",
+        ]
+        if os.geteuid() == 0:  # containers and CI run as root; jupyter refuses without it
+            argv.append("--allow-root")
+        return argv
+
+    def start_tracking(self, port: int) -> tuple[dict[str, object], str]:
+        """``mlflow server`` from the dev environment in its own session (stopping it
+        stops its workers too), on 127.0.0.1; returns once it answers ``/health``."""
+        from dataclasses import replace
+
+        from labship.runtimes import tracking
+
+        folder = tracking.ensure_data_dir(self.project)
+        log = state.of(self.project).mlflow_log
+        argv = [
+            str(self.env.path / "bin" / "mlflow"),
+            *tracking.server_args(host="127.0.0.1", port=port, folder=str(folder)),
+        ]
+        # The server gets the base environment only: the profile's values are the jobs'.
+        variables = self.runtime._environment(
+            self.env, replace(self.profile, values={}), tracking.server_environment(os.environ)
+        )
+        proc = _spawn_logged(argv, variables, folder, log, "the tracking server")
+        uri = f"http://127.0.0.1:{port}"
+        try:
+            tracking.wait_healthy(uri, alive=lambda: proc.poll() is None, where=str(log))
+        except BaseException:
+            _stop_group(proc.pid, grace=0, child=proc)
+            raise
+        self.server = proc
+        return _identity(proc.pid), uri
+
+    def stop_tracking(self, handle: object) -> None:
+        if self.server is not None:
+            _stop_group(self.server.pid, grace=10, child=self.server)
+
+    def start_detached(
+        self, extra: dict[str, str], info: LabInfo, handle: dict[str, object]
+    ) -> dict[str, object]:
+        from labship.runtimes.lab import wait_ready
+
+        log = state.of(self.project).lab_log
+        variables = self.runtime._environment(self.env, self.profile, extra)
+        proc = _spawn_logged(self._argv(info.port), variables, self.project.root, log, "JupyterLab")
+        try:
+            wait_ready(info.port, self.token, alive=lambda: proc.poll() is None, log=log)
+        except BaseException:  # not answering, or labship interrupted: leave no orphan
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        return _identity(proc.pid)
+
+    def run_foreground(
+        self, extra: dict[str, str], info: LabInfo, handle: dict[str, object]
+    ) -> None:
+        variables = self.runtime._environment(self.env, self.profile, extra)
+        self.console.say(
+            f"JupyterLab at {info.url} (token: JUPYTER_TOKEN in .env_{self.profile.name})"
+        )
+        with self.runtime.store.in_use(self.env.path):
+            run_foreground(
+                self._argv(info.port), env=variables, cwd=self.project.root, what="JupyterLab"
+            )
+
+    def discard(self, handle: dict[str, object]) -> None:
+        return None  # a detached start that failed killed its own process
 
 
 def _spawn_logged(
@@ -319,15 +333,24 @@ def _stop_group(pgid: int, *, grace: float, child: subprocess.Popen[bytes] | Non
         child.wait()
 
 
-def _warn_missing_system_packages(project: Project, console: Console) -> None:
+def _warn_missing_system_packages(
+    project: Project, lock: Lock, console: Console, *, new: bool
+) -> None:
     """Images get ``[docker] system_packages`` by apt, and the Debian packages of native
-    conda packages a kept distribution loads (``Spec.system_packages``); here labship
-    only says what is missing."""
-    from labship.spec import system_packages
+    conda packages a kept distribution loads (``Spec.system_packages``, read only when the
+    environment is new: a warm run reads no spec); here labship only says what is
+    missing, less what the environment's conda prefix provides."""
+    wanted_list = list(project.settings.system_packages)
+    if new and lock.conda is None:  # with [conda], natives come from the conda lock
+        from labship.spec import system_packages
+
+        wanted_list += [p for p in system_packages(project) if p not in wanted_list]
+    if not wanted_list:
+        return
     from labship.tools import dpkg
 
-    wanted = list(project.settings.system_packages)
-    wanted += [p for p in system_packages(project) if p not in wanted]
+    native = {r.name for r in lock.conda.records} if lock.conda is not None else set()
+    wanted = tuple(p for p in wanted_list if p not in native)
     missing = dpkg.missing(wanted)
     if missing:
         console.warn(

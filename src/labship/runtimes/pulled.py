@@ -21,17 +21,25 @@ if TYPE_CHECKING:
     from labship.console import Console
     from labship.profiles import Profile
     from labship.project import Job, Project
+    from labship.runtimes.base import Runtime
 
 REBUILD = "push it again with this labship ('labship push' in the project)"
 
 
 def run_image(
-    ref: str, job_name: str | None, *, folder: Path, profile_name: str, console: Console
+    ref: str,
+    job_name: str | None,
+    runtime: Runtime[Any],
+    *,
+    folder: Path,
+    profile_name: str,
+    console: Console,
 ) -> int:
-    """Run ``job_name`` from image ``ref`` (pulled when not here) with ``folder``'s profile."""
+    """Run ``job_name`` from image ``ref`` (pulled when not here) with ``folder``'s profile,
+    on ``runtime`` (one that ``runs_images``: ``runtimes.running_images`` chose it)."""
     from labship.images.base import checked_reference
     from labship.profiles import secret_values
-    from labship.runtimes.docker import DockerRuntime, Image
+    from labship.runtimes.docker import Image
     from labship.tools.docker import ping
 
     try:
@@ -46,10 +54,10 @@ def run_image(
     job = image_job(project, ref, job_name)
     profile = _profile(project, profile_name, labels)
     console = console.with_secrets(secret_values(profile))
-    image = Image("docker", labels.get("org.labship.lock", ""), False, False, found["Id"], ref)
+    image = Image(runtime.name, labels.get("org.labship.lock", ""), False, False, found["Id"], ref)
     vars_from = "PRODUCTION variables" if profile_name == "prod" else f"profile {profile_name!r}"
     console.say(f"running {job.name!r} from {ref} with {vars_from} from {profile.path.name}")
-    return DockerRuntime().run(project, image, job, profile, console=console).exit_code
+    return runtime.run(project, image, job, profile, console=console).exit_code
 
 
 def _local_or_pulled(ref: str, console: Console) -> dict[str, Any]:

@@ -23,7 +23,6 @@ lives, its command line, its port, its readiness, and what its REST API says abo
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -196,34 +195,18 @@ def job_variables(
     return extra
 
 
-def _post(url: str, path: str, body: Mapping[str, Any], timeout: float) -> Any:
-    from labship.tools import http
-
-    return http.post_json(f"{url}{path}", body, timeout=timeout)
-
-
 def find_run(url: str, run_id: str, *, timeout: float = 5.0) -> tuple[str, str] | None:
     """(MLflow run id, experiment id) of the run tagged ``labship.run_id = run_id``: the
     first one the job started when it started several (nested ones come after their
     parent). None when there is none, or the server cannot say."""
-    from labship.tools.http import HTTPError
+    from labship.errors import LabshipError
+    from labship.tools.mlflow import Client
 
-    with contextlib.suppress(HTTPError, ValueError, TypeError, KeyError):
-        found = _post(url, "/api/2.0/mlflow/experiments/search", {"max_results": 1000}, timeout)
-        ids = [e["experiment_id"] for e in found.get("experiments", [])]
-        if not ids:
-            return None
-        query = {
-            "experiment_ids": ids,
-            "filter": f"tags.`{RUN_TAG}` = '{run_id}'",
-            "order_by": ["attributes.start_time ASC"],
-            "max_results": 10,
-        }
-        runs = _post(url, "/api/2.0/mlflow/runs/search", query, timeout).get("runs", [])
-        if runs:
-            info = runs[0]["info"]
-            return str(info["run_id"]), str(info["experiment_id"])
-    return None
+    try:
+        client = Client(url, {}, timeout=timeout)  # labship's own server: no credentials
+    except LabshipError:
+        return None
+    return client.run_tagged(RUN_TAG, run_id)
 
 
 def run_url(url: str, run_id: str, experiment_id: str) -> str:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from labship.generated import Planned
-    from labship.lock import Lock
+    from labship.locking import Lock
     from labship.project import Job, Project
 
 

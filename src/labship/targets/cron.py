@@ -127,15 +127,16 @@ def render_wrapper(project: Project, job: Job) -> str:
     """The wrapper's body; only paths, names and numbers go in, never a value."""
     import os
 
+    from labship import runtimes
+    from labship.pushes import last_pushed
     from labship.templates import environment
 
     flags = ["--profile", job.profile, "--locked"]
     runtime = runtime_of(project, job)
-    if runtime != "auto":
-        flags += ["--runtime", runtime]
-    from labship.pushes import last_pushed
-
-    pushed = last_pushed(project) if runtime == "docker" else None
+    if runtime != runtimes.AUTO:
+        flags += [runtimes.FLAG, runtime]
+    runs_images = runtime in runtimes.names() and runtimes.get(runtime).runs_images
+    pushed = last_pushed(project) if runs_images else None
     if pushed is not None:
         flags += ["--image", pushed.ref]
     store = os.environ.get("LABSHIP_STORE")

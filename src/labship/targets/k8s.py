@@ -172,8 +172,8 @@ class K8sTarget:
         from labship.console import Console
         from labship.images import serve as image
         from labship.images.container import APP_UID
-        from labship.serve.env import model_lock, server
-        from labship.serve.model import read_model
+        from labship.serving.env import model_lock, server
+        from labship.serving.model import read_model
         from labship.store import Store
         from labship.templates import environment
 

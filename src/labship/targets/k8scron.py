@@ -55,7 +55,7 @@ def _check_zone(project: Project, job: Job) -> None:
     from labship.project.settings import check_timezone
 
     where = f"{project.config_path}: [jobs.{job.name}] timezone"
-    if job.timezone.lower() in {"local", "localtime"}:
+    if job.timezone.lower() in {"local", "localtime"}:  # not a runtime
         raise ConfigError(
             f"{where} = {job.timezone!r} names no zone a cluster knows (Kubernetes refuses it)",
             hint='name the zone, e.g. timezone = "Europe/Berlin", or leave it out',

@@ -1,4 +1,5 @@
-"""The one wrapper for the docker CLI: which client builds, is the engine there, run it.
+"""The one wrapper for the docker CLI: which client builds, is the engine there, run it,
+and a container's lifecycle (create, start attached, signal, kill, remove).
 
 Two clients can sit on one machine: a new one without the buildx plugin (it refuses
 BuildKit) and an older one that does BuildKit itself. Images need BuildKit (cache and
@@ -16,17 +17,20 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
 from labship.atomicfile import write_text_atomic
 from labship.console import Console
 from labship.errors import RuntimeUnavailable
 from labship.tools.process import ToolResult, run_tool
+
+if TYPE_CHECKING:
+    from labship.tools.process import Ended
 
 HINT = "use the local runtime: --runtime local"
 _FALLBACK_CLIENTS = ("/usr/bin/docker", "/usr/local/bin/docker")
@@ -198,6 +202,13 @@ def _socket_label() -> str:
 def _engine_get(path: str, timeout: float) -> tuple[int, bytes] | None:
     """GET ``path`` from the engine API over its socket: (status, body), or None when no
     engine answers. No subprocess: a docker CLI call costs ~50 ms, this ~1 ms."""
+    return _engine_call("GET", path, None, timeout)
+
+
+def _engine_call(
+    method: str, path: str, body: bytes | None, timeout: float
+) -> tuple[int, bytes] | None:
+    """One request to the engine API (HTTP/1.0 over its socket, JSON ``body``)."""
     host = os.environ.get("DOCKER_HOST") or f"unix://{_DEFAULT_SOCKET}"
     url = urlparse(host)
     sock: socket.socket | None = None
@@ -215,7 +226,10 @@ def _engine_get(path: str, timeout: float) -> tuple[int, bytes] | None:
             sock = socket.create_connection((url.hostname, url.port or 2375), timeout=timeout)
         else:  # ssh://, npipe:// and TLS engines: only the CLI can tell
             return None
-        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        request = f"{method} {path} HTTP/1.0\r\nHost: docker\r\n"
+        if body is not None:
+            request += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        sock.sendall(request.encode() + b"\r\n" + (body or b""))
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
@@ -229,6 +243,23 @@ def _engine_get(path: str, timeout: float) -> tuple[int, bytes] | None:
     finally:
         if sock is not None:
             sock.close()
+
+
+@cache
+def _other_context() -> bool:
+    """Whether the CLI talks to another engine than DOCKER_HOST's (a ``docker context``):
+    then only the CLI knows where, and a container is created with the CLI."""
+    if os.environ.get("DOCKER_HOST"):
+        return False  # DOCKER_HOST wins over any context, for the CLI too
+    chosen = os.environ.get("DOCKER_CONTEXT")
+    if chosen is None:
+        folder = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+        try:
+            with open(os.path.join(folder, "config.json"), encoding="utf-8") as fh:
+                chosen = json.load(fh).get("currentContext")
+        except (OSError, ValueError, AttributeError):
+            chosen = None
+    return chosen not in (None, "", "default")
 
 
 def engine_reachable(timeout: float = 0.5) -> bool:
@@ -387,6 +418,34 @@ def _short_ref(ref: str) -> str:
     return ref.removeprefix("docker.io/").removeprefix("library/")
 
 
+def create_container(
+    name: str, config: Mapping[str, Any], *, console: Console, timeout: float = 30.0
+) -> str | None:
+    """``docker create`` through the engine API: the new container's id, without starting
+    a docker client (~50 ms). None when the API cannot be reached here (ssh://, TLS, no
+    socket): use the CLI. A refusal (no such image, name taken) is a ToolError with the
+    engine's own message, as the CLI would print it. Values travel in the request body,
+    never on a command line."""
+    from labship.errors import ToolError
+
+    if _other_context():  # `docker start -a` must find it on the engine the CLI uses
+        return None
+    body = json.dumps(config).encode()
+    reply = _engine_call("POST", f"/containers/create?name={quote(name, safe='')}", body, timeout)
+    if reply is None:
+        return None
+    status, answer = reply
+    try:
+        data = json.loads(answer or b"{}")
+    except ValueError:
+        data = {}
+    if status == 201 and isinstance(data, dict) and isinstance(data.get("Id"), str):
+        return str(data["Id"])
+    message = data.get("message") if isinstance(data, dict) else None
+    why = f"Error response from daemon: {message or f'HTTP {status}'}"
+    raise ToolError(console.mask(f"docker failed (docker create --name {name} ...): {why}"))
+
+
 def container_exists(name: str, timeout: float = 2.0) -> bool | None:
     """True/False from the engine API; None when it cannot be asked (use the CLI)."""
     reply = _engine_get(f"/containers/{name}/json", timeout)
@@ -425,3 +484,82 @@ __all__ = [
     "pull_problem",
     "registry_problem",
 ]
+
+
+# ------------------------------------------------------------------ container lifecycle
+# Written once for the docker runtime's jobs, lab, shell and tracking server and for
+# ``labship serve``'s container: ``docker create`` first (docker's own failures are
+# captured there), then ``start -a`` in its own session with SIGINT/SIGTERM/SIGHUP passed
+# on once, a kill after the grace period (a docker client that dies does not stop its
+# container), and the container removed whatever happened.
+
+
+def quiet(console: Console | None) -> Console:
+    """The same stream and masking, without echoing the command."""
+    if console is None:
+        return Console(quiet=True)
+    return Console(stream=console.stream, quiet=True, mask=console.mask)
+
+
+def start_attached(name: str, *, interactive: bool = False) -> subprocess.Popen[bytes]:
+    """``docker start -a NAME`` in its own session (so a terminal's Ctrl-C reaches labship
+    first, which passes it on once); stdin only when the container reads it."""
+    argv = [binary(), "start", "-a", *(["-i"] if interactive else []), name]
+    return subprocess.Popen(
+        argv, stdin=None if interactive else subprocess.DEVNULL, start_new_session=True
+    )
+
+
+def killer(name: str, grace: float, what: str, console: Console) -> Callable[[], None]:
+    """What to do after ``grace`` seconds: say so, and kill the container itself."""
+
+    def kill() -> None:
+        console.warn(f"{what} did not stop within {grace:.0f} s; killing container {name}")
+        docker(["kill", name], console=quiet(console), check=False)
+
+    return kill
+
+
+def attach(
+    name: str, *, grace: float, what: str, console: Console, interactive: bool = False
+) -> Ended:
+    """Start a created container attached, pass signals on, kill it after ``grace``;
+    how it ended."""
+    from labship.tools.process import forward_signals, wait
+
+    proc = start_attached(name, interactive=interactive)
+    with forward_signals(proc) as received:
+        return wait(proc, received, kill=killer(name, grace, what, console), grace=grace)
+
+
+def start(name: str, *, console: Console) -> None:
+    """``docker start NAME`` (detached); a ToolError carries docker's message."""
+    docker(["start", name], console=console)
+
+
+def stop(name: str, *, grace: float, console: Console) -> None:
+    """``docker stop`` (SIGTERM, SIGKILL after ``grace``); a container already gone is fine."""
+    docker(["stop", "-t", str(int(grace)), name], console=console, check=False)
+
+
+def remove(name: str, *, console: Console) -> bool:
+    """Remove ``name`` if it still exists; True if it did."""
+    if container_exists(name) is False:  # the normal case after --rm: no CLI call
+        return False
+    # Quiet: "no such container" is the normal case after --rm.
+    result = docker(["rm", "-f", name], console=quiet(console), check=False)
+    return result.returncode == 0 and name in result.stdout
+
+
+def running(name: str, *, console: Console) -> bool:
+    result = docker(
+        ["inspect", "--format", "{{.State.Running}}", name], console=quiet(console), check=False
+    )
+    return result.stdout.strip() == "true"
+
+
+def logs(name: str, *, console: Console, tail: int = 30) -> str:
+    """The container's last lines, joined on one line for an error message."""
+    result = docker(["logs", "--tail", str(tail), name], console=quiet(console), check=False)
+    lines = [ln.strip() for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
+    return " | ".join(lines[-tail:]) or "(none)"

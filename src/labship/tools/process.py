@@ -64,8 +64,11 @@ def run_tool(
         raise ToolError(f"{tool} not found ({argv[0]})", hint=f"install {tool}") from None
     if stdin is not None:
         assert proc.stdin is not None
-        proc.stdin.write(stdin)
-        proc.stdin.close()
+        # A tool that exits before reading its input: its exit code and stderr say why.
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(stdin)
+        with contextlib.suppress(BrokenPipeError):  # closed even when the flush fails
+            proc.stdin.close()
     # stdout may be large (docker save, uv export); read it on a thread while stderr streams.
     out_chunks: list[str] = []
     stdout, stderr = proc.stdout, proc.stderr

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from labship.errors import NotAProjectError
 
 if TYPE_CHECKING:
-    from labship.serve.model import ModelFolder
+    from labship.serving.model import ModelFolder
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def prod_pins(model: ModelFolder, start: Path | None = None) -> ProdPins | None:
     """The prod lock's pins when ``start`` (else the working folder) is inside a labship
     project whose run log holds the model's MLflow run; None otherwise."""
     from labship import runlog
-    from labship.lock import read_lock
+    from labship.locking import read_lock
     from labship.project import STATE_DIR, find_root, load_project
 
     run_id = run_of(model.path)
@@ -52,7 +52,7 @@ def prod_pins(model: ModelFolder, start: Path | None = None) -> ProdPins | None:
 
 def run_of(folder: Path) -> str | None:
     """The MLflow run that logged the model (MLmodel's ``run_id``), if it says."""
-    from labship.serve.model import _yaml
+    from labship.serving.model import _yaml
 
     found = _yaml(folder / "MLmodel").get("run_id")
     return found if isinstance(found, str) and found else None

@@ -1,7 +1,7 @@
 """One resolution with uv in a throwaway project: lock, then export the two sets.
 
 The throwaway folder is also uv's TMPDIR, so what uv's builds leave there goes with it,
-interrupted or not. Pin problems are found by :mod:`labship.lock.pins` while uv works.
+interrupted or not. Pin problems are found by :mod:`labship.locking.pins` while uv works.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import ResolutionError
-from labship.lock.pins import PYPI, PinCheck, Unusable, report
+from labship.locking.pins import PYPI, PinCheck, Unusable, report
 
 if TYPE_CHECKING:
     from labship.console import Console

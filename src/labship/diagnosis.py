@@ -70,46 +70,33 @@ class Report:
 
 def diagnose(project: Project | None) -> Report:
     """Every check, for ``project`` (or for this machine alone when None)."""
-    from labship.tools.docker import engine_reachable
-
-    runtime = _runtime(project)
-    if runtime is None:  # the machine alone: what auto-detection would find
-        runtime = "docker" if engine_reachable() else "local"
+    runtime, runs_images = check_runtime(project)
     registry = _registry_name(project)
     jobs = ("run", "lab")
-    local = jobs if runtime == "local" else ()
-    images = ("build", "push", *(jobs if runtime == "docker" else ()))
+    local = () if runs_images else jobs
+    images = ("build", "push", *(jobs if runs_images else ()))
     if project is None:
-        images = jobs if runtime == "docker" else ()
+        images = jobs if runs_images else ()
     checks = [
         _for(check_uv(), ("lock", *jobs)),
+        runtime,
         _for(check_python(_python(project), needed=bool(local)), local),
         _for(check_engine(needed=bool(images) or registry is not None), images),
         _for(check_buildkit(needed=bool(images) or registry is not None), images),
     ]
-    if project is not None and images and checks[2].ok:
+    if project is not None and images and checks[3].ok:
         checks += [_for(c, images) for c in check_base_image(project)]
     checks.append(check_compose())
     checks += [_for(c, ("schedule",)) for c in check_cron(needed=_has_schedules(project))]
     if registry is not None:
         checks += [_for(c, ("push",)) for c in check_registry(registry)]
+    if project is not None and project.settings.conda:
+        checks += [_for(c, ("lock",)) for c in check_channels(_channels(project))]
     return Report(tuple(checks))
 
 
 def _for(check: Check, commands: tuple[str, ...]) -> Check:
     return replace(check, commands=commands if check.needed else ())
-
-
-def _runtime(project: Project | None) -> str | None:
-    """The runtime ``labship run`` would choose (its own decision), None without a project."""
-    if project is None:
-        return None
-    from labship.runtimes import decide
-
-    try:
-        return decide(project, None)[0]
-    except LabshipError:
-        return "local"
 
 
 def check_base_image(project: Project) -> list[Check]:
@@ -135,6 +122,46 @@ def check_base_image(project: Project) -> list[Check]:
     elif found[1]:
         checks.append(Check("base image python", True, f"Python {found[1]}, as the lock"))
     return checks
+
+
+def _channels(project: Project) -> tuple[str, ...]:
+    """The channels the project's natives are locked from ([conda] channels, the spec's)."""
+    from labship.locking.conda import DEFAULT_CHANNEL, channels
+    from labship.spec import read_spec
+
+    try:
+        return channels(project, read_spec(project.spec_path, root=project.root))
+    except LabshipError:  # the spec's own problem is lock's to say
+        return project.settings.conda_channels or (DEFAULT_CHANNEL,)
+
+
+def check_channels(channels: tuple[str, ...]) -> list[Check]:
+    """Each conda channel, asked for its repodata (linux-64 and noarch)."""
+    from labship.dirs import cache_root
+    from labship.tools.rattler import probe
+
+    try:
+        answers = probe(channels, cache=cache_root() / "conda")
+    except LabshipError as exc:
+        return [Check(f"conda channel {c}", False, exc.message) for c in channels]
+    fix = "check the URL and the network, or [conda] channels in labship.toml"
+    return [
+        Check(f"conda channel {a.channel}", a.ok, a.detail, fix="" if a.ok else fix)
+        for a in answers
+    ]
+
+
+def check_runtime(project: Project | None) -> tuple[Check, bool]:
+    """Where this project's jobs would run (``runtimes.choose``, as ``labship run`` without
+    ``--runtime`` decides), and whether that runtime runs images (then the engine is
+    needed, not the project's Python). An unknown name fails here and needs all tools."""
+    from labship.runtimes import choose
+
+    try:
+        choice = choose(project, None)
+    except LabshipError as exc:
+        return Check("runtime", False, exc.message, fix=exc.hint or ""), False
+    return Check("runtime", True, str(choice), needed=False), choice.runtime().runs_images
 
 
 def _python(project: Project | None) -> str:

@@ -30,7 +30,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import Version
 
 from labship.errors import ResolutionError
-from labship.lock.wheels import IndexFile, IndexUnavailable, project_files, wheel_fits
+from labship.locking.wheels import IndexFile, IndexUnavailable, project_files, wheel_fits
 
 if TYPE_CHECKING:
     from labship.console import Console

@@ -8,7 +8,7 @@ MLflow URI is fetched from the tracking server into labship's store.
 * ``models:/<name>/<version>``, ``models:/<name>@<alias>`` (re-resolved to its version on
   every call), ``models:/m-<id>`` (a LoggedModel).
 
-It speaks the tracking server's REST API with the standard library (runs/get,
+It speaks the tracking server's REST API through ``tools.mlflow`` (the one client) (runs/get,
 model-versions/get-download-uri, registered-models/alias, logged-models/get and search,
 and the proxied artifact endpoints ``/api/2.0/mlflow-artifacts/artifacts``): no MLflow
 client, so no environment to build before a download. Artifacts the server proxies
@@ -23,9 +23,7 @@ points (one REST call on each start); an alias is re-resolved to its version on 
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import os
 import posixpath
 import re
@@ -34,20 +32,18 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from labship.errors import AuthError, RuntimeUnavailable, UsageError
+from labship.errors import RuntimeUnavailable, UsageError
 from labship.masking import hide_url_credentials
 from labship.tools.procinfo import alive
 
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.store import Store
-    from labship.tools.http import HTTPError
+    from labship.tools.mlflow import Client
 
 SCHEMES = ("runs:", "models:")
-TIMEOUT = 30.0  # seconds for one HTTP request
-_GIVE_URI = "pass --tracking-uri URL or set MLFLOW_TRACKING_URI"
 _NUMBER = re.compile(r"[0-9]+")
 
 
@@ -71,11 +67,13 @@ def model_folder(
         return Path(ref)
     parsed = parse(ref)
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or (lab_uri() if lab_uri else None)
+    from labship.tools.mlflow import GIVE_URI, Client
+
     if not uri:
         raise UsageError(
-            f"{ref} names a model on an MLflow tracking server, but none is given", hint=_GIVE_URI
+            f"{ref} names a model on an MLflow tracking server, but none is given", hint=GIVE_URI
         )
-    server = Server(uri)
+    server = Client(uri)
     if store is None:
         from labship.store import Store
 
@@ -125,143 +123,7 @@ def _safe(path: str) -> bool:
     return bool(parts) and all(part not in ("", ".", "..") for part in parts)
 
 
-class Server:
-    """The tracking server: its REST API over HTTP(S), with MLflow's credentials (the URI's
-    user:password, MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN)."""
-
-    def __init__(self, uri: str, headers: dict[str, str] | None = None) -> None:
-        self.shown = hide_url_credentials(uri)
-        parts = urllib.parse.urlsplit(uri)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(
-                f"tracking URI {self.shown!r} is not an http(s) URL",
-                hint="labship fetches models from an MLflow tracking server: " + _GIVE_URI,
-            )
-        netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        if parts.port:
-            netloc += f":{parts.port}"
-        self.scheme = parts.scheme
-        self.base = f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
-        self.headers = dict(headers) if headers is not None else _credentials(parts)
-
-    def at(self, netloc: str) -> Server:
-        """The same credentials on another host (``mlflow-artifacts://host:port/...``)."""
-        return Server(f"{self.scheme}://{netloc}", self.headers)
-
-    def get(self, endpoint: str, missing: str, **params: str) -> dict[str, Any]:
-        query = urllib.parse.urlencode(params)
-        return self._call(f"{endpoint}?{query}", None, missing)
-
-    def post(self, endpoint: str, body: dict[str, Any], missing: str) -> dict[str, Any]:
-        return self._call(endpoint, json.dumps(body).encode(), missing)
-
-    def download(self, path: str, dest: Path) -> None:
-        """One proxied artifact file into ``dest``, streamed; a file the server lists but
-        does not send is its failure (69), like a connection cut in the middle."""
-        from labship.tools import http
-
-        url = self._url(f"mlflow-artifacts/artifacts/{urllib.parse.quote(path)}")
-        try:
-            headers = self._headers(None)
-            with (
-                http.open_url(url, headers=headers, timeout=TIMEOUT) as answer,
-                dest.open("wb") as out,
-            ):
-                shutil.copyfileobj(answer, out, 1 << 20)
-        except http.HTTPError as exc:
-            if exc.status is None:
-                raise RuntimeUnavailable(
-                    f"downloading {path} from the MLflow tracking server at {self.shown} "
-                    f"failed ({hide_url_credentials(exc.reason)})",
-                    hint="try again when it answers",
-                ) from None
-            refused = self._refused(exc, path)
-            if isinstance(refused, AuthError):
-                raise refused from None
-            raise RuntimeUnavailable(
-                f"the MLflow tracking server at {self.shown} did not send {path} "
-                f"({exc.status} {exc.reason})",
-                hint="see the server's log",
-            ) from None
-        except OSError as exc:
-            raise RuntimeUnavailable(
-                f"downloading {path} from the MLflow tracking server at {self.shown} failed "
-                f"({hide_url_credentials(str(exc))})",
-                hint="try again when it answers",
-            ) from None
-
-    def _url(self, endpoint: str) -> str:
-        return f"{self.base}/api/2.0/{endpoint}"
-
-    def _headers(self, data: bytes | None) -> dict[str, str]:
-        headers = {**self.headers, "Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        return headers
-
-    def _call(self, endpoint: str, data: bytes | None, missing: str) -> dict[str, Any]:
-        from labship.tools import http
-
-        url = self._url(endpoint)
-        try:
-            raw = http.request(url, data=data, headers=self._headers(data), timeout=TIMEOUT).body
-        except http.HTTPError as exc:
-            if exc.status is None:
-                raise RuntimeUnavailable(
-                    f"the MLflow tracking server at {self.shown} does not answer "
-                    f"({hide_url_credentials(exc.reason)})",
-                    hint="start it, or " + _GIVE_URI,
-                ) from None
-            raise self._refused(exc, missing) from None
-        try:
-            found = json.loads(raw)
-        except ValueError:
-            found = None
-        if not isinstance(found, dict):
-            raise RuntimeUnavailable(
-                f"{self.shown} answered {url.split('?')[0][len(self.base) :]} "
-                "with something that is not MLflow's JSON",
-                hint="check that the tracking URI is an MLflow tracking server",
-            )
-        return found
-
-    def _refused(self, exc: HTTPError, missing: str) -> Exception:
-        try:
-            body = json.loads(exc.body)
-        except ValueError:
-            body = {}
-        code = body.get("error_code", "") if isinstance(body, dict) else ""
-        message = str(body.get("message", "")) if isinstance(body, dict) else ""
-        if exc.status in (401, 403):
-            return AuthError(
-                f"the MLflow tracking server at {self.shown} refused labship ({exc.status})",
-                hint="set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, "
-                "or MLFLOW_TRACKING_TOKEN",
-            )
-        if exc.status == 404 or code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            said = f" ({hide_url_credentials(message)})" if message and exc.status != 404 else ""
-            return UsageError(f"{missing} not found on {self.shown}{said}")
-        return RuntimeUnavailable(
-            f"the MLflow tracking server at {self.shown} failed ({exc.status} {exc.reason})",
-            hint="see the server's log",
-        )
-
-
-def _credentials(parts: urllib.parse.SplitResult) -> dict[str, str]:
-    user = urllib.parse.unquote(parts.username or "") or os.environ.get(
-        "MLFLOW_TRACKING_USERNAME", ""
-    )
-    password = urllib.parse.unquote(parts.password or "") or os.environ.get(
-        "MLFLOW_TRACKING_PASSWORD", ""
-    )
-    if user or password:
-        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
-        return {"Authorization": f"Basic {pair}"}
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN", "")
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-def _fetch(ref: Ref, server: Server, store: Store, console: Console) -> Path:
+def _fetch(ref: Ref, server: Client, store: Store, console: Console) -> Path:
     """The model's folder in the store: downloaded now, or the one downloaded before."""
     if ref.kind == "alias":
         found = server.get(
@@ -316,7 +178,7 @@ def _remove_abandoned(final: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _locate(ref: Ref, server: Server) -> str:
+def _locate(ref: Ref, server: Client) -> str:
     """The artifact URI of the model's folder."""
     if ref.kind == "version":
         found = server.get(
@@ -357,7 +219,7 @@ def _locate(ref: Ref, server: Server) -> str:
             )
 
 
-def _resolved(uri: str, server: Server, ref: Ref) -> str:
+def _resolved(uri: str, server: Client, ref: Ref) -> str:
     """A download URI that may still be ``models:/m-<id>`` or ``runs:/...`` (older servers)."""
     if uri.startswith("models:/m-"):
         return _logged(uri[len("models:/") :].strip("/"), server)
@@ -368,7 +230,7 @@ def _resolved(uri: str, server: Server, ref: Ref) -> str:
     return uri
 
 
-def _logged(model_id: str, server: Server) -> str:
+def _logged(model_id: str, server: Client) -> str:
     found = server.get(f"mlflow/logged-models/{urllib.parse.quote(model_id)}", f"model {model_id}")
     uri = str(found.get("model", {}).get("info", {}).get("artifact_uri", ""))
     if not uri:
@@ -376,7 +238,7 @@ def _logged(model_id: str, server: Server) -> str:
     return uri
 
 
-def _where(uri: str, server: Server) -> tuple[Server, str] | Path:
+def _where(uri: str, server: Client) -> tuple[Client, str] | Path:
     """Who serves ``uri``: the tracking server's artifact proxy (and the path there), or
     a local folder; one line for stores labship does not read."""
     parts = urllib.parse.urlsplit(uri)
@@ -392,7 +254,7 @@ def _where(uri: str, server: Server) -> tuple[Server, str] | Path:
     )
 
 
-def _listing(uri: str, server: Server) -> list[tuple[str, bool]]:
+def _listing(uri: str, server: Client) -> list[tuple[str, bool]]:
     """(name, is_dir) of what is directly under ``uri``; empty when nothing is."""
     where = _where(uri, server)
     if isinstance(where, Path):
@@ -410,7 +272,7 @@ def _listing(uri: str, server: Server) -> list[tuple[str, bool]]:
     return found
 
 
-def _copy(uri: str, server: Server, dest: Path, ref: Ref) -> None:
+def _copy(uri: str, server: Client, dest: Path, ref: Ref) -> None:
     """Every file under ``uri`` into ``dest``, folders walked one listing at a time."""
     where = _where(uri, server)
     if isinstance(where, Path):

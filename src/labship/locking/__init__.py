@@ -8,31 +8,30 @@ produced it. The content above that table, hashed, is the key of the environment
 image made from it: re-locking to the same result reuses the same environment.
 
 Development-only tools the spec lists (JupyterLab beside pandas) are locked in the dev
-set only (:mod:`labship.lock.devtools`); every unusable pin is reported at once
-(:mod:`labship.lock.pins`); both files are checked before either is replaced
-(:mod:`labship.lock.files`).
+set only (:mod:`labship.locking.devtools`); every unusable pin is reported at once
+(:mod:`labship.locking.pins`); both files are checked before either is replaced
+(:mod:`labship.locking.files`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import ConfigError, StaleLockError
-from labship.lock.files import TOOL_TABLE
-from labship.lock.files import split as _split
+from labship.locking.files import TOOL_TABLE
+from labship.locking.files import split as _split
 
 if TYPE_CHECKING:
     from labship.console import Console
+    from labship.locking.conda import CondaLock
     from labship.project import Project
     from labship.spec import Spec
 
@@ -50,6 +49,7 @@ class Lock:
     prod_hash: str
     dev_hash: str
     meta: Mapping[str, Any] = field(compare=False)
+    conda: CondaLock | None = field(default=None, compare=False)  # the native part
 
     def path(self, *, dev: bool) -> Path:
         return self.dev_path if dev else self.prod_path
@@ -86,12 +86,19 @@ def _versions(path: Path) -> dict[str, str]:
         ) from None
 
 
-def _content_hash(body: str) -> str:
-    return hashlib.sha256(body.encode()).hexdigest()
+def _content_hash(body: str, natives: CondaLock | None = None) -> str:
+    """The key of an environment: the PyPI set, and the native records when there are any
+    (a lock without them keys its environments as before [conda] existed)."""
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    if natives is None or not natives.records:
+        return digest
+    return hashlib.sha256(f"{digest}+conda:{natives.hash}".encode()).hexdigest()
 
 
 def environments() -> list[str]:
     """Linux x86_64 (where production runs), plus this machine where it differs."""
+    import platform
+
     host = f"sys_platform == '{sys.platform}' and platform_machine == '{platform.machine()}'"
     return [TARGET_ENVIRONMENT] if host == TARGET_ENVIRONMENT else [TARGET_ENVIRONMENT, host]
 
@@ -121,36 +128,47 @@ def input_digest(project: Project, python: str) -> str:
         h.update(project.spec_path.read_bytes())
     except OSError:
         h.update(b"<missing>")
-    inputs: list[object] = [python, list(project.settings.lock_dev_packages)]
-    if project.settings.keep_in_prod:
-        inputs.append(list(project.settings.keep_in_prod))
+    settings = project.settings
+    inputs: list[object] = [python, list(settings.lock_dev_packages)]
+    if settings.keep_in_prod:
+        inputs.append(list(settings.keep_in_prod))
+    if settings.conda:  # absent when off: locks made before [conda] existed stay fresh
+        inputs.append(["conda", list(settings.conda_channels), list(settings.conda_packages)])
     h.update(json.dumps(inputs).encode())
     return h.hexdigest()
 
 
 def inputs_hash(
-    spec: Spec, python: str, dev_packages: tuple[str, ...], keep_in_prod: tuple[str, ...] = ()
+    spec: Spec,
+    python: str,
+    dev_packages: tuple[str, ...],
+    keep_in_prod: tuple[str, ...] = (),
+    conda: Mapping[str, Any] | None = None,
 ) -> str:
     """The meaning of the inputs: a comment changed in the spec does not make it stale."""
-    from labship.lock.devtools import split
+    from labship.locking.devtools import split
 
     payload: list[object] = [spec.sha256(), python, list(dev_packages), environments()]
     moved = split(spec.requirements, keep_in_prod).moved_names
     if moved:  # absent when none: locks made before the dev set took them stay fresh
         payload.append(sorted(moved))
+    if conda is not None:  # the same: absent while [conda] is off
+        payload.append({"conda": dict(conda)})
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
 def lock(project: Project, *, console: Console) -> LockResult:
     """Resolve, report every unusable pin at once, then replace both files together."""
-    from labship.lock.devtools import split
-    from labship.lock.resolve import Request, resolve
+    from labship.locking import conda
+    from labship.locking.devtools import split
+    from labship.locking.resolve import Request, resolve
     from labship.spec import read_spec
 
     settings = project.settings
     spec = read_spec(project.spec_path, root=project.root)
     _report_conda(project, spec, console)
     python = project_python(project, spec)
+    natives = conda.solve(project, spec, python, console=console) if settings.conda else None
     parts = split(spec.requirements, settings.keep_in_prod)
     if parts.moved:
         names = parts.moved_names
@@ -171,12 +189,17 @@ def lock(project: Project, *, console: Console) -> LockResult:
         environments=tuple(environments()),
     )
     texts = resolve(request, console=console)
-    previous = _hashes(project)
-    _write(project, texts, _table(project, spec, python, parts.moved_names))
+    previous = _previous(project)
+    table = _table(project, spec, python, parts.moved_names)
+    extra = {}
+    if natives is not None:
+        extra[conda.lock_path(project)] = conda.render(project, spec, natives, table["inputs"])
+    _write(project, texts, table, extra)
+    if natives is None:  # [conda] turned off: its lock goes with it
+        conda.lock_path(project).unlink(missing_ok=True)
     new = read_lock(project, check=False)
-    return LockResult(
-        lock=new, changed=previous != (new.prod_hash, new.dev_hash), skipped=spec.skipped
-    )
+    skipped = () if settings.conda else spec.skipped
+    return LockResult(lock=new, changed=previous != (new.prod_hash, new.dev_hash), skipped=skipped)
 
 
 SHOWN = 5  # names a report lists before "and N more"
@@ -190,7 +213,12 @@ def _few(names: tuple[str, ...]) -> str:
 def _report_conda(project: Project, spec: Spec, console: Console) -> None:
     """What the conda part of the spec left out, said once (never a line per package)."""
     where = project.settings.spec
-    if spec.skipped:
+    if spec.skipped and project.settings.conda:
+        console.say(
+            f"{where}: {len(spec.skipped)} native conda package(s) ({_few(spec.skipped)}) "
+            "are locked from a conda channel ([conda] in labship.toml), not from PyPI"
+        )
+    elif spec.skipped:
         count = len(spec.skipped)
         full = f"; all {count}: [tool.labship] conda-native in {project.lock_path.name}"
         system = ""
@@ -198,7 +226,8 @@ def _report_conda(project: Project, spec: Spec, console: Console) -> None:
             system = f"; images get {', '.join(spec.system_packages)} by apt"
         console.warn(
             f"{where}: {count} conda package(s) hold no Python distribution and stay out of "
-            f"the lock ({_few(spec.skipped)}){full if count > SHOWN else ''}{system}"
+            f"the lock ({_few(spec.skipped)}){full if count > SHOWN else ''}{system}; "
+            "[conda] enabled = true in labship.toml locks them from a conda channel"
         )
     if spec.bundled:
         conda = tuple(dict.fromkeys(c for c, _ in spec.bundled))
@@ -211,6 +240,8 @@ def _report_conda(project: Project, spec: Spec, console: Console) -> None:
 
 def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) -> dict[str, Any]:
     """What the [tool.labship] table of both files records."""
+    from datetime import UTC, datetime
+
     from labship import __version__
     from labship.tools.uv import uv_version
 
@@ -218,7 +249,13 @@ def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) ->
     return {
         "python": python,
         "spec": settings.spec,
-        "inputs": inputs_hash(spec, python, settings.lock_dev_packages, settings.keep_in_prod),
+        "inputs": inputs_hash(
+            spec,
+            python,
+            settings.lock_dev_packages,
+            settings.keep_in_prod,
+            conda_inputs(project, spec),
+        ),
         "digest": input_digest(project, python),
         "dev_packages": settings.lock_dev_packages,
         "moved": moved,
@@ -230,26 +267,32 @@ def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) ->
     }
 
 
-def _write(project: Project, texts: tuple[str, str], meta: dict[str, Any]) -> None:
-    """Both files rendered and read back before either replaces anything."""
-    from labship.lock.files import render_lock, replace_together
+def conda_inputs(project: Project, spec: Spec) -> dict[str, Any] | None:
+    from labship.locking.conda import conda_inputs as inputs
+
+    return inputs(project, spec)
+
+
+def _write(
+    project: Project, texts: tuple[str, str], meta: dict[str, Any], extra: dict[Path, str]
+) -> None:
+    """All files rendered and read back before any replaces anything."""
+    from labship.locking.files import render_lock, replace_together
 
     paths = (project.lock_path, project.dev_lock_path)
     rendered = {
         path: render_lock(path, text, meta, dev=dev)
         for path, text, dev in zip(paths, texts, (False, True), strict=True)
     }
-    replace_together(rendered)
+    replace_together({**rendered, **extra})
 
 
-def _hashes(project: Project) -> tuple[str, str] | None:
+def _previous(project: Project) -> tuple[str, str] | None:
     try:
-        return (
-            _content_hash(_split(project.lock_path.read_text(encoding="utf-8"))[0]),
-            _content_hash(_split(project.dev_lock_path.read_text(encoding="utf-8"))[0]),
-        )
-    except (OSError, UnicodeDecodeError):  # unreadable: whatever is written now is a change
+        old = read_lock(project, check=False)
+    except StaleLockError:  # missing or unreadable: whatever is written now is a change
         return None
+    return old.prod_hash, old.dev_hash
 
 
 def read_lock(project: Project, *, check: bool = True) -> Lock:
@@ -274,14 +317,20 @@ def read_lock(project: Project, *, check: bool = True) -> Lock:
             hint="run 'labship lock'",
         )
     meta = _meta(project.lock_path, prod_tail)
+    natives = None
+    if project.settings.conda:  # off, a conda lock left behind is not read (nor rattler loaded)
+        from labship.locking import conda
+
+        natives = conda.read(project)
     result = Lock(
         root=project.root,
         python=meta["python"],
         prod_path=project.lock_path,
         dev_path=project.dev_lock_path,
-        prod_hash=_content_hash(prod_body),
-        dev_hash=_content_hash(dev_body),
+        prod_hash=_content_hash(prod_body, natives),
+        dev_hash=_content_hash(dev_body, natives),
         meta=meta,
+        conda=natives,
     )
     if check:
         reason = stale_reason(project, result)
@@ -310,11 +359,16 @@ def _meta(path: Path, table: str) -> dict[str, Any]:
 
 
 def stale_reason(project: Project, lock: Lock) -> str | None:
-    """Why the lock does not match the inputs, or None. The common case costs one hash."""
+    """Why the lock does not match the inputs, or None. The common case costs one hash;
+    a spec edited without changing its meaning (a comment) is parsed once, then known."""
     python = project.settings.python or lock.python
     if python != lock.python:
         return f"labship.toml asks for Python {python}, the lock is for {lock.python}"
-    if input_digest(project, python) == lock.meta.get("inputs-digest"):
+    reason = _conda_reason(project, lock)
+    if reason:
+        return reason
+    digest = input_digest(project, python)
+    if digest == lock.meta.get("inputs-digest") or _known_fresh(project, lock, digest):
         return None
     from labship.spec import read_spec
 
@@ -322,6 +376,53 @@ def stale_reason(project: Project, lock: Lock) -> str | None:
     python = project_python(project, spec)
     settings = project.settings
     dev_packages = settings.lock_dev_packages
-    if inputs_hash(spec, python, dev_packages, settings.keep_in_prod) != lock.meta.get("inputs"):
-        return f"{settings.spec}, [lab] packages or [services] mlflow changed since it was locked"
+    conda = conda_inputs(project, spec)
+    if inputs_hash(spec, python, dev_packages, settings.keep_in_prod, conda) != lock.meta.get(
+        "inputs"
+    ):
+        what = ", [conda]" if settings.conda else ""
+        return (
+            f"{settings.spec}, [lab] packages{what} or [services] mlflow changed since it was "
+            "locked"
+        )
+    _remember_fresh(project, lock, digest)
     return None
+
+
+def _conda_reason(project: Project, lock: Lock) -> str | None:
+    """The three files belong together: [conda] on needs its lock, written with the others."""
+    if not project.settings.conda:
+        return None
+    from labship.locking.conda import CONDA_LOCK_NAME
+
+    if lock.conda is None:
+        return f"[conda] is on in labship.toml but {CONDA_LOCK_NAME} is missing"
+    if lock.conda.inputs != lock.meta.get("inputs"):
+        return f"{CONDA_LOCK_NAME} was not written with {project.lock_path.name}"
+    return None
+
+
+def _known_fresh(project: Project, lock: Lock, digest: str) -> bool:
+    """Whether this digest of the inputs was found to mean this lock's inputs before."""
+    from labship import state
+
+    try:
+        known = json.loads(state.of(project).fresh.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(known == {"inputs": lock.meta.get("inputs"), "digest": digest})
+
+
+def _remember_fresh(project: Project, lock: Lock, digest: str) -> None:
+    """Best effort: a project that cannot be written to is checked in full every run."""
+    from labship import state
+    from labship.atomicfile import write_text_atomic
+    from labship.errors import FileWriteError
+
+    path = state.of(project).fresh
+    record = json.dumps({"inputs": lock.meta.get("inputs"), "digest": digest})
+    try:
+        path.parent.mkdir(exist_ok=True)
+        write_text_atomic(path, record + "\n")
+    except (OSError, FileWriteError):
+        pass

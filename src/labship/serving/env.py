@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 from labship.atomicfile import write_text_atomic
 from labship.errors import ImportCheckError, ResolutionError
-from labship.lock import Lock
+from labship.locking import Lock
 from labship.store import Store
 
 if TYPE_CHECKING:
     from labship.console import Console
     from labship.images.serve import Server
-    from labship.serve.model import ModelFolder
-    from labship.serve.origin import ProdPins
+    from labship.serving.model import ModelFolder
+    from labship.serving.origin import ProdPins
 
 # What the server adds to the model's own set: fast JSON, YAML for the MLmodel file, and
 # pandas/numpy for the request formats (the model usually pins them; without mlflow

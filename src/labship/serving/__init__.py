@@ -12,7 +12,7 @@ import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labship.errors import LabshipError, PortInUse, UsageError
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from labship.console import Console
+    from labship.runtimes.base import Runtime
 
 DEFAULT_PORT = 5000  # mlflow models serve's
 STOP_GRACE = 10.0
@@ -50,11 +51,11 @@ def serve(
     """Serve until stopped; the server's exit code (0 after SIGTERM/SIGINT). ``model`` is
     a folder or a ``runs:/`` / ``models:/`` URI; ``directory`` is where to look for the
     project whose prod lock a model of its own runs keeps (default: the working folder)."""
-    from labship.serve.app.cpus import usable_cpus
-    from labship.serve.env import PACKAGE, constraints, environment, stage_code
-    from labship.serve.model import read_model
-    from labship.serve.origin import prod_pins
-    from labship.serve.source import model_folder
+    from labship.serving.app.cpus import usable_cpus
+    from labship.serving.env import PACKAGE, constraints, environment, stage_code
+    from labship.serving.model import read_model
+    from labship.serving.origin import prod_pins
+    from labship.serving.source import model_folder
     from labship.store import Store
     from labship.tools.process import run_foreground
 
@@ -77,8 +78,8 @@ def serve(
         )
     where = serve_runtime(runtime, console=console)  # said once the model is known to be good
     _port_free(options.host, options.port, lab_uri)
-    if where == "docker":
-        from labship.serve.container import serve_container
+    if where.runs_images:
+        from labship.serving.container import serve_container
 
         return serve_container(folder, options, console=console, constraints=constraints(prod))
     env = environment(folder, store, console=console, prod=prod)
@@ -104,27 +105,15 @@ def serve(
     return 0 if ended.signal is not None and not ended.killed else ended.exit_code
 
 
-def serve_runtime(requested: str | None, *, console: Console) -> str:
-    """Where the server runs: ``--runtime``, then LABSHIP_RUNTIME, then local. Not
-    ``runtimes.select``: there is no project (no labship.toml), and auto-detection would
-    put every ``labship serve`` through a Docker build when an engine answers, where the
-    local runtime starts a built environment in a second; Docker is asked for by name.
-    ``auto`` means local here."""
-    from labship.runtimes import ENV_VAR, choices
+def serve_runtime(requested: str | None, *, console: Console) -> Runtime[Any]:
+    """Where the server runs: ``runtimes.select`` without a project and without probing:
+    ``--runtime``, then LABSHIP_RUNTIME, then the default. Auto-detection would put every
+    ``labship serve`` through an image build when an engine answers, where the default
+    starts a built environment in a second; a runtime that runs images is asked for by
+    name."""
+    from labship.runtimes import select
 
-    if requested:
-        choice, why = requested, "--runtime"
-    elif os.environ.get(ENV_VAR):
-        choice, why = os.environ[ENV_VAR], ENV_VAR
-    else:
-        choice, why = "local", "the default for serve"
-    if choice not in choices():
-        raise UsageError(
-            f"unknown runtime {choice!r} ({why})", hint=f"use one of {', '.join(choices())}"
-        )
-    choice = "local" if choice == "auto" else choice
-    console.say(f"runtime: {choice} ({why})")
-    return choice
+    return select(None, requested, console=console, probe=False)
 
 
 def _check_options(options: ServeOptions) -> None:

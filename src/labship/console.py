@@ -85,16 +85,17 @@ class Console:
         self.stream.flush()
 
 
-LINE_LIMIT = 300  # characters: no line labship says is longer (a tool's output goes to a log)
+LINE_LIMIT = 300  # characters a line labship writes aims at (a tool's output goes to a log)
+CUT_AT = 500  # the safety net: a longer line is cut, saying so (a few reports run to ~370)
 
 
 def _short(text: str) -> str:
-    """Each line cut to LINE_LIMIT, saying so: a message that long is labship's bug, and
-    a screenful of it helps no one."""
+    """Each line longer than CUT_AT cut, saying so: a message that long is labship's bug,
+    and a screenful of it helps no one."""
     lines = []
     for line in text.split("\n"):
-        if len(line) > LINE_LIMIT:
-            kept = LINE_LIMIT - len(f" [... {len(line)} more characters]")
+        if len(line) > CUT_AT:
+            kept = CUT_AT - len(f" [... {len(line)} more characters]")
             line = f"{line[:kept]} [... {len(line) - kept} more characters]"
         lines.append(line)
     return "\n".join(lines) + "\n"

@@ -18,11 +18,12 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
@@ -35,7 +36,9 @@ API_SECRET = "hostile-api-5d2a9b31"  # API_TOKEN: not declared, looks secret
 SERVICE_SECRET = "hostile-svc-7e4b0c55"  # MY_SERVICE_PASSWORD: not declared either
 TOKEN = "hostile-jupyter-token-0123456789"  # JUPYTER_TOKEN
 CI_SECRET = "hostile-ci-a9b8c7d6"  # in the caller's environment, as a CI token is
-SECRETS = (SECRET, API_SECRET, SERVICE_SECRET, TOKEN, CI_SECRET)
+URL_TOKEN = "hostile-dsn-3c9e1f42"  # a URL's only credential (SENTRY_DSN=https://<key>@...)
+REGISTRY_PASSWORD = "hostile-reg-6b0d2e88"  # user:password@host without a scheme
+SECRETS = (SECRET, API_SECRET, SERVICE_SECRET, TOKEN, CI_SECRET, URL_TOKEN, REGISTRY_PASSWORD)
 JOB_CODE = 3  # what the job exits with under the "ci" profile
 
 PROFILE = (
@@ -62,16 +65,6 @@ packages = ["iniconfig==2.0.0"]
 required = ["GREETING"]
 secret = ["DB_PASSWORD"]
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-LAB_PORT = str(_free_port())
 
 
 # --------------------------------------------------------------------------- the project
@@ -173,6 +166,40 @@ def symlinked(rel: str, target: str) -> Setup:
     def setup(root: Path, _pid: int) -> None:
         (root / rel).symlink_to(target)
         edit("labship.toml", 'spec = "requirements.txt"', f'spec = "{rel}"')(root, 0)
+
+    return setup
+
+
+def fifo(rel: str) -> Setup:
+    """``rel`` a named pipe nobody writes: reading it would block forever."""
+
+    def setup(root: Path, _pid: int) -> None:
+        path = root / rel
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+
+    return setup
+
+
+def nested(depth: int, opening: str = "[", closing: str = "]") -> str:
+    return opening * depth + closing * depth
+
+
+def environment_yml(body: str) -> Setup:
+    """The spec an environment.yml with ``body`` (its dependencies), six from pip."""
+    return then(
+        write("environment.yml", f"name: hostile\ndependencies:\n{body}"),
+        edit(TOML, 'spec = "requirements.txt"', 'spec = "environment.yml"'),
+    )
+
+
+def without_packages(rel: str) -> Setup:
+    """A lock whose ``[[packages]]`` tables are gone, its header and table kept."""
+
+    def setup(root: Path, _pid: int) -> None:
+        text = (root / rel).read_text()
+        head, _, rest = text.partition("[[packages]]")
+        (root / rel).write_text(head + "[tool.labship]" + rest.partition("[tool.labship]")[2])
 
     return setup
 
@@ -623,7 +650,6 @@ CASES = [
     ),
     case("ro-export", "export compose", 74, "Read-only file system", disk="ro"),
     case("ro-eject", "eject compose", 74, "Read-only file system", disk="ro"),
-    case("ro-lab", f"lab --detach --port {LAB_PORT}", 74, "JupyterLab was not started", disk="ro"),
     case("ro-new", "new sub", 74, "Read-only file system", disk="ro"),
     case(
         "ro-stop",
@@ -649,6 +675,166 @@ CASES = [
     case("full-new", "new sub", 74, "No space left on device", disk="full"),
     # ---- names the file system refuses (74)
     case("new-name-too-long", f"new {'a' * 300}", 74, "File name too long", cwd=OUT),
+    # ---- issue 17: secrets (0 / 78)
+    case(
+        "env-url-token-alone",
+        "env",
+        0,
+        "",
+        append(".env_dev", f"SENTRY_DSN=https://{URL_TOKEN}@o1.ingest.example/1\n"),
+        stdout="https://****@o1.ingest.example/1",
+    ),
+    case(
+        "registry-password-no-scheme",
+        "push",
+        78,
+        "'user:****@host:5000/team/hostile' is not an image reference",
+        append(TOML, f'\n[docker]\nregistry = "user:{REGISTRY_PASSWORD}@host:5000/team"\n'),
+    ),
+    # ---- issue 17: nested past any stack (78, 65, 78)
+    case(
+        "config-nested-5000",
+        "run",
+        78,
+        "nested more than 100 levels deep",
+        append(TOML, f"x = {nested(5000)}\n"),
+    ),
+    case(
+        "init-compose-nested-20000",
+        "init sub",
+        78,
+        "sub/docker-compose.yml: malformed YAML: the document is nested more than 100",
+        then(
+            write("sub/docker-compose.yml", f"services:\n  {nested(20000)}\n"),
+            write("sub/requirements.txt", "six\n"),
+        ),
+    ),
+    # ---- issue 17: values no library may choke on (78)
+    case(
+        "lab-packages-shell",
+        "lock",
+        78,
+        "[lab] packages: 'jupyterlab; rm -rf /' is not a requirement",
+        edit(TOML, '["iniconfig==2.0.0"]', '["jupyterlab; rm -rf /"]'),
+    ),
+    case(
+        "registry-port-too-big",
+        "push",
+        78,
+        "'99999' is not a TCP port",
+        append(TOML, '\n[docker]\nregistry = "127.0.0.1:99999/team"\n'),
+    ),
+    case("registry-port-zero-to", "push --to localhost:0/team/x", 64, "--to: 'localhost:0/team/x'"),
+    case(
+        "python-spec-disagrees",
+        "lock",
+        78,
+        "but environment.yml says python ==99.1",
+        environment_yml("  - python=99.1\n  - pip\n  - pip:\n    - six==1.16.0\n"),
+    ),
+    case("lab-without-jupyterlab", "lab", 78, "JupyterLab is not in the dev set"),
+    # ---- issue 17: the store (74)
+    case(
+        "store-not-writable",
+        "run",
+        74,
+        "the environment store /sys/labship-store (LABSHIP_STORE) cannot be used",
+        env={"LABSHIP_STORE": "/sys/labship-store"},
+    ),
+    case(
+        "store-a-file",
+        "run",
+        74,
+        "cannot be used: Not a directory",
+        env={"LABSHIP_STORE": "/etc/hostname"},
+    ),
+    # ---- issue 17: every file read is a regular file (65 for profiles)
+    case(
+        "profile-a-folder",
+        "run --profile prod",
+        65,
+        ".env_prod: cannot be read (Is a directory)",
+        replaced_by_folder(".env_prod"),
+    ),
+    case(
+        "profile-a-fifo",
+        "run --profile prod",
+        65,
+        ".env_prod: cannot be read (not a regular file but a named pipe",
+        fifo(".env_prod"),
+    ),
+    case(
+        "init-profile-a-fifo",
+        "init sub",
+        65,
+        "sub/.env_dev: cannot be read (not a regular file but a named pipe",
+        then(write("sub/requirements.txt", "six\n"), fifo("sub/.env_dev")),
+    ),
+    case(
+        "generated-file-a-fifo",
+        "export compose",
+        73,
+        "compose.yaml: cannot read it to check who owns it (not a regular file but a named",
+        fifo("compose.yaml"),
+    ),
+    case(
+        "spec-includes-a-fifo",
+        "lock",
+        65,
+        "fifo.txt: cannot read (not a regular file but a named pipe (FIFO))",
+        then(write("requirements.txt", "six==1.16.0\n-r fifo.txt\n"), fifo("fifo.txt")),
+    ),
+    case(
+        "spec-a-fifo",
+        "lock",
+        65,
+        "requirements.txt: cannot read (not a regular file but a named pipe (FIFO))",
+        fifo("requirements.txt"),
+    ),
+    case(
+        "spec-yaml-nested-20000",
+        "lock",
+        65,
+        "environment.yml: malformed YAML (the document is nested more than 100 levels deep)",
+        environment_yml(f"  - {nested(20000)}\n"),
+    ),
+    case(  # the job runs and its code stands; the record cannot be written, said once
+        "log-a-fifo",
+        "run --profile ci",
+        JOB_CODE,
+        "cannot record the run",
+        fifo(".labship/runs.jsonl"),
+        warnings=1,
+    ),
+    case(
+        "log-a-fifo-read",
+        "runs",
+        0,
+        "skipped 1 line",
+        fifo(".labship/runs.jsonl"),
+        warnings=1,
+    ),
+    # ---- issue 17: the right code and words
+    case(
+        "lock-without-packages",
+        "run",
+        77,
+        "cannot be read (its [[packages]] are missing or malformed)",
+        without_packages(LOCK),
+    ),
+    case(  # the hint makes the profile, never proposes the name typed
+        "profile-missing-no-self-hint",
+        "run --profile prod",
+        64,
+        "does not exist; create .env_prod with mode 600",
+        removed(".env_prod"),
+    ),
+    case(
+        "schedule-remove-typo",
+        "schedule remove helo",
+        64,
+        "did you mean 'hello'?",
+    ),
 ]
 
 
@@ -716,6 +902,8 @@ def _digest(path: Path) -> str:
     try:
         if path.is_dir():
             return "a folder"
+        if path.exists() and not path.is_file():
+            return "neither file nor folder"  # a named pipe: reading it would block
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
         return "missing"
@@ -899,6 +1087,21 @@ def test_the_next_hint_of_new_is_shell_quoted(tmp_path: Path) -> None:
     assert (tmp_path / "my churn; rm -rf ~" / "labship.toml").is_file()
 
 
+def test_a_detached_lab_on_a_read_only_project_is_one_error(base: Base, tmp_path: Path) -> None:
+    """Its log cannot be opened: one FileWriteError, nothing started. (Through the local
+    runtime's start, not the CLI: the project's dev set has no JupyterLab, which `lab`
+    refuses first, with 78: case lab-without-jupyterlab.)"""
+    from labship.errors import FileWriteError
+    from labship.runtimes.local import _spawn_logged
+
+    root = _copy(base, tmp_path)
+    log = root / ".labship" / "lab.log"
+    argv = [sys.executable, "-c", "open('started', 'w')"]
+    with read_only(root), pytest.raises(FileWriteError, match="JupyterLab was not started"):
+        _spawn_logged(argv, dict(os.environ), root, log, "JupyterLab")
+    assert not (root / "started").exists()
+
+
 def test_a_container_on_a_read_only_project_is_one_error(base: Base, tmp_path: Path) -> None:
     """The docker runtime makes the mounted folders a container needs; on a read-only
     project that is one FileWriteError, before any container exists."""
@@ -909,3 +1112,263 @@ def test_a_container_on_a_read_only_project_is_one_error(base: Base, tmp_path: P
     root = _copy(base, tmp_path)
     with read_only(root), pytest.raises(FileWriteError, match="no container was started"):
         _mounts(load_project(root))
+
+
+# --------------------------------------------------------------------------- a killed labship
+
+SLEEPY = (
+    "import os, pathlib, time\n"
+    "pathlib.Path(os.environ.get('PID_FILE', 'job.pid')).write_text(str(os.getpid()))\n"
+    "time.sleep(600)\n"
+)
+GONE_WITHIN = 15.0  # seconds: the keeper's SIGTERM, or docker stop, then the reaping
+
+
+def _sleepy_project(base: Base, tmp_path: Path) -> Path:
+    root = _copy(base, tmp_path)
+    (root / "code" / "sleepy.py").write_text(SLEEPY)
+    append(TOML, '\n[jobs.sleepy]\ncommand = "python code/sleepy.py"\nstop_timeout = 3\n')(root, 0)
+    return root
+
+
+def _start_run(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = open(root / "labship.log", "wb")  # noqa: SIM115 - the child holds it
+    with log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "labship", "-q", "run", "sleepy"],
+            cwd=root,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+
+
+def _until(what: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes]) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if what():
+            return True
+        time.sleep(0.2)
+    return what()
+
+
+def _process_gone(pid: int) -> bool:
+    """Gone, or exited and waiting for its new parent to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def test_a_killed_labship_takes_its_local_job_with_it(base: Base, tmp_path: Path) -> None:
+    """kill -9 of `labship run`: the keeper passes SIGTERM to the job (its stop_timeout,
+    then SIGKILL), as a signalled labship would. The job is not left as an orphan."""
+    root = _sleepy_project(base, tmp_path)
+    run = _start_run(root, {"LABSHIP_RUNTIME": "local"})
+    pid_file = root / "job.pid"
+    try:
+        assert _until(lambda: pid_file.is_file() and pid_file.read_text() != "", 120, run), (
+            root / "labship.log"
+        ).read_text()
+        job = int(pid_file.read_text())
+        assert not _process_gone(job)
+        run.kill()  # SIGKILL: labship runs no code of its own after this
+        assert run.wait() == -9
+        assert _until(lambda: _process_gone(job), GONE_WITHIN, run), "the job outlived labship"
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert "Traceback" not in (root / "labship.log").read_text()
+
+
+def test_the_keeper_leaves_a_job_that_ended_and_says_nothing(base: Base, tmp_path: Path) -> None:
+    """The job's own exit code still reaches the caller; nothing of the keeper remains."""
+    root = _copy(base, tmp_path)
+    proc = labship("run", "--profile", "ci", cwd=root)
+    assert proc.returncode == JOB_CODE, proc.stderr
+    assert _processes_in(root) == [], "the keeper (a fork of labship, in its folder) is left"
+
+
+def _processes_in(folder: Path) -> list[int]:
+    """Processes whose working folder is ``folder``: the job's keeper would be one."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(os.readlink(entry / "cwd")) == folder:
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.docker
+def test_a_killed_labship_takes_its_container_with_it(base: Base, tmp_path: Path) -> None:
+    """The same on the docker runtime: a docker client that dies leaves its container
+    running, so the keeper runs `docker stop` (stop_timeout, then SIGKILL) and removes
+    it (``--rm``; ``rm -f`` for one created but never started)."""
+    from labship.runtimes.docker import LABEL
+    from labship.tools.docker import docker
+
+    root = _sleepy_project(base, tmp_path)
+    mine = f"label={LABEL}.root={root}"
+
+    def containers(*flags: str) -> list[str]:
+        out = docker(["ps", "-q", *flags, "--filter", mine], console=None).stdout
+        return out.split()
+
+    run = _start_run(
+        root,
+        {
+            "LABSHIP_RUNTIME": "docker",
+            "LABSHIP_BASE_IMAGE": os.environ.get("LABSHIP_BASE_IMAGE", "local/python:3.11-slim"),
+        },
+    )
+    try:
+        assert _until(lambda: bool(containers()), 600, run), (root / "labship.log").read_text()
+        run.kill()
+        assert run.wait() == -9
+        assert _until(lambda: not containers("-a"), GONE_WITHIN, run), (
+            "the container outlived labship"
+        )
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for cid in containers("-a"):
+            docker(["rm", "-f", cid], console=None, check=False)
+
+
+# ----------------------------------------------------------------- a registry that is none
+
+
+class _AnswersEverything(BaseHTTPRequestHandler):
+    """A web server that answers 200 to anything: /v2/ included."""
+
+    def do_GET(self) -> None:
+        self._ok()
+
+    def do_HEAD(self) -> None:
+        self._ok()
+
+    def do_POST(self) -> None:
+        self._ok()
+
+    def _ok(self) -> None:
+        type(self).seen.append(f"{self.command} {self.path}")
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    seen: list[str] = []
+
+
+@contextlib.contextmanager
+def _web_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_web_server_answering_v2_is_not_a_registry(base: Base, tmp_path: Path) -> None:
+    """200 to /v2/ proves nothing: no API version header, so no build, no tag, no record."""
+    root = _copy(base, tmp_path)
+    _AnswersEverything.seen = []
+    with _web_server(_AnswersEverything) as host:
+        proc = labship("push", "--to", f"{host}/team/x", cwd=root)
+    assert proc.returncode == 69, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[-1] == (
+        f"labship: error: {host} is not an image registry: /v2/ answered without its API "
+        "version header; check the host and port in [docker] registry, --to, or the image "
+        "reference"
+    )
+    assert not any("build" in line for line in lines), lines  # asked before any build
+    assert _AnswersEverything.seen == ["GET /v2/"]
+    assert not (root / ".labship" / "pushes.jsonl").exists()
+
+
+def test_a_read_only_registry_is_refused_before_the_build(base: Base, tmp_path: Path) -> None:
+    """A real registry (distribution) in read-only mode: it names its API, but opens no
+    upload session, so the push stops before a build is spent on it."""
+    from registryfixtures import serve_registry
+
+    root = _copy(base, tmp_path)
+    with serve_registry(tmp_path / "registry", readonly=True) as running:
+        proc = labship("push", "--to", f"{running.host}/team/x", cwd=root)
+        posts = running.requests("POST", "/v2/team/x/blobs/uploads/")
+    assert proc.returncode == 69, proc.stderr
+    assert f"registry {running.host} opened no upload session for team/x" in proc.stderr
+    assert not any("build" in line for line in proc.stderr.splitlines())
+    assert posts == 1
+
+
+def test_a_real_registry_passes_and_its_upload_session_is_cancelled(tmp_path: Path) -> None:
+    from labship.tools.registry import Registry
+    from registryfixtures import serve_registry
+
+    with serve_registry(tmp_path / "registry") as running:
+        Registry(running.host).check("team/x")
+        assert running.requests("POST", "/v2/team/x/blobs/uploads/") == 1
+        assert running.requests("DELETE", "/v2/team/x/blobs/uploads/") == 1
+
+
+# --------------------------------------------------------------------------- someone else's crontab
+
+FOREIGN = b'MAILTO=""\n# caf\xe9 na\xefve \x85 (Latin-1)\n0 3 * * * /usr/local/bin/backup \xff\r\n'
+CRONTAB = """#!/bin/sh
+# crontab(1)'s interface over a file, byte for byte as crontab -l prints what it stores
+# (no real user's crontab on a shared machine: tests/targets/test_cron_daemon.py has that).
+case "$1" in
+  -l) [ -f "$FAKE_CRONTAB" ] || { echo "no crontab for $(id -un)" >&2; exit 1; }
+      cat "$FAKE_CRONTAB" ;;
+  -) cat > "$FAKE_CRONTAB" ;;
+esac
+"""
+
+
+def test_schedule_keeps_foreign_crontab_lines_byte_for_byte(base: Base, tmp_path: Path) -> None:
+    """`schedule` then `schedule remove`: the user's lines, in Latin-1, come back exact."""
+    root = _copy(base, tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "crontab").write_text(CRONTAB)
+    (bin_dir / "crontab").chmod(0o755)
+    table = tmp_path / "table"
+    table.write_bytes(FOREIGN)
+    env = {"FAKE_CRONTAB": str(table), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    added = labship("schedule", "hello", "--cron", "0 4 * * *", cwd=root, env=env)
+    assert added.returncode == 0, added.stderr
+    assert table.read_bytes().startswith(FOREIGN)
+    assert b"# labship:" in table.read_bytes()[len(FOREIGN) :]
+    removed = labship("schedule", "remove", "hello", cwd=root, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert table.read_bytes() == FOREIGN
+
+
+def test_a_read_only_store_is_one_line_naming_it(base: Base, tmp_path: Path) -> None:
+    """LABSHIP_STORE on a read-only mount (root cannot write it either): 74, its path."""
+    root = _copy(base, tmp_path)
+    store = tmp_path / "store"
+    store.mkdir()
+    with read_only(store):
+        proc = labship("-q", "run", cwd=root, env={"LABSHIP_STORE": str(store)})
+    assert proc.returncode == 74, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"labship: error: the environment store {store} (LABSHIP_STORE) cannot be used: "
+        f"Read-only file system ({store / 'projects'}); the file system is read-only: remount "
+        "it read-write or work on a copy; set LABSHIP_STORE to a folder you can write"
+    ]

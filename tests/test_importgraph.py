@@ -30,6 +30,7 @@ RUN_MAY_IMPORT = frozenset(
         "labship.console",
         "labship.dirs",
         "labship.errors",
+        "labship.inputs",  # every file read: regular files only (standard library)
         "labship.locking",
         "labship.locking.files",
         "labship.masking",

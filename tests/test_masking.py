@@ -72,6 +72,25 @@ def test_url_credentials_are_hidden_wherever_they_appear() -> None:
         assert hide(untouched) == untouched
 
 
+def test_a_password_before_a_host_is_hidden_without_a_scheme_too() -> None:
+    from labship.masking import hide_url_credentials as hide
+
+    assert hide("'user:s3cr3t@host:5000/team/x' is not") == "'user:****@host:5000/team/x' is not"
+    assert hide("to u:p@ss@registry.example/t") == "to u:****@registry.example/t"
+    assert hide("postgres://u:pw@db/x and u:pw@db") == "postgres://u:****@db/x and u:****@db"
+    digest = "python:3.11@sha256:" + "a" * 64  # a tag and a digest: no credential
+    for untouched in (digest, "git@github.com:org/repo.git", "me@x.org", "at 10:30 @ home"):
+        assert hide(untouched) == untouched
+
+
+def test_printed_values_hide_url_credentials_whatever_the_key() -> None:
+    dsn = {"SENTRY_DSN": "https://k3y@o1.ingest.example/1", "REG": "u:pw@h:5000/t"}
+    assert mask_values(dsn, set()) == {
+        "SENTRY_DSN": "https://****@o1.ingest.example/1",
+        "REG": "u:****@h:5000/t",
+    }
+
+
 def test_console_hides_url_credentials_in_every_line() -> None:
     import io
 

@@ -62,7 +62,9 @@ EXPECTED = {
 _AFTER_EVERY_SUBMODULE = """
 import importlib, inspect, json, pkgutil, labship
 for found in pkgutil.walk_packages(labship.__path__, "labship."):
-    if found.name != "labship.__main__":
+    # serving.app runs inside a model's environment (httptools, the model's packages),
+    # never in labship's own interpreter
+    if found.name != "labship.__main__" and not found.name.startswith("labship.serving.app."):
         importlib.import_module(found.name)
 out = {}
 for name in labship.__all__:

@@ -2,7 +2,7 @@
 
 The library is the product; the ``labship`` command is a thin skin over it::
 
-    from labship import load_project, lock, run
+    from labship import Console, load_project, lock, run
     project = load_project("churn")
     lock(project, console=Console())
     outcome = run(project, "train", profile_name="prod", console=Console())
@@ -11,7 +11,7 @@ Names are imported on first use so that ``labship run`` starts as quickly as ``p
 Every verb of ``labship.api`` is here under its own name, and no submodule shares a
 public name (the verbs ``lock``, ``serve`` and ``doctor`` live over the packages
 ``locking``, ``serving`` and ``diagnosis``): importing ``labship.locking.x`` sets
-``labship.locking``, never ``labship.locking`` (``tests/test_public_api.py``).
+``labship.locking``, never ``labship.lock`` (``tests/test_public_api.py``).
 """
 
 from __future__ import annotations

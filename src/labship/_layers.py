@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "console",
         "masking",
         "atomicfile",
+        "inputs",  # every file read: regular files only, parse depth bounded
         "generated",
         "templates",
         "dirs",

@@ -7,12 +7,13 @@ loading and validating the profile, choosing the runtime (said aloud), the run l
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from labship.errors import ProfileError, UsageError
+from labship.errors import ConfigError, ProfileError, UsageError
 from labship.profiles import DEFAULT_PROFILE, Profile, load_profile, secret_values
 from labship.project import Project
 
@@ -229,6 +230,11 @@ def lab(
     console = console.with_secrets(secret_values(prof))
     rt = _interactive(select_runtime(project, runtime, console=console), "lab")
     lock = current_lock(project, lock_mode, console=console)
+    if not any(_normalized(name) == "jupyterlab" for name in lock.dev):
+        raise ConfigError(
+            f"{project.config_path}: JupyterLab is not in the dev set ([lab] packages)",
+            hint='add "jupyterlab" to [lab] packages, then run labship lab again',
+        )
     env = rt.prepare(project, lock, dev=True, console=console)
     return rt.lab(
         project,
@@ -239,6 +245,11 @@ def lab(
         detach=detach,
         console=console,
     )
+
+
+def _normalized(name: str) -> str:
+    """A package name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _lab_token(prof: Profile) -> str:
@@ -487,7 +498,10 @@ def unschedule(project: Project, job_name: str | None = None) -> list[str]:
     """Take the project's entries (or one job's) out of the user's crontab."""
     from labship.actions import schedule as cronschedule
 
-    return cronschedule.remove(project, None if job_name is None else [job_name])
+    removed = cronschedule.remove(project, None if job_name is None else [job_name])
+    if job_name is not None and not removed and job_name not in project.settings.jobs:
+        project.job(job_name)  # neither installed nor a job: a typo, said as `run` says it
+    return removed
 
 
 def schedule_event(
@@ -563,6 +577,10 @@ def serve(
     directory: Path | None = None,
     batch: int = 1,
     batch_wait: float = 0.0,
+    keep_alive: float | None = None,
+    header_timeout: float | None = None,
+    body_timeout: float | None = None,
+    graceful_timeout: float | None = None,
     host: str = "127.0.0.1",
     runtime: str | None = None,
     console: Console,
@@ -583,6 +601,16 @@ def serve(
         timeout=timeout,
         batch=batch,
         batch_wait=batch_wait,
+        **{
+            name: value
+            for name, value in (
+                ("keep_alive", keep_alive),
+                ("header_timeout", header_timeout),
+                ("body_timeout", body_timeout),
+                ("graceful_timeout", graceful_timeout),
+            )
+            if value is not None
+        },
     )
     return _serve(
         model,

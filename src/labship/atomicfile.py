@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -85,3 +86,17 @@ def _write_aside(path: Path, text: str, *, private: bool = False) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def append_line(path: Path, line: str) -> None:
+    """``line`` appended in one write (concurrent writers do not interleave), to a regular
+    file only: a named pipe would block the writer until someone reads it (ENXIO here)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o666)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)

@@ -24,6 +24,7 @@ from typing import Literal
 
 from labship.atomicfile import write_text_atomic
 from labship.errors import ConflictError
+from labship.inputs import read_text
 
 State = Literal["missing", "generated", "edited", "user"]
 UserOwned = Literal["keep", "refuse"]
@@ -91,7 +92,7 @@ def state(path: Path) -> State:
 def read(path: Path) -> str | None:
     """The file's text; None when it does not exist. An unreadable one is one clear line."""
     try:
-        return path.read_text(encoding="utf-8")
+        return read_text(path)
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:

@@ -8,18 +8,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from labship.atomicfile import append_line
+from labship.inputs import read_text
+
 
 def append(path: Path, data: dict[str, Any]) -> None:
     """One short write in append mode: two writers at once do not interleave lines."""
     path.parent.mkdir(exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, separators=(",", ":")) + "\n")
+    append_line(path, json.dumps(data, separators=(",", ":")) + "\n")
 
 
 def read(path: Path) -> Iterator[Any]:
     """Each line that parses as JSON, oldest first; none when the file is missing."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_text(path, errors="replace").splitlines()
     except (FileNotFoundError, NotADirectoryError):
         return
     for line in lines:

@@ -22,6 +22,12 @@ MASK = "****"
 # scheme://userinfo@ : userinfo stops at the last '@' before the host (an unencoded '@' in
 # a password is common), never crosses '/', whitespace or quotes.
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s'\"`<>]*)@")
+# user:password@host without a scheme: a user name (not after '/', ':' or '@', so never
+# inside a URL's path or a scheme's userinfo), ':', a password up to the last '@' before
+# a host. Not an image's tag before its digest (python:3.11@sha256:...).
+_BARE_USERINFO = re.compile(
+    r"(?<![\w.~%+/:@-])([\w.~%+-]+):(?!\*\*\*\*@)[^/\s'\"`<>]+@(?![a-z0-9]+:[0-9a-f]{32})(?=[\w\[])"
+)
 
 
 class Masker:
@@ -49,13 +55,16 @@ class Masker:
 
 def hide_url_credentials(text: str) -> str:
     """``https://user:****@host``, ``https://****@host`` (a token alone): a URL's password,
-    or its only credential, never reaches the screen; the user name stays readable."""
+    or its only credential, never reaches the screen; the user name stays readable. The
+    same without a scheme (``user:****@host:5000/team``, as docker and pip accept a
+    registry or an index): a password before ``@`` is hidden wherever it is written."""
 
     def hide(match: re.Match[str]) -> str:
         user, colon, _secret = match.group(2).partition(":")
         return f"{match.group(1)}{user}:{MASK}@" if colon else f"{match.group(1)}{MASK}@"
 
-    return _URL_USERINFO.sub(hide, text)
+    text = _URL_USERINFO.sub(hide, text)
+    return _BARE_USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
 
 
 # A variable is secret when labship.toml says so, or when it looks secret: a word of its
@@ -94,15 +103,19 @@ def mask_values(
     values: Mapping[str, str], secret_keys: Container[str], masker: Masker | None = None
 ) -> dict[str, str]:
     """Values safe to print: a secret key's value becomes ``****`` whole (even if empty),
-    and a secret repeated inside another value (``URL=postgres://u:<password>@db``) is
-    masked where it appears.
+    a secret repeated inside another value (``URL=postgres://u:<password>@db``) is
+    masked where it appears, and so is any URL's credential (``SENTRY_DSN=https://<key>@
+    host/1``), whatever the key: printing never needs one.
 
     ``masker`` defaults to one built from these values' own secrets; pass a wider one when
     a secret of another mapping (prod's password pasted into dev) must be hidden too.
     """
     if masker is None:
         masker = Masker(value for key, value in values.items() if key in secret_keys)
-    return {key: MASK if key in secret_keys else masker(value) for key, value in values.items()}
+    return {
+        key: MASK if key in secret_keys else hide_url_credentials(masker(value))
+        for key, value in values.items()
+    }
 
 
 __all__ = ["MASK", "Masker", "hide_url_credentials", "looks_secret", "mask_values", "secret_keys"]

@@ -18,7 +18,9 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from labship import state
+from labship.atomicfile import append_line
 from labship.console import columns
+from labship.inputs import read_bytes
 
 LOG_NAME = state.RUNS
 
@@ -57,14 +59,13 @@ def append(state_dir: Path, record: RunRecord) -> None:
     state_dir.mkdir(exist_ok=True)
     line = json.dumps(record.to_json(), separators=(",", ":")) + "\n"
     # One write of a short line in append mode: concurrent runs do not interleave.
-    with open(state.at(state_dir).runs, "a", encoding="utf-8") as fh:
-        fh.write(line)
+    append_line(state.at(state_dir).runs, line)
 
 
 def read(state_dir: Path) -> RunLog:
     """Every record that reads back whole; an unreadable log is an empty one."""
     try:
-        data = state.at(state_dir).runs.read_bytes()
+        data = read_bytes(state.at(state_dir).runs)
     except FileNotFoundError:
         return RunLog([], 0)
     except OSError:

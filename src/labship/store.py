@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from labship.atomicfile import write_text_atomic
 from labship.dirs import cache_root
-from labship.errors import ToolError
+from labship.errors import FileWriteError, ToolError
 from labship.tools.procinfo import alive
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class Store:
             return final, False
         import shutil  # only to build: the warm path never needs it
 
-        self.envs.mkdir(parents=True, exist_ok=True)
+        self._make(self.envs)
         self._remove_abandoned_builds()
         tmp = self.envs / f".build-{final.name}-{os.getpid()}-{os.urandom(3).hex()}"
         label = label or ("dev" if dev else "prod")
@@ -178,6 +178,22 @@ class Store:
             if not alive(_build_pid(path)):
                 shutil.rmtree(path, ignore_errors=True)
 
+    def _make(self, folder: Path) -> None:
+        """``folder`` made if missing: the one place the store's own folders are made,
+        so a store that is a file or cannot be written is one line (74) naming it."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from labship.atomicfile import WRITE_HINTS
+
+            source = "LABSHIP_STORE" if os.environ.get("LABSHIP_STORE") else "the default"
+            hint = WRITE_HINTS.get(exc.errno or 0, "")
+            raise FileWriteError(
+                f"the environment store {self.root} ({source}) cannot be used: "
+                f"{exc.strerror} ({exc.filename})",
+                hint=f"{hint + '; ' if hint else ''}set LABSHIP_STORE to a folder you can write",
+            ) from None
+
     # -- which projects use the store ------------------------------------------------
 
     def register(self, root: Path, env: Path) -> None:
@@ -188,7 +204,7 @@ class Store:
         if current is not None and current.root == root and env.name in current.envs:
             return
         used = [*(current.envs if current is not None else ()), env.name][-_REMEMBERED:]
-        self.projects.mkdir(parents=True, exist_ok=True)
+        self._make(self.projects)
         write_text_atomic(entry, json.dumps({"root": str(root), "envs": used}) + "\n")
 
     def registered(self) -> tuple[list[Registered], list[Path]]:
@@ -209,7 +225,14 @@ class Store:
     @contextlib.contextmanager
     def in_use(self, env: Path) -> Iterator[None]:
         """Held by a running job or lab so gc leaves the environment alone."""
-        with open(env / _LOCKFILE, "a") as fh:
+        try:
+            fh = open(env / _LOCKFILE, "a")  # noqa: SIM115 - closed below, after the yield
+        except OSError as exc:
+            raise FileWriteError(
+                f"cannot mark {env} in use: {exc.strerror}",
+                hint="set LABSHIP_STORE to a folder you can write",
+            ) from None
+        with fh:
             fcntl.flock(fh, fcntl.LOCK_SH)
             yield
 

@@ -207,6 +207,8 @@ def test_push_builds_tags_records_and_says_how_to_run_it(shipped: Shipped) -> No
 @pytest.mark.docker
 def test_the_second_push_asks_the_registry_and_uploads_nothing(shipped: Shipped) -> None:
     uploads = shipped.registry.requests("POST", "/blobs/uploads/")
+    cancelled = shipped.registry.requests("DELETE", "/blobs/uploads/")
+    blobs = shipped.registry.requests("PUT", "/blobs/uploads/")
     manifests = shipped.registry.requests("PUT", "/manifests/")
     before = pushes.read(load_project(shipped.root).state_dir)
     started = time.monotonic()
@@ -214,7 +216,10 @@ def test_the_second_push_asks_the_registry_and_uploads_nothing(shipped: Shipped)
     shipped.seconds["second push (skipped)"] = time.monotonic() - started
     assert code == 0, err
     assert out.startswith(f"already there: {before[-1].ref} (nothing uploaded")
-    assert shipped.registry.requests("POST", "/blobs/uploads/") == uploads
+    # The check opens one upload session and cancels it; no blob, no manifest is sent.
+    assert shipped.registry.requests("POST", "/blobs/uploads/") == uploads + 1
+    assert shipped.registry.requests("DELETE", "/blobs/uploads/") == cancelled + 1
+    assert shipped.registry.requests("PUT", "/blobs/uploads/") == blobs
     assert shipped.registry.requests("PUT", "/manifests/") == manifests
     after = pushes.read(load_project(shipped.root).state_dir)
     assert len(after) == len(before) + 1
@@ -244,12 +249,23 @@ def test_a_registry_down_or_unknown_is_one_line_and_changes_nothing(
 
 @pytest.mark.docker
 def test_a_push_that_fails_midway_puts_the_tags_back(shipped: Shipped, tmp_path: Path) -> None:
-    """The registry answers, then refuses the upload: the registry-named tags labship set
+    """The registry passes labship's check (it opens an upload session), then fails the
+    upload itself (its disk, a 1 MiB tmpfs, is full): the registry-named tags labship set
     for the push are removed again, and nothing is recorded."""
     log = shipped.root / ".labship" / pushes.LOG_NAME
     log_before, refs_before = log.read_text(), _local_refs(shipped.name)
-    with serve_registry(tmp_path / "ro", readonly=True) as running:
-        code, out, err = _cli("push", "--to", f"{running.host}/t/x", cwd=shipped.root)
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small disk (needs root): {mounted.stderr!r}")
+    try:
+        with serve_registry(disk / "registry") as running:
+            code, out, err = _cli("push", "--to", f"{running.host}/t/x", cwd=shipped.root)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
     assert code == 70 and "docker push" in _one_line(err) and out == ""
     assert not any(ref.startswith(running.host) for ref in refs_before)
     assert _local_refs(shipped.name) == refs_before

@@ -90,7 +90,9 @@ def test_lock_writes_exact_records_beside_the_pypi_lock(tmp_path: Path, conda_ch
 def test_conda_settings_are_part_of_freshness(tmp_path: Path, conda_channel: Path):
     root = natives_project(tmp_path / "p", conda_channel.as_uri(), ["liblabfoo"])
     labship("lock", cwd=root, check=True)
-    assert labship("lock", "--check", cwd=root).returncode == 0
+    fresh = labship("lock", "--check", cwd=root)
+    assert fresh.returncode == 0
+    assert "pylock.toml, pylock.dev.toml and conda-linux-64.lock are up to date" in fresh.stderr
     toml = root / "labship.toml"
     toml.write_text(toml.read_text().replace('["liblabfoo"]', '["liblabfoo 1.*"]'))
     check = labship("lock", "--check", cwd=root)

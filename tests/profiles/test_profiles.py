@@ -60,8 +60,12 @@ def test_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_unknown_profile_without_any_profile(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"create \.env_dev"):
-        load_profile(tmp_path, "dev")
+    for name in ("dev", "prod"):  # an unmade usual profile is not a typo of itself
+        with pytest.raises(UsageError, match=rf"create \.env_{name}") as info:
+            load_profile(tmp_path, name)
+        assert "did you mean" not in str(info.value)
+    with pytest.raises(UsageError, match=r"did you mean 'prod'\? create \.env_prod"):
+        load_profile(tmp_path, "prd")
 
 
 def test_profile_names_cannot_escape_the_root(tmp_path: Path) -> None:
@@ -213,6 +217,7 @@ def test_import_pulls_in_only_the_standard_library() -> None:
     assert new_modules("import labship.profiles") <= {
         "labship",
         "labship.errors",
+        "labship.inputs",  # reads regular files only: standard library too
         "labship.masking",
         "labship.profiles",
         "labship.profiles.envfile",

@@ -27,6 +27,7 @@ def test_find_root_walks_up(tmp_path: Path) -> None:
     assert find_root(deep) == root.resolve()
     assert find_root(root) == root.resolve()
     assert load_project(deep).root == root.resolve()
+    assert load_project(str(deep)).root == root.resolve()  # a string, as users type it
 
 
 def test_find_root_nearest_wins(tmp_path: Path) -> None:

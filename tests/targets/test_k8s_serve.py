@@ -87,6 +87,21 @@ def test_the_deployment_probes_ping_runs_non_root_read_only_with_resources(
     assert service["spec"]["ports"][0]["targetPort"] == "http"
 
 
+def test_the_grace_period_covers_prestop_and_the_graceful_stop(served: Project) -> None:
+    """The kubelet's SIGKILL comes after preStop's sleep and the server's own graceful
+    timeout (the serving image's default, labship serve's too), not before."""
+    from labship.serving import DEFAULT_TIMEOUTS
+    from labship.serving.app import server
+
+    pod = _load(served.root / k8s.DIR / "deployment-demo-serve-iris.yaml")["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    sleep = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert sleep[0] == "sleep"
+    graceful = server.arguments().parse_args(["--model", "m"]).graceful_timeout
+    assert graceful == DEFAULT_TIMEOUTS["graceful_timeout"]
+    assert pod["spec"]["terminationGracePeriodSeconds"] >= float(sleep[1]) + graceful + 1
+
+
 def test_the_image_is_the_build_serve_tag_and_an_unpushed_one_is_said(
     make_project: MakeProject, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from labship.errors import RuntimeUnavailable, ToolError
 from labship.tools import crontab
 from labship.tools.crontab import Entry
 
-USER = """\
+USER = b"""\
 MAILTO=""
 PATH=/usr/local/bin:/usr/bin:/bin
 SHELL=/bin/bash
@@ -42,33 +42,48 @@ def test_replacing_keeps_every_other_line_in_its_place() -> None:
     new = [Entry("aaaaaaaaaaaa train", "1 2 * * * x"), Entry("aaaaaaaaaaaa eval", "3 4 * * * y")]
     text = crontab.replace(USER, "labship:", _ours, new)
     assert text == USER.replace(
-        "# labship:aaaaaaaaaaaa train\n0 22 * * * /bin/sh /a/.labship/cron/train.sh\n",
-        "# labship:aaaaaaaaaaaa train\n1 2 * * * x\n# labship:aaaaaaaaaaaa eval\n3 4 * * * y\n",
+        b"# labship:aaaaaaaaaaaa train\n0 22 * * * /bin/sh /a/.labship/cron/train.sh\n",
+        b"# labship:aaaaaaaaaaaa train\n1 2 * * * x\n# labship:aaaaaaaaaaaa eval\n3 4 * * * y\n",
     )
     assert crontab.replace(text, "labship:", _ours, new) == text  # idempotent
 
 
 def test_dropping_leaves_the_rest_and_adding_new_goes_last() -> None:
     dropped = crontab.replace(USER, "labship:", _ours)
-    assert "/a/.labship" not in dropped
+    assert b"/a/.labship" not in dropped
     assert dropped == USER.replace(
-        "# labship:aaaaaaaaaaaa train\n0 22 * * * /bin/sh /a/.labship/cron/train.sh\n", ""
+        b"# labship:aaaaaaaaaaaa train\n0 22 * * * /bin/sh /a/.labship/cron/train.sh\n", b""
     )
     added = crontab.replace(dropped, "labship:", _ours, [Entry("aaaaaaaaaaaa train", "x")])
-    assert added == dropped + "# labship:aaaaaaaaaaaa train\nx\n"
+    assert added == dropped + b"# labship:aaaaaaaaaaaa train\nx\n"
 
 
 def test_a_marker_whose_line_was_deleted_by_hand_takes_nothing_else() -> None:
-    text = "# labship:aaaaaaaaaaaa train\n# labship:aaaaaaaaaaaa eval\n1 * * * * y\nMAILTO=x"
+    text = b"# labship:aaaaaaaaaaaa train\n# labship:aaaaaaaaaaaa eval\n1 * * * * y\nMAILTO=x"
     assert crontab.entries(text, "labship:")[0] == Entry("aaaaaaaaaaaa train", "")
     assert crontab.replace(text, "labship:", lambda tag: tag.endswith("train")) == (
-        "# labship:aaaaaaaaaaaa eval\n1 * * * * y\nMAILTO=x\n"
+        b"# labship:aaaaaaaaaaaa eval\n1 * * * * y\nMAILTO=x\n"
     )
 
 
 def test_an_empty_crontab_gets_the_entries() -> None:
-    assert crontab.replace("", "labship:", _ours, [Entry("aaaaaaaaaaaa t", "x")]) == (
-        "# labship:aaaaaaaaaaaa t\nx\n"
+    assert crontab.replace(b"", "labship:", _ours, [Entry("aaaaaaaaaaaa t", "x")]) == (
+        b"# labship:aaaaaaaaaaaa t\nx\n"
+    )
+
+
+def test_other_lines_survive_byte_for_byte_whatever_their_encoding() -> None:
+    """Latin-1 (caf\\xe9, and \\x85, a line break to str.splitlines), CR, form feed, NUL-free
+    odd bytes: never decoded, never split but at LF."""
+    odd = b"# caf\xe9 \x85 na\xefve\r\n0 1 * * * echo \x0c\x1c\xff\n"
+    text = crontab.replace(USER + odd, "labship:", _ours, [Entry("aaaaaaaaaaaa t", "x")])
+    assert odd in text
+    assert (
+        crontab.replace(text, "labship:", _ours)
+        == USER.replace(
+            b"# labship:aaaaaaaaaaaa train\n0 22 * * * /bin/sh /a/.labship/cron/train.sh\n", b""
+        )
+        + odd
     )
 
 
@@ -81,7 +96,7 @@ def _fake_crontab(folder: Path, script: str) -> None:
 def test_no_crontab_yet_reads_as_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_crontab(tmp_path, 'echo "no crontab for $(id -un)" >&2; exit 1')
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
-    assert crontab.read() == ""
+    assert crontab.read() == b""
 
 
 def test_another_failure_is_crontabs_own_words(

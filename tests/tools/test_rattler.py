@@ -58,12 +58,19 @@ def test_a_child_that_dies_without_an_answer_is_one_line(
 
 
 def test_errors_are_classified(tmp_path: Path, conda_channel: Path):
-    with pytest.raises(CondaPackageError, match="No candidates were found for nothere"):
+    with pytest.raises(CondaPackageError, match="No candidates were found for nothere") as info:
         rattler.solve(["nothere"], [conda_channel.as_uri()], cache=tmp_path)
+    assert ".;" not in str(info.value)
+    gone = tmp_path / "gone"
+    with pytest.raises(ChannelUnavailable, match=f"its folder {gone} does not exist; check"):
+        rattler.solve(["x"], [gone.as_uri()], cache=tmp_path)
     with pytest.raises(ChannelUnavailable, match=r"http://127\.0\.0\.1:9/c does not answer"):
         rattler.solve(["x"], ["http://127.0.0.1:9/c"], cache=tmp_path)
-    answers = rattler.probe([conda_channel.as_uri(), "http://127.0.0.1:9/c"], cache=tmp_path)
-    assert [a.ok for a in answers] == [True, False]
+    answers = rattler.probe(
+        [conda_channel.as_uri(), "http://127.0.0.1:9/c", gone.as_uri()], cache=tmp_path
+    )
+    assert [a.ok for a in answers] == [True, False, False]
+    assert answers[2].detail == f"its folder {gone} does not exist"
 
 
 @pytest.mark.parametrize("python", ["3.10", "3.11"])
@@ -79,3 +86,15 @@ def test_a_package_that_needs_python_gets_the_projects(
         ["liblabfoo"], [conda_channel.as_uri()], cache=tmp_path, constraints=["python 3.10.*"]
     )
     assert [r.name for r in alone] == ["liblabfoo"]
+
+
+def test_installing_from_a_local_channel_that_is_gone_is_69(tmp_path: Path, conda_channel: Path):
+    """A removed file:// channel is a channel that does not answer, not an unknown package."""
+    import shutil
+
+    channel = shutil.copytree(conda_channel, tmp_path / "chan")
+    records = rattler.solve(["liblabfoo 1.*"], [channel.as_uri()], cache=tmp_path / "c")
+    shutil.rmtree(channel)
+    with pytest.raises(ChannelUnavailable, match=f"its folder {channel}/? does not exist") as info:
+        rattler.install(records, tmp_path / "prefix", cache=tmp_path / "c")
+    assert info.value.exit_code == 69

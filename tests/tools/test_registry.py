@@ -246,6 +246,12 @@ class _TokenRegistry(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._answer()
 
+    def do_POST(self) -> None:  # an upload session, as labship's check opens one
+        self._answer()
+
+    def do_DELETE(self) -> None:  # and cancels it
+        self._answer()
+
     def _answer(self) -> None:
         host = self.headers["Host"]
         auth = self.headers.get("Authorization", "")
@@ -258,11 +264,17 @@ class _TokenRegistry(BaseHTTPRequestHandler):
             self._send(401, "{}", {"WWW-Authenticate": challenge})
         elif self.path == "/v2/team/x/manifests/1":
             self._send(200, "", {"Docker-Content-Digest": self.digest})
+        elif self.path.startswith("/v2/team/x/blobs/uploads/"):
+            if self.command == "POST":
+                self._send(202, "", {"Location": "/v2/team/x/blobs/uploads/u-1"})
+            else:
+                self._send(204 if self.path.endswith("/u-1") else 404, "")
         else:
             self._send(200 if self.path == "/v2/" else 404, "{}")
 
     def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
+        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))

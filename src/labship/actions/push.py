@@ -66,12 +66,14 @@ def destination(project: Project, to: str | None = None) -> str:
         return name
     else:
         raise UsageError(f"{project.name}: no registry to push to", hint=REGISTRY_HINT)
+    error = ConfigError if where != "--to" else UsageError  # the command line's is 64
     try:
         checked_reference(ref, where, tag=False)
+        host = split(ref)  # its port checked too
     except ConfigError as exc:
-        raise (exc if where != "--to" else UsageError(exc.message, hint=exc.hint)) from None
-    if split(ref) is None:
-        error = ConfigError if where != "--to" else UsageError
+        message = exc.message if exc.message.startswith(where) else f"{where}: {exc.message}"
+        raise error(message, hint=exc.hint) from None
+    if host is None:
         raise error(f"{where}: {ref!r} names no registry host", hint=REGISTRY_HINT)
     return ref
 

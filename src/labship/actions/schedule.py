@@ -224,7 +224,7 @@ def remove(project: Project, names: list[str] | None = None) -> list[str]:
     return removed
 
 
-def _write_if_changed(before: str, after: str) -> None:
+def _write_if_changed(before: bytes, after: bytes) -> None:
     if after != before:
         crontab.write(after)
 

@@ -75,11 +75,14 @@ def cmd_lock(args: argparse.Namespace, console: Console) -> int:
     project = project_of(args)
     if args.check:
         try:
-            read_lock(project)
+            lock = read_lock(project)
         except StaleLockError as exc:
             console.error(str(exc))
             return exc.exit_code
-        console.say(f"{project.lock_path.name} and {project.dev_lock_path.name} are up to date")
+        names = [project.lock_path.name, project.dev_lock_path.name]
+        if lock.conda is not None:
+            names.append(lock.conda.path.name)
+        console.say(f"{', '.join(names[:-1])} and {names[-1]} are up to date")
         return 0
     _say_locked(project, api.lock(project, console=console), console)
     return 0

@@ -59,8 +59,8 @@ def cmd_completion(args: argparse.Namespace, console: Console) -> int:
 
 def listed(kind: str, directory: str | None) -> list[str]:
     """The project's jobs or profiles; nothing at all when that cannot be known."""
-    import tomllib
 
+    from labship.inputs import load_toml, read_text
     from labship.profiles import list_profiles
     from labship.project import CONFIG_NAME, find_root
 
@@ -68,7 +68,7 @@ def listed(kind: str, directory: str | None) -> list[str]:
         root = find_root(Path(directory) if directory else None)
         if kind == "profiles":
             return list_profiles(root)
-        jobs = tomllib.loads((root / CONFIG_NAME).read_text(encoding="utf-8")).get("jobs")
+        jobs = load_toml(read_text(root / CONFIG_NAME)).get("jobs")
     except (LabshipError, OSError, ValueError):  # ValueError: bad TOML, not UTF-8
         return []
     return sorted(str(name) for name in jobs) if isinstance(jobs, dict) else []

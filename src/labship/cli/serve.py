@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,14 +26,36 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         directory=Path(directory) if directory else None,
         batch=args.batch,
         batch_wait=args.batch_wait,
+        keep_alive=args.keep_alive,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        graceful_timeout=args.graceful_timeout,
         host=args.host,
         runtime=args.runtime,
         console=console,
     )
 
 
+def finite(low: float, what: str) -> Callable[[str], float]:
+    """A flag's number: finite (nan and inf are refused, exit 64) and at least ``low``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
+
+
 def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int]) -> None:
     from labship.runtimes import choices as runtime_choices
+    from labship.serving import DEFAULT_TIMEOUTS
+
+    seconds = finite(0.001, "a number of seconds (0.001 or more)")
 
     p = add("serve", cmd_serve, "serve an MLflow model folder as an MLflow-compatible REST API")
     p.add_argument(
@@ -53,7 +76,7 @@ def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int
         "--queue", type=positive, default=None, help="requests that may wait (default: 64 a worker)"
     )
     p.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds a prediction may take (then 504)"
+        "--timeout", type=seconds, default=60.0, help="seconds a prediction may take (then 504)"
     )
     p.add_argument(
         "--batch",
@@ -64,10 +87,39 @@ def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int
     )
     p.add_argument(
         "--batch-wait",
-        type=float,
+        type=finite(0, "a number of ms (0 or more)"),
         default=0.0,
         metavar="MS",
         help="ms a batch may wait for more while the other workers are busy (default: 0)",
+    )
+    # --- HTTP timeouts (RFC 9112) and the stop ---
+    p.add_argument(
+        "--keep-alive",
+        type=seconds,
+        default=DEFAULT_TIMEOUTS["keep_alive"],
+        metavar="S",
+        help="close a connection idle this long (default: %(default)g, as uvicorn)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUTS["header_timeout"],
+        metavar="S",
+        help="a request's head must arrive within this (then 408; default: %(default)g)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUTS["body_timeout"],
+        metavar="S",
+        help="a request's body must arrive within this after its head (default: %(default)g)",
+    )
+    p.add_argument(
+        "--graceful-timeout",
+        type=finite(0, "a number of seconds (0 or more)"),
+        default=DEFAULT_TIMEOUTS["graceful_timeout"],
+        metavar="S",
+        help="on SIGTERM/SIGINT, time to finish the requests in flight (default: %(default)g)",
     )
     # --- the runtime and the address (Docker: the port is published on this host) ---
     p.add_argument(

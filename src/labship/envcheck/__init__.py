@@ -84,6 +84,8 @@ def check_environment(
     with ThreadPoolExecutor(max_workers=count) as pool:
         found = [f for share in pool.map(lambda s: _probe(env, s, native), shares) for f in share]
     found.sort(key=lambda f: wanted.index(f.dist) if f.dist in wanted else len(wanted))
+    if not found:
+        return
     ctx = context(project, lock, "local", dev=dev)
     warn(found, ctx, console)
     refused = [f for f in found if f.main]
@@ -193,7 +195,12 @@ def _failure(event: dict[str, Any], kind: object) -> Failure:
 
 
 def context(project: Project, lock: Lock, where: Where, *, dev: bool) -> Context:
-    versions = lock.dev if dev else lock.prod
+    from labship.errors import LabshipError
+
+    try:
+        versions = lock.dev if dev else lock.prod
+    except LabshipError:  # an unreadable lock: advice without its versions
+        versions = {}
     return Context(where, project.settings.spec, lock.python, versions.get("numpy"), versions)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labship.errors import ConfigError, StaleLockError
+from labship.inputs import load_toml, read_bytes, read_text
 from labship.locking.files import TOOL_TABLE
 from labship.locking.files import split as _split
 
@@ -78,11 +79,14 @@ def _versions(path: Path) -> dict[str, str]:
     """Package name -> version; a lock broken below its header (a conflict marker, a
     package without a name) is one line, like one broken in its [tool.labship] table."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return {str(p["name"]): str(p["version"]) for p in data.get("packages", [])}
+        packages = load_toml(read_text(path))["packages"]  # PEP 751: required, even empty
+        if not isinstance(packages, list):
+            raise TypeError(packages)
+        return {str(p["name"]): str(p["version"]) for p in packages}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, LookupError, TypeError):
         raise StaleLockError(
-            f"{path}: cannot be read (its [[packages]] are malformed)", hint="run 'labship lock'"
+            f"{path}: cannot be read (its [[packages]] are missing or malformed)",
+            hint="run 'labship lock'",
         ) from None
 
 
@@ -106,10 +110,11 @@ def environments() -> list[str]:
 def project_python(project: Project, spec: Spec | None) -> str:
     declared = project.settings.python
     from_spec = spec.python if spec is not None else None
-    if declared and from_spec and declared != from_spec:
+    wanted = spec.python_spec if spec is not None else None
+    if declared and wanted and not _admits(wanted, declared):
+        said = f"python={from_spec}" if from_spec else f"python {wanted}"
         raise ConfigError(
-            f"{project.config_path}: python = {declared!r} but {project.settings.spec} "
-            f"says python={from_spec}",
+            f"{project.config_path}: python = {declared!r} but {project.settings.spec} says {said}",
             hint="make them agree",
         )
     python = declared or from_spec
@@ -121,11 +126,23 @@ def project_python(project: Project, spec: Spec | None) -> str:
     return python
 
 
+def _admits(python_spec: str, version: str) -> bool:
+    """True when the spec's python constraint admits ``version`` ("3.11": any 3.11.x)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        specifier = SpecifierSet(python_spec)
+    except InvalidSpecifier:
+        return False
+    candidates = [version] if version.count(".") >= 2 else [f"{version}.{p}" for p in range(40)]
+    return any(specifier.contains(c, prereleases=True) for c in candidates)
+
+
 def input_digest(project: Project, python: str) -> str:
     """A cheap fingerprint of the raw inputs: checked first on every run."""
     h = hashlib.sha256()
     try:
-        h.update(project.spec_path.read_bytes())
+        h.update(read_bytes(project.spec_path))
     except OSError:
         h.update(b"<missing>")
     settings = project.settings
@@ -157,6 +174,21 @@ def inputs_hash(
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
+def _check_requirements(project: Project, key: str, entries: tuple[str, ...]) -> None:
+    """Each ``[lab] <key>`` entry is a PEP 508 requirement, or one line (78) naming it."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for entry in entries:
+        try:
+            Requirement(entry)
+        except InvalidRequirement as exc:
+            why = str(exc).splitlines()[0]
+            raise ConfigError(
+                f"{project.config_path}: [lab] {key}: {entry!r} is not a requirement ({why})",
+                hint='write a package name with an optional version, e.g. "jupyterlab>=4"',
+            ) from None
+
+
 def lock(project: Project, *, console: Console) -> LockResult:
     """Resolve, report every unusable pin at once, then replace both files together."""
     from labship.locking import conda
@@ -165,6 +197,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
     from labship.spec import read_spec
 
     settings = project.settings
+    _check_requirements(project, "packages", settings.dev_packages)
     spec = read_spec(project.spec_path, root=project.root)
     _report_conda(project, spec, console)
     python = project_python(project, spec)
@@ -300,7 +333,7 @@ def read_lock(project: Project, *, check: bool = True) -> Lock:
     texts = []
     for path in (project.lock_path, project.dev_lock_path):
         try:
-            texts.append(path.read_text(encoding="utf-8"))
+            texts.append(read_text(path))
         except FileNotFoundError:
             raise StaleLockError(
                 f"{project.root}: no lock ({path.name} is missing)", hint="run 'labship lock'"
@@ -345,7 +378,7 @@ def _meta(path: Path, table: str) -> dict[str, Any]:
     """The [tool.labship] table, checked: a lock with a conflict marker or a missing key
     is unusable, and says so in one line (never a traceback)."""
     try:
-        meta = tomllib.loads(table)["tool"]["labship"]
+        meta = load_toml(table)["tool"]["labship"]
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
         why = "not valid TOML" if isinstance(exc, tomllib.TOMLDecodeError) else "no [tool.labship]"
         raise StaleLockError(f"{path}: cannot be read ({why})", hint="run 'labship lock'") from None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labship.errors import Interrupted, ToolError
+from labship.inputs import load_toml
 
 TOOL_TABLE = "\n[tool.labship]\n"
 
@@ -32,7 +33,7 @@ def render_lock(path: Path, body: str, meta: Mapping[str, Any], *, dev: bool) ->
     table = render("lock/labship-table.toml.j2", set="dev" if dev else "prod", **meta)
     text = body.rstrip("\n") + "\n" + table
     try:
-        data = tomllib.loads(text)
+        data = load_toml(text)
         tool = data["tool"]["labship"]
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
         raise _broken(path, f"not valid TOML: {exc}") from None

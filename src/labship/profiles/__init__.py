@@ -98,7 +98,8 @@ def profile_path(root: Path, name: str) -> Path:
 
 
 def list_profiles(root: Path) -> list[str]:
-    """Existing profile names; editor backups (``.env_dev~``, ``.env_dev.bak``) are not ones."""
+    """Existing profile names; editor backups (``.env_dev~``, ``.env_dev.bak``) and folders
+    are not ones. A pipe or a device named like one is: reading it says it is no file."""
     try:
         entries = list(root.iterdir())
     except OSError:
@@ -108,7 +109,7 @@ def list_profiles(root: Path) -> list[str]:
         for entry in entries
         if entry.name.startswith(".env_")
         and _PROFILE_NAME_RE.fullmatch(entry.name[len(".env_") :])
-        and entry.is_file()
+        and not entry.is_dir()
     ]
     return sorted(names)
 
@@ -144,7 +145,9 @@ def load_profile(
     """Load ``.env_<name>``; fail early, naming every missing variable at once. Its secret
     keys are those declared, and those that look secret unless declared ``public``."""
     path = profile_path(root, name)
-    if not _PROFILE_NAME_RE.fullmatch(name) or not path.is_file():
+    # A folder or a pipe of that name is a profile that cannot be read (65, by
+    # parse_env_file), not an unknown one.
+    if not _PROFILE_NAME_RE.fullmatch(name) or not os.path.lexists(path):
         raise UsageError(
             f"unknown profile {name!r}: {path} does not exist",
             hint=_missing_hint(root, name, required),
@@ -193,7 +196,9 @@ def _missing_hint(root: Path, name: str, required: Sequence[str]) -> str:
     existing = list_profiles(root)
     here = f"profiles here: {', '.join(existing)}" if existing else f"no profiles in {root}"
     usual = [n for n in (DEFAULT_PROFILE, "prod") if n not in existing]
-    close = difflib.get_close_matches(name, [*existing, *usual], n=1)
+    # Never the name typed: "did you mean 'prod'?" for a missing prod says nothing.
+    candidates = [n for n in (*existing, *usual) if n != name]
+    close = difflib.get_close_matches(name, candidates, n=1)
     if close and close[0] in existing:
         return f"did you mean {close[0]!r}? {here}"
     if close:  # a typo of a profile not made yet: how to make that one

@@ -56,6 +56,7 @@ import re
 from pathlib import Path
 
 from labship.errors import ProfileError
+from labship.inputs import read_bytes
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _EXPORT_RE = re.compile(r"export[ \t]+")
@@ -74,16 +75,21 @@ _HINT_DOLLAR = (
 _WHY_DOLLAR = "(Compose 1.29 and v2 expand it differently, v2 from the caller's shell first)"
 
 
+def read_env_bytes(path: Path) -> bytes:
+    """An env file's bytes; one that cannot be read (missing, a folder, a pipe) is 65."""
+    try:
+        return read_bytes(path)
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
 def parse_env_file(path: Path) -> dict[str, str]:
     """Read one env file; errors carry ``path:line`` so the user can jump to it."""
     try:
-        # newline="": keep CR, so CR line breaks the Composes read differently are seen.
-        with path.open(encoding="utf-8-sig", newline="") as stream:
-            text = stream.read()
+        # CR kept, so CR line breaks the Composes read differently are seen.
+        text = read_env_bytes(path).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ProfileError(f"{path}: is not UTF-8 text", hint="save it as UTF-8") from None
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot be read ({exc.strerror})") from None
     return parse_env_text(text, source=str(path))
 
 

@@ -6,6 +6,7 @@ its names are re-exported here so ``from labship.project import Settings`` keeps
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,9 +111,9 @@ def _job_hint(name: str, jobs: Mapping[str, Job]) -> str:
     return f"did you mean {close[0]!r}? {known}" if close else known
 
 
-def find_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` holding a labship.toml."""
-    here = (start or Path.cwd()).resolve()
+def find_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The nearest folder at or above ``start`` (a path or a string) holding a labship.toml."""
+    here = (Path.cwd() if start is None else Path(start)).resolve()
     for folder in (here, *here.parents):
         try:
             if (folder / CONFIG_NAME).is_file():
@@ -128,6 +129,6 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
-def load_project(start: Path | None = None) -> Project:
+def load_project(start: str | os.PathLike[str] | None = None) -> Project:
     root = find_root(start)
     return Project(root=root, settings=read_settings(root / CONFIG_NAME))

@@ -71,6 +71,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labship.errors import ConfigError
+from labship.inputs import load_toml, read_text
 
 CONFIG_NAME = "labship.toml"
 STATE_DIR = ".labship"  # labship.state.DIR: what is in it is labship.state's
@@ -186,7 +187,7 @@ def _bare_name(requirement: str) -> str:
 
 def read_settings(path: Path) -> Settings:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = load_toml(read_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}", hint="fix the syntax") from None
     except UnicodeDecodeError:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from labship.atomicfile import write_text_atomic
 from labship.errors import ConfigError, FileWriteError
+from labship.inputs import load_toml, read_text
 from labship.project.settings import Settings, parse_settings, read_settings
 from labship.templates import toml_key, toml_value
 
@@ -32,7 +33,7 @@ def set_schedule(
 ) -> Settings:
     """Write the given keys into ``[jobs.<job>]`` of ``path``; the settings after."""
     before = read_settings(path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     old = before.jobs[job]
     new = replace(
         old,
@@ -59,7 +60,7 @@ def set_schedule(
 
 def _parsed(text: str, path: Path) -> Settings | None:
     try:
-        return parse_settings(tomllib.loads(text), source=str(path))
+        return parse_settings(load_toml(text), source=str(path))
     except (tomllib.TOMLDecodeError, ConfigError):
         return None
 

@@ -305,6 +305,22 @@ class DockerRuntime:
         name = container_name(project, job.name)
         stdin_data = _stdin_is_data()
         labels = {"kind": "run", "job": job.name, "profile": profile.name}
+        # A killed labship's container is stopped (stop_timeout, then killed) and removed
+        # by the keeper, as the local runtime's job is: a docker client does neither.
+        with containers.kept(name, grace=job.stop_timeout):
+            return self._run(project, env, job, values, labels, name, stdin_data, console)
+
+    def _run(
+        self,
+        project: Project,
+        env: Image,
+        job: Job,
+        values: Mapping[str, str],
+        labels: Mapping[str, str],
+        name: str,
+        stdin_data: bool,
+        console: Console,
+    ) -> Ended:
         try:
             with deferred_signals() as early:
                 # The engine's API when it is reachable (no second docker client); the CLI
@@ -478,7 +494,7 @@ class DockerRuntime:
 
     def _lab_foreground(self, name: str, info: LabInfo, token: str, console: Console) -> None:
         proc = containers.start_attached(name)
-        with forward_signals(proc) as received:
+        with containers.kept(name, grace=STOP_GRACE), forward_signals(proc) as received:
             up = wait_until(
                 lambda: ready(info.port, token),
                 alive=lambda: proc.poll() is None and not received,

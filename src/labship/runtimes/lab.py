@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from labship import state
 from labship.atomicfile import write_text_atomic
 from labship.errors import PortInUse, ToolError
+from labship.inputs import read_text
 from labship.runtimes.base import LabInfo
 from labship.tools.process import wait_until
 
@@ -126,7 +127,7 @@ def write_record(project: Project, info: LabInfo, handle: Mapping[str, Any]) -> 
 def read_record(project: Project) -> LabRecord | None:
     """The detached lab's record; None when there is none or it is malformed."""
     try:
-        data = json.loads(state_path(project).read_text(encoding="utf-8"))
+        data = json.loads(read_text(state_path(project)))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,15 @@ if TYPE_CHECKING:
     from labship.runtimes.base import Runtime
 
 DEFAULT_PORT = 5000  # mlflow models serve's
-STOP_GRACE = 10.0
+# The server's timeouts (seconds), as app/server.py's defaults (a test checks they agree):
+# keep-alive as uvicorn's; the graceful stop below the Kubernetes grace (targets/k8s.py).
+DEFAULT_TIMEOUTS = {
+    "keep_alive": 5.0,
+    "header_timeout": 10.0,
+    "body_timeout": 60.0,
+    "graceful_timeout": 20.0,
+}
+STOP_MARGIN = 5.0  # labship kills the server this long after its graceful timeout
 MAX_BATCH = 4096  # the worker frame's count is 16 bits; past a few hundred nothing gains
 
 
@@ -36,6 +45,10 @@ class ServeOptions:
     timeout: float = 60.0  # seconds a prediction may take before 504
     batch: int = 1  # requests one prediction may combine (1: no micro-batching)
     batch_wait: float = 0.0  # ms a batch may wait for more while the other workers are busy
+    keep_alive: float = DEFAULT_TIMEOUTS["keep_alive"]  # an idle connection is closed
+    header_timeout: float = DEFAULT_TIMEOUTS["header_timeout"]  # a request's head (then 408)
+    body_timeout: float = DEFAULT_TIMEOUTS["body_timeout"]  # its body, after the head
+    graceful_timeout: float = DEFAULT_TIMEOUTS["graceful_timeout"]  # to finish on SIGTERM
 
 
 def serve(
@@ -88,7 +101,11 @@ def serve(
     queue = options.queue if options.queue is not None else 64 * workers
     argv = [str(env / "bin" / "python"), "-m", f"{PACKAGE}.server", "--model", str(folder.path)]
     argv += ["--host", options.host, "--port", str(options.port), "--workers", str(workers)]
-    argv += ["--queue", str(queue), "--timeout", f"{options.timeout:g}"]
+    argv += ["--queue", str(queue), "--timeout", f"{options.timeout!r}"]
+    argv += ["--keep-alive", f"{options.keep_alive!r}"]
+    argv += ["--header-timeout", f"{options.header_timeout!r}"]
+    argv += ["--body-timeout", f"{options.body_timeout!r}"]
+    argv += ["--graceful-timeout", f"{options.graceful_timeout!r}"]
     if options.batch > 1:
         argv += ["--batch", str(options.batch), "--batch-wait", f"{options.batch_wait:g}"]
     variables = {**os.environ, "PYTHONPATH": str(code), "PYTHONNOUSERSITE": "1"}
@@ -101,7 +118,13 @@ def serve(
         f"serving {folder.path} on http://{options.host}:{options.port} ({workers} workers)"
     )
     with store.in_use(env):
-        ended = run_foreground(argv, env=variables, cwd=folder.path, what="serve", grace=STOP_GRACE)
+        ended = run_foreground(
+            argv,
+            env=variables,
+            cwd=folder.path,
+            what="serve",
+            grace=options.graceful_timeout + STOP_MARGIN,
+        )
     return 0 if ended.signal is not None and not ended.killed else ended.exit_code
 
 
@@ -121,8 +144,16 @@ def _check_options(options: ServeOptions) -> None:
         raise UsageError(f"--port {options.port} is not a TCP port", hint="use 1 to 65535")
     if options.workers is not None and options.workers < 1:
         raise UsageError("--workers must be at least 1")
-    if options.timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
+    for flag, value, low in (
+        ("--timeout", options.timeout, 0.001),
+        ("--keep-alive", options.keep_alive, 0.001),
+        ("--header-timeout", options.header_timeout, 0.001),
+        ("--body-timeout", options.body_timeout, 0.001),
+        ("--graceful-timeout", options.graceful_timeout, 0.0),
+        ("--batch-wait", options.batch_wait, 0.0),
+    ):
+        if not math.isfinite(value) or value < low:
+            raise UsageError(f"{flag} must be a finite number, at least {low:g}")
     if not 1 <= options.batch <= MAX_BATCH:
         raise UsageError(f"--batch must be 1 to {MAX_BATCH} requests")
     if not 0 <= options.batch_wait <= 60_000:

@@ -22,7 +22,13 @@ if TYPE_CHECKING:
     from labship.serving import ServeOptions
     from labship.serving.model import ModelFolder
 
-STOP_GRACE = 10
+
+def stop_grace(options: ServeOptions) -> int:
+    """Seconds docker waits after SIGTERM before SIGKILL: the server's graceful timeout
+    and a margin."""
+    from labship.serving import STOP_MARGIN
+
+    return int(options.graceful_timeout + STOP_MARGIN + 0.999)
 
 
 def build_image(folder: Path, *, console: Console) -> ServeImage:
@@ -54,10 +60,13 @@ def serve_container(
     built = image.ensure(model, lock, server(), console=console)
     name = f"{image.image_name(model).replace('/', '-')}-{secrets.token_hex(4)}"
     argv = ["create", "--rm", "--name", name, "--pull", "never"]
-    argv += ["--stop-timeout", str(STOP_GRACE), "--label", "org.labship.kind=serve"]
+    argv += ["--stop-timeout", str(stop_grace(options)), "--label", "org.labship.kind=serve"]
     host = f"[{options.host}]" if ":" in options.host else options.host  # IPv6
     argv += ["-p", f"{host}:{options.port}:{image.PORT}", built.image_id]
-    argv += ["--timeout", f"{options.timeout:g}"]
+    argv += ["--timeout", repr(options.timeout), "--keep-alive", repr(options.keep_alive)]
+    argv += ["--header-timeout", repr(options.header_timeout)]
+    argv += ["--body-timeout", repr(options.body_timeout)]
+    argv += ["--graceful-timeout", repr(options.graceful_timeout)]
     if options.workers is not None:  # else the container's CPUs, from its cgroup
         queue = options.queue if options.queue is not None else 64 * options.workers
         argv += ["--workers", str(options.workers), "--queue", str(queue)]
@@ -75,7 +84,8 @@ def serve_container(
             f"serving {model.path} on http://{options.host}:{options.port} "
             f"(container {name}, image {built.tag})"
         )
-        ended = containers.attach(name, grace=STOP_GRACE, what="the server", console=console)
+        grace = stop_grace(options)
+        ended = containers.attach(name, grace=grace, what="the server", console=console)
     finally:
         containers.remove(name, console=console)
     return 0 if ended.signal is not None and not ended.killed else ended.exit_code

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from labship.serving.model import ModelFolder
     from labship.serving.origin import ProdPins
 
-# What the server adds to the model's own set: fast JSON, YAML for the MLmodel file, and
+# What the server adds to the model's own set: fast JSON, YAML for the MLmodel file,
 # pandas/numpy for the request formats (the model usually pins them; without mlflow
-# nothing else would bring them).
-SERVER_REQUIREMENTS = ("orjson>=3.9", "pyyaml>=6", "pandas", "numpy")
+# nothing else would bring them), and httptools, the HTTP parser (llhttp) of app/front.py.
+SERVER_REQUIREMENTS = ("orjson>=3.9", "pyyaml>=6", "pandas", "numpy", "httptools>=0.6.4")
 # Left out of a sklearn model's set; what each serialization format needs to load.
 MLFLOW_NAMES = frozenset({"mlflow", "mlflow-skinny"})
 FORMAT_PACKAGES = {"cloudpickle": "cloudpickle", "skops": "skops"}
@@ -151,7 +151,7 @@ def uv_reason(stderr: str, source: Path) -> str:
 
 def _check(env: Path) -> None:
     """The server's imports must work in the new environment before it is kept."""
-    probe = "import orjson, yaml, pandas, numpy"
+    probe = "import orjson, yaml, pandas, numpy, httptools"
     done = subprocess.run(
         [str(env / "bin" / "python"), "-c", probe], capture_output=True, text=True, check=False
     )

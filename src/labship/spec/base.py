@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labship.errors import SpecError
+from labship.inputs import read_text
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ def _validate_requirement(requirement: str, where: str, context: str) -> None:
 def _read_text(path: Path, shown: str, *, included_at: str | None = None) -> str:
     where = f"{included_at}: " if included_at else ""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        # A regular file only: a named pipe in -r would block `labship lock` forever.
+        text = read_text(path, encoding="utf-8-sig")
+        return text.replace("\r\n", "\n").replace("\r", "\n")  # as open() reads text
     except FileNotFoundError:
         raise SpecError(f"{where}{shown}: no such file", hint="create it or fix the path") from None
     except UnicodeDecodeError:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import SpecError
+from labship.inputs import compose_yaml
 from labship.spec import condanames
 from labship.spec.base import (
     Spec,
@@ -83,7 +84,7 @@ def _compose(text: str, shown: str) -> MappingNode:
     import yaml
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_yaml(text)  # nested past MAX_DEPTH: a YAMLError, as a syntax error
     except yaml.MarkedYAMLError as err:
         lineno = err.problem_mark.line + 1 if err.problem_mark else 1
         problem = err.problem or err.context or "syntax error"

@@ -64,7 +64,11 @@ HISTORY = 3
 SERVE = "serve="  # the switch that names a model folder to serve (api.export's serve=)
 REPLICAS = 1
 SERVICE_PORT = 80
-SERVE_GRACE = 30  # the server stops its workers and exits on SIGTERM well within this
+# The serving pod's stop: preStop sleeps while the endpoint is taken out of the Service
+# (requests still arrive meanwhile), then SIGTERM: the server stops accepting, answers
+# /ping 503, finishes what it has read within its graceful timeout and exits 0; the grace
+# period covers both, with a margin before the kubelet's SIGKILL.
+PRESTOP_SECONDS = 5
 STARTUP_SECONDS = 120  # the startup probe's patience while the model loads
 # Requests and limits of the serving container: the limit's 2 CPUs are 2 workers.
 SERVE_RESOURCES = {"cpu_request": "500m", "cpu_limit": "2", "memory": "1Gi"}
@@ -198,7 +202,9 @@ class K8sTarget:
             "port": image.PORT,
             "service_port": SERVICE_PORT,
             "replicas": REPLICAS,
-            "grace": SERVE_GRACE,
+            "grace": serve_grace(),
+            "prestop_seconds": PRESTOP_SECONDS,
+            "graceful_timeout": _graceful_timeout(),
             "startup_seconds": STARTUP_SECONDS,
             "resources": SERVE_RESOURCES,
         }
@@ -268,6 +274,20 @@ class K8sTarget:
             else:
                 files.append(_planned(root / f"{profile}.env", text, private=True))
         return files
+
+
+def _graceful_timeout() -> float:
+    from labship.serving import DEFAULT_TIMEOUTS
+
+    return DEFAULT_TIMEOUTS["graceful_timeout"]
+
+
+def serve_grace() -> int:
+    """terminationGracePeriodSeconds of the serving pod: the preStop sleep, the server's
+    graceful timeout (the image's default), and labship's margin before a kill."""
+    from labship.serving import STOP_MARGIN
+
+    return int(PRESTOP_SECONDS + _graceful_timeout() + STOP_MARGIN + 0.999)
 
 
 def serve_name(project: Project, folder: Path) -> str:

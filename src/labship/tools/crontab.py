@@ -7,8 +7,10 @@ An entry is a pair of lines, a marker comment and the cron line under it::
     0 22 * * * /bin/sh /home/me/churn/.labship/cron/train.sh
 
 Every other line (the user's entries, comments, ``MAILTO=``, ``PATH=``) is kept exactly
-as it was, in its place. The daemon reads crontabs only through ``crontab`` (it reloads
-when the spool changes), so nothing here touches the spool files.
+as it was, in its place: the crontab is bytes from ``crontab -l`` to ``crontab -``, never
+decoded, so a line in Latin-1 (``caf\xe9``) survives byte for byte. The daemon reads
+crontabs only through ``crontab`` (it reloads when the spool changes), so nothing here
+touches the spool files.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labship.errors import RuntimeUnavailable, ToolError
-from labship.tools.process import failure_message, run_tool
+from labship.tools.process import BytesResult, ToolResult, failure_message, run_bytes
 
 INSTALL_HINT = "install cron (Debian/Ubuntu: sudo apt-get install cron)"
 PIDFILE = Path("/run/crond.pid")  # Debian's cron writes it when it starts
@@ -41,20 +43,27 @@ def _crontab() -> str:
     return found
 
 
-def read() -> str:
-    """The user's crontab; "" when they have none yet."""
+def read() -> bytes:
+    """The user's crontab as bytes, exactly; b"" when they have none yet."""
     argv = [_crontab(), "-l"]
-    result = run_tool("crontab", argv, check=False)
+    result = run_bytes("crontab", argv)
     if result.returncode == 0:
         return result.stdout
     if "no crontab for" in result.stderr:
-        return ""
-    raise ToolError(failure_message("crontab", argv, result, None))
+        return b""
+    raise ToolError(failure_message("crontab", argv, _as_text(result), None))
 
 
-def write(text: str) -> None:
+def write(data: bytes) -> None:
     """Replace the user's crontab; crontab checks every line and refuses bad ones."""
-    run_tool("crontab", [_crontab(), "-"], stdin=text if text.endswith("\n") else text + "\n")
+    argv = [_crontab(), "-"]
+    result = run_bytes("crontab", argv, stdin=data if data.endswith(b"\n") else data + b"\n")
+    if result.returncode != 0:
+        raise ToolError(failure_message("crontab", argv, _as_text(result), None))
+
+
+def _as_text(result: BytesResult) -> ToolResult:
+    return ToolResult(result.returncode, "", result.stderr)
 
 
 def daemon_running(pidfile: Path = PIDFILE) -> bool | None:
@@ -67,24 +76,34 @@ def daemon_running(pidfile: Path = PIDFILE) -> bool | None:
     return True
 
 
-def entries(text: str, prefix: str) -> list[Entry]:
+def _lines(data: bytes) -> list[bytes]:
+    """The lines of ``data``, split at LF only: a CR, a form feed or a byte that is no
+    UTF-8 inside someone else's line stays where it is."""
+    lines = data.split(b"\n")
+    return lines[:-1] if lines and lines[-1] == b"" else lines
+
+
+def entries(data: bytes, prefix: str) -> list[Entry]:
     """The pairs whose marker comment starts with ``# {prefix}``, in order."""
     found = []
-    lines = text.splitlines()
+    lines = _lines(data)
     for index, line in enumerate(lines):
         tag = _tag(line, prefix)
         if tag is not None:
-            following = lines[index + 1] if index + 1 < len(lines) else ""
-            found.append(Entry(tag, "" if _tag(following, prefix) is not None else following))
+            following = lines[index + 1] if index + 1 < len(lines) else b""
+            text = "" if _tag(following, prefix) is not None else _text(following)
+            found.append(Entry(tag, text))
     return found
 
 
-def replace(text: str, prefix: str, drop: Callable[[str], bool], add: Sequence[Entry] = ()) -> str:
-    """``text`` without the marked pairs whose tag ``drop`` selects, with ``add`` in the
-    place of the first pair dropped (else at the end). Other lines stay as they are."""
-    out: list[str] = []
+def replace(
+    data: bytes, prefix: str, drop: Callable[[str], bool], add: Sequence[Entry] = ()
+) -> bytes:
+    """``data`` without the marked pairs whose tag ``drop`` selects, with ``add`` in the
+    place of the first pair dropped (else at the end). Other lines stay byte for byte."""
+    out: list[bytes] = []
     where: int | None = None
-    lines = text.splitlines()
+    lines = _lines(data)
     index = 0
     while index < len(lines):
         tag = _tag(lines[index], prefix)
@@ -97,10 +116,15 @@ def replace(text: str, prefix: str, drop: Callable[[str], bool], add: Sequence[E
         pair = following is not None and following.strip() and _tag(following, prefix) is None
         index += 2 if pair else 1
     at = len(out) if where is None else where
-    out[at:at] = [f"# {prefix}{e.tag}\n{e.line}" for e in add]
-    return "".join(f"{line}\n" for line in out)
+    out[at:at] = [f"# {prefix}{e.tag}\n{e.line}".encode() for e in add]
+    return b"".join(line + b"\n" for line in out)
 
 
-def _tag(line: str, prefix: str) -> str | None:
-    marker = f"# {prefix}"
-    return line[len(marker) :] if line.startswith(marker) else None
+def _text(line: bytes) -> str:
+    """One of labship's own lines (written as UTF-8) as text."""
+    return line.decode("utf-8", errors="replace")
+
+
+def _tag(line: bytes, prefix: str) -> str | None:
+    marker = f"# {prefix}".encode()
+    return _text(line[len(marker) :]) if line.startswith(marker) else None

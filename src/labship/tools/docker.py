@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,7 @@ from labship.atomicfile import write_text_atomic
 from labship.console import Console
 from labship.errors import RuntimeUnavailable
 from labship.tools.process import ToolResult, run_tool
+from labship.tools.process import kept as keeper
 
 if TYPE_CHECKING:
     from labship.tools.process import Ended
@@ -530,6 +532,21 @@ def attach(
     proc = start_attached(name, interactive=interactive)
     with forward_signals(proc) as received:
         return wait(proc, received, kill=killer(name, grace, what, console), grace=grace)
+
+
+def kept(name: str, *, grace: float) -> AbstractContextManager[None]:
+    """While the block runs, a keeper (``tools.process.kept``) for container ``name``: if
+    labship dies, it runs ``docker stop`` (SIGTERM, SIGKILL after ``grace``) and removes
+    the container (one created but never started too), as a signalled labship would."""
+    client = binary()  # found now: the keeper only runs it
+    stop = [client, "stop", "-t", str(int(grace)), name]
+    remove = [client, "rm", "-f", name]
+
+    def stop_orphan() -> None:
+        for argv in (stop, remove):
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+    return keeper(stop_orphan)
 
 
 def start(name: str, *, console: Console) -> None:

@@ -9,6 +9,7 @@ whether the child is a job in a venv or a docker client attached to a container.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from types import FrameType
 
 from labship.console import LINE_LIMIT, Console
 from labship.errors import ProfileError, ToolError, UsageError
+from labship.tools.procinfo import start_time
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,29 @@ def run_tool(
     if check and proc.returncode != 0:
         raise ToolError(failure_message(tool, argv, result, console))
     return result
+
+
+@dataclass(frozen=True)
+class BytesResult:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+
+def run_bytes(tool: str, argv: Sequence[str], *, stdin: bytes | None = None) -> BytesResult:
+    """Run a quick tool whose stdin and stdout are data, not text: bytes in, bytes out,
+    never decoded (stderr, its message, is text). A missing tool is a ToolError."""
+    try:
+        proc = subprocess.run(
+            list(argv),
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ToolError(f"{tool} not found ({argv[0]})", hint=f"install {tool}") from None
+    return BytesResult(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
 
 
 def _terminate(proc: subprocess.Popen[str]) -> None:
@@ -195,6 +220,95 @@ def deferred_signals(signums: Iterable[int] = FORWARDED) -> Iterator[list[int]]:
         yield received
 
 
+# --------------------------------------------------------------------------- a killed labship
+
+# What a killed labship owes its job: what a signalled one does. Signalled, labship passes
+# SIGTERM on, waits the job's stop_timeout, then kills it. Killed (SIGKILL, the OOM
+# killer, a crash) it can do nothing, so a keeper does it instead: a fork of labship, in a
+# session of its own, that holds the read end of a pipe whose write end only labship
+# holds. The kernel closes that end whatever way labship ends; EOF without labship's
+# "done" byte means the job lost its caller, and the keeper stops it (``on_orphan``) as
+# labship would have: the same on every runtime (a process here, a container there).
+# Why not PR_SET_PDEATHSIG: it only signals a direct child and cannot wait a grace period
+# or stop a container (a docker client that dies leaves its container running).
+
+
+@contextlib.contextmanager
+def kept(on_orphan: Callable[[], None]) -> Iterator[None]:
+    """Run ``on_orphan`` in a keeper process if labship dies, or the block raises, before
+    the block ends; a block that ends normally dismisses the keeper."""
+    read_end, write_end = os.pipe()  # not inherited by children labship starts
+    pid = os.fork()
+    if pid == 0:  # the keeper
+        try:
+            _keep(read_end, write_end, on_orphan)
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    try:
+        yield
+    except BaseException:
+        os.close(write_end)  # EOF without "done": the keeper stops what is left
+        raise
+    with contextlib.suppress(OSError):
+        os.write(write_end, b"done")
+    os.close(write_end)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _keep(read_end: int, write_end: int, on_orphan: Callable[[], None]) -> None:
+    os.close(write_end)
+    os.setsid()  # no terminal's signals, nor the ones sent to labship's process group
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP):
+        signal.signal(signum, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # nobody waits on labship's pipes because of the keeper
+        os.dup2(null, fd)
+    os.closerange(3, read_end)  # nor holds labship's files and locks open
+    os.closerange(read_end + 1, 65536)
+    while True:
+        try:
+            said = os.read(read_end, 4)
+            break
+        except InterruptedError:
+            continue
+    if not said:
+        on_orphan()
+
+
+def stop_orphan(pid: int, started: str | None, grace: float) -> None:
+    """SIGTERM to ``pid`` (if it is still the process that ``started``), ``grace`` seconds,
+    then SIGKILL: what labship does to its job when it is signalled itself. Runs in the
+    keeper (a fork): nothing here imports or takes a lock another thread might hold."""
+
+    def same() -> bool:
+        return started is not None and start_time(pid) == started and not _zombie(pid)
+
+    if not same():
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not same():
+            return
+        time.sleep(0.1)
+    if same():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    """Exited, not yet reaped by its new parent: nothing left to stop."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rpartition(")")[2].split()[:1] == ["Z"]
+    except OSError:
+        return True
+
+
 @dataclass(frozen=True)
 class Ended:
     """How a child ended: its exit code (128+N for a signal N, as shells report it), the
@@ -285,7 +399,11 @@ def run_foreground(
     def from_terminal(signum: int) -> bool:
         return signum == signal.SIGINT and interactive
 
-    with forward_signals(proc, skip=from_terminal) as received:
+    started = start_time(proc.pid)
+    with (
+        kept(lambda: stop_orphan(proc.pid, started, grace)),
+        forward_signals(proc, skip=from_terminal) as received,
+    ):
         return wait(proc, received, kill=kill, grace=grace)
 
 

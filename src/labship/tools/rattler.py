@@ -288,8 +288,21 @@ async def _probe(request: dict[str, Any]) -> dict[str, Any]:
             )
             answers.append({"channel": channel, "ok": True, "detail": f"{len(found)} packages"})
         except Exception as exc:
-            answers.append({"channel": channel, "ok": False, "detail": _first_lines(exc)})
+            detail = _missing_folder([channel]) or _first_lines(exc)
+            answers.append({"channel": channel, "ok": False, "detail": detail})
     return {"channels": answers}
+
+
+def _missing_folder(channels: Sequence[str]) -> str | None:
+    """For a file:// channel whose folder is not there, say that (rattler's own words are
+    about a missing noarch/repodata.json)."""
+    from urllib.parse import unquote, urlparse
+
+    for channel in channels:
+        url = urlparse(channel)
+        if url.scheme == "file" and not Path(unquote(url.path)).is_dir():
+            return f"its folder {unquote(url.path)} does not exist"
+    return None
 
 
 class _Corrupt(Exception):
@@ -312,6 +325,11 @@ def _classify(exc: BaseException, request: dict[str, Any]) -> dict[str, str]:
     text = _first_lines(exc)
     channels = ", ".join(request.get("channels", [])) or "the lock's channels"
     if isinstance(exc, _Missing):
+        for url in dict.fromkeys(r.get("channel", "") for r in request.get("records", [])):
+            gone = _missing_folder([url])  # the whole local channel, not one package of it
+            if gone:
+                message = f"conda channel {url} does not answer: {gone}"
+                return {"kind": "unreachable", "message": message}
         return {"kind": "unsatisfiable", "message": str(exc)}
     missing = re.search(r"(\S+\.conda)\S*; .*(404 Not Found|No such file)", text)
     if missing:
@@ -320,7 +338,7 @@ def _classify(exc: BaseException, request: dict[str, Any]) -> dict[str, str]:
     if isinstance(exc, _Corrupt):
         return {"kind": "corrupt", "message": str(exc)}
     if name == "SolverError":
-        why = text.removeprefix("Cannot solve the request because of: ")
+        why = text.removeprefix("Cannot solve the request because of: ").rstrip(".")
         return {"kind": "unsatisfiable", "message": f"no solution from {channels}: {why}"}
     if name == "InvalidMatchSpecError":
         return {"kind": "invalid", "message": f"not a conda match-spec: {text}"}
@@ -332,7 +350,8 @@ def _classify(exc: BaseException, request: dict[str, Any]) -> dict[str, str]:
     ):
         return {
             "kind": "unreachable",
-            "message": f"conda channel {channels} does not answer: {text}",
+            "message": f"conda channel {channels} does not answer: "
+            f"{_missing_folder(request.get('channels', [])) or text}",
         }
     return {"kind": "other", "message": f"{name}: {text}"}
 

@@ -11,6 +11,7 @@ logs or stores them.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import ipaddress
 import json
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from labship.errors import AuthError, LabshipError, RuntimeUnavailable
+from labship.errors import AuthError, ConfigError, LabshipError, RuntimeUnavailable
 
 DOCKER_HUB = "docker.io"
 # Docker Hub is named one way in references, another in config.json and in its API.
@@ -48,8 +49,20 @@ def split(name: str) -> tuple[str, str] | None:
     the name has no host part (docker would send it to Docker Hub)."""
     first, sep, rest = name.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
+        _check_port(first, name)
         return first, rest
     return None
+
+
+def _check_port(host: str, name: str) -> None:
+    """A host's port, when it has one, is a TCP port: docker refuses any other."""
+    port = host.rpartition("]")[2] if host.startswith("[") else host
+    _, colon, digits = port.rpartition(":")
+    if colon and not (digits.isdigit() and 1 <= int(digits) <= 65535):
+        raise ConfigError(
+            f"{name!r}: {digits!r} is not a TCP port (1 to 65535)",
+            hint=f"fix the registry's port in {WHERE}",
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -73,6 +86,13 @@ def down(host: str, why: str) -> RuntimeUnavailable:
     return RuntimeUnavailable(
         f"registry {host} does not answer ({why})",
         hint=f"start it, or check its address ({WHERE})",
+    )
+
+
+def not_a_registry(host: str, why: str) -> RuntimeUnavailable:
+    return RuntimeUnavailable(
+        f"{host} is not an image registry: {why}",
+        hint=f"check the host and port in {WHERE}",
     )
 
 
@@ -256,10 +276,36 @@ class Registry:
         return self._send("GET", "/v2/", {}).status == 401
 
     def check(self, path: str) -> None:
-        """Raise one line unless the registry answers and lets us push to ``path``."""
-        reply = self._call("GET", "/v2/", scope=f"repository:{path}:pull,push")
+        """Raise one line unless the registry answers, is one, and lets us push to
+        ``path``. Any web server answers ``/v2/`` with 200; a registry also names its API
+        (``Docker-Distribution-API-Version: registry/2.0``) and opens an upload session
+        for ``path`` (202 with a ``Location``), which is cancelled at once: proven before
+        labship spends a build on it."""
+        scope = f"repository:{path}:pull,push"
+        reply = self._call("GET", "/v2/", scope=scope)
         if reply.status != 200:
             raise down(self.host, f"/v2/ answered HTTP {reply.status}: not an image registry?")
+        api = reply.headers.get("docker-distribution-api-version", "")
+        if not api.startswith("registry/2."):
+            raise not_a_registry(self.host, "/v2/ answered without its API version header")
+        upload = self._call("POST", f"/v2/{path}/blobs/uploads/", scope=scope)
+        location = upload.headers.get("location", "")
+        if upload.status != 202 or not location:  # read-only, or not for this repository
+            raise RuntimeUnavailable(
+                f"registry {self.host} opened no upload session for {path} "
+                f"(HTTP {upload.status}): it takes no push there",
+                hint=f"check that it is writable, or push elsewhere ({WHERE})",
+            )
+        self._cancel(location)
+
+    def _cancel(self, location: str) -> None:
+        """DELETE the upload session just opened (a registry expires it anyway)."""
+        parts = urlsplit(location)
+        if parts.netloc and parts.netloc != self.api_host:
+            return  # elsewhere (a storage redirect): leave it to expire
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        with contextlib.suppress(LabshipError):
+            self._send("DELETE", target, {})
 
     def digest(self, path: str, reference: str) -> str | None:
         """The manifest digest ``path:reference`` names in the registry; None if absent."""
@@ -352,6 +398,7 @@ __all__ = [
     "from_docker",
     "is_loopback",
     "login_source",
+    "not_a_registry",
     "refused",
     "split",
     "unknown_host",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from labship.errors import ConfigError, ConflictError, FileWriteError, UsageError
+from labship.inputs import read_text
 from labship.project.settings import (
     DEFAULT_SPEC,
     NAME_HINT,
@@ -101,7 +102,7 @@ def ignore_files() -> list[File]:
 def read_loosely(path: Path) -> str:
     """A file init only looks into: odd bytes are replaced, an unreadable file is named."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_text(path, errors="replace")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 

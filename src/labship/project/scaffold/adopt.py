@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from labship.errors import ConfigError, ConflictError, ProfileError, UsageError
-from labship.profiles import DEFAULT_PROFILE, creation_hint, parse_env_file, profile_path
+from labship.inputs import load_yaml, read_text
+from labship.profiles import DEFAULT_PROFILE, creation_hint, list_profiles, profile_path
+from labship.profiles.envfile import parse_env_text, read_env_bytes
 from labship.project.scaffold._shared import (
     File,
     ScaffoldResult,
@@ -350,7 +352,7 @@ def _compose_services(path: Path) -> dict[str, Mapping[str, Any]]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(read_text(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -388,7 +390,7 @@ def _profile_keys(root: Path, notes: list[str]) -> tuple[list[str], list[str]]:
     profile invalid. Nor is JUPYTER_TOKEN, the lab's, even where .env_dev is the only one.
     """
     profiles = sorted(
-        (p for p in root.glob(".env_*") if p.is_file()),
+        (profile_path(root, name) for name in list_profiles(root)),
         key=lambda p: ({".env_dev": 0, ".env_prod": 1}.get(p.name, 2), p.name),
     )
     if not profiles:
@@ -434,12 +436,15 @@ def _env_keys(path: Path, notes: list[str]) -> list[str]:
     stop init: the keys are then taken line by line, and the note says which line
     ``labship run`` will refuse until it is fixed.
     """
+    data = read_env_bytes(path)  # unreadable: 65, as `labship run` says it
     try:
-        return list(parse_env_file(path))
+        return list(parse_env_text(data.decode("utf-8-sig"), source=str(path)))
+    except UnicodeDecodeError:
+        notes.append(f"{path}: is not UTF-8 text: keys taken line by line; save it as UTF-8")
     except ProfileError as exc:
         notes.append(f"{exc.message}: keys taken line by line; fix it before `labship run`")
     keys: list[str] = []
-    for line in read_loosely(path).splitlines():
+    for line in data.decode("utf-8", errors="replace").splitlines():
         found = _LOOSE_KEY.match(line)
         if found and found.group(1) not in keys:
             keys.append(found.group(1))

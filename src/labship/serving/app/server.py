@@ -1,346 +1,35 @@
-"""The front process: HTTP on asyncio, predictions in forked worker processes.
+"""The front process: HTTP on asyncio (``front``), predictions in forked worker processes
+(``pool``), its command line, and its stop.
 
-Requests beyond the workers wait in a bounded queue (503 when it is full); a prediction
-slower than the timeout is answered 504 and its worker is killed and replaced, so its
-CPU comes back; a worker that dies is replaced while the others keep answering.
+On SIGTERM, SIGINT or SIGHUP the server stops accepting connections, answers the
+requests it has read (``/ping`` with 503, so a load balancer drains it), closes each
+connection after its last answer, and exits 0 once they are all closed or
+``--graceful-timeout`` has passed (a second Ctrl-C: at once). Workers ignore those
+signals: a process group's stop must not kill a prediction in flight.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import contextlib
-import itertools
-import os
+import math
 import signal
-import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 from . import openapi, protocol, worker
+from .pool import Pool
+
+# The defaults of the timeouts (seconds); labship's own flags and the Kubernetes
+# Deployment (terminationGracePeriodSeconds) are made from the same numbers.
+KEEP_ALIVE = 5.0  # uvicorn's
+HEADER_TIMEOUT = 10.0
+BODY_TIMEOUT = 60.0
+GRACEFUL_TIMEOUT = 20.0
 
 VERSION = b'"labship-serve 0.1.0"'
-
-
-class Slot:
-    """One worker process and the front's end of its socket."""
-
-    def __init__(self, model: worker.Model) -> None:
-        front, back = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:  # the worker: no asyncio, no signals, no sockets of the front
-            _become_worker(back.fileno())
-            worker.serve_forever(model, back)
-        back.close()
-        self.pid = pid
-        self.sock = front
-        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-
-    async def send(self, items: list[Pending]) -> None:
-        if self.streams is None:
-            self.streams = await asyncio.open_connection(sock=self.sock)
-        frame = [worker.FRAME.pack(len(items))]
-        for item in items:
-            frame += [worker.REQUEST.pack(len(item.body), len(item.ctype)), item.ctype, item.body]
-        self.streams[1].write(b"".join(frame))
-
-    async def answer(self) -> tuple[int, int, bytes]:
-        """(index in the frame, status, body) of the next answer."""
-        assert self.streams is not None
-        reader = self.streams[0]
-        index, status, size = worker.ANSWER.unpack(await reader.readexactly(worker.ANSWER.size))
-        return index, status, await reader.readexactly(size)
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
-        if self.streams is not None:
-            self.streams[1].close()
-        else:
-            self.sock.close()
-
-
-def _become_worker(keep: int) -> None:
-    """Drop what the fork copied from the front: its clients' sockets (a client would
-    never see its connection close), the listening socket, the event loop's signals."""
-    signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 16)
-
-
-class Pending:
-    """A request waiting for its answer. ``alone``: it was in a batch that timed out or
-    killed its worker, and is tried again by itself."""
-
-    __slots__ = ("alone", "body", "ctype", "future", "since")
-
-    def __init__(
-        self, ctype: bytes, body: bytes, future: asyncio.Future[tuple[int, bytes]]
-    ) -> None:
-        self.ctype, self.body, self.future = ctype, body, future
-        self.since = future.get_loop().time()
-        self.alone = False
-
-
-class Pool:
-    """Idle workers, and the requests waiting for one (at most ``queue``).
-
-    Micro-batching (``batch`` > 1): a free worker takes the oldest waiting request with
-    the ones after it, up to ``batch`` requests, in one frame (the worker predicts
-    together those it can concatenate). It waits for more -- at most ``wait`` seconds
-    after the oldest arrived -- only while every other worker is busy; a worker that
-    is free while the others are free too (low load) takes what there is at once.
-    """
-
-    def __init__(
-        self,
-        model: worker.Model,
-        size: int,
-        queue: int,
-        timeout: float,
-        batch: int = 1,
-        wait: float = 0.0,
-    ) -> None:
-        self.model = model
-        self.timeout = timeout
-        self.queue = queue
-        self.batch = max(1, batch)
-        self.wait = wait
-        self.slots = [Slot(model) for _ in range(size)]
-        self.idle: collections.deque[Slot] = collections.deque(self.slots)
-        self.waiting: collections.deque[Pending] = collections.deque()
-        self.timer: asyncio.TimerHandle | None = None
-        self.running: set[asyncio.Task[None]] = set()
-        self.requests = 0  # answered by workers ...
-        self.frames = 0  # ... in this many frames
-
-    async def predict(self, content_type: bytes, body: bytes) -> tuple[int, bytes]:
-        if not self.idle and len(self.waiting) >= self.queue:
-            return 503, protocol.error_body(
-                "TEMPORARILY_UNAVAILABLE", "the server is at capacity; retry later"
-            )
-        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-        self.waiting.append(Pending(content_type, body, future))
-        self.requests += 1
-        self._dispatch()
-        return await future
-
-    def _dispatch(self) -> None:
-        """Give waiting requests to free workers, one frame each."""
-        while self.idle and self.waiting:
-            items = self._next_frame()
-            if items is None:
-                return
-            self.frames += 1
-            task = asyncio.ensure_future(self._run(self.idle.popleft(), items))
-            self.running.add(task)
-            task.add_done_callback(self.running.discard)
-
-    def _next_frame(self) -> list[Pending] | None:
-        """The requests of the next frame, taken from the queue; None: wait for more."""
-        waiting = self.waiting
-        if self.batch == 1 or waiting[0].alone:
-            return [waiting.popleft()]
-        count = 1
-        for item in itertools.islice(waiting, 1, self.batch):
-            if item.alone:
-                break
-            count += 1
-        if count < self.batch and self.wait > 0 and len(self.idle) == 1 < len(self.slots):
-            loop = asyncio.get_running_loop()
-            deadline = waiting[0].since + self.wait
-            if loop.time() < deadline:  # the others are busy: more may come meanwhile
-                if self.timer is None:
-                    self.timer = loop.call_at(deadline, self._timer_fired)
-                return None
-        return [waiting.popleft() for _ in range(count)]
-
-    def _timer_fired(self) -> None:
-        self.timer = None
-        self._dispatch()
-
-    async def _run(self, slot: Slot, items: list[Pending]) -> None:
-        """One frame: answers resolve their requests as they come; each prediction has
-        ``timeout`` seconds. When a prediction times out or kills the worker, the
-        requests of the frame not answered yet, if more than one, are tried again one by
-        one; a single one gets the 504 or 500."""
-        left = dict(enumerate(items))
-        try:
-            await slot.send(items)
-            while left:
-                index, status, answer = await asyncio.wait_for(slot.answer(), self.timeout)
-                item = left.pop(index)
-                if not item.future.done():
-                    item.future.set_result((status, answer))
-        except TimeoutError:
-            self._lost(
-                slot,
-                list(left.values()),
-                504,
-                "DEADLINE_EXCEEDED",
-                f"the prediction took longer than {self.timeout:g}s",
-            )
-        except (asyncio.IncompleteReadError, ConnectionError):
-            self._lost(
-                slot,
-                list(left.values()),
-                500,
-                "INTERNAL_ERROR",
-                "the worker died during the prediction; it was replaced",
-            )
-        else:
-            self.idle.append(slot)
-        self._dispatch()
-
-    def _lost(
-        self,
-        slot: Slot,
-        left: list[Pending],
-        status: int,
-        code: str,
-        message: str,
-    ) -> None:
-        self._replace(slot)
-        retry = len(left) > 1  # one of them is the culprit: each alone, first in line
-        for item in reversed(left):
-            if retry:
-                item.alone = True
-                self.waiting.appendleft(item)
-            elif not item.future.done():
-                item.future.set_result((status, protocol.error_body(code, message)))
-
-    def _replace(self, dead: Slot) -> None:
-        dead.kill()
-        fresh = Slot(self.model)
-        self.slots[self.slots.index(dead)] = fresh
-        self.idle.append(fresh)
-
-    def reap(self) -> None:
-        """Replace idle workers that died between requests (killed from outside)."""
-        for slot in list(self.idle):
-            try:
-                done, _status = os.waitpid(slot.pid, os.WNOHANG)
-            except ChildProcessError:
-                done = slot.pid
-            if done:
-                self.idle.remove(slot)
-                self._replace(slot)
-        self._dispatch()
-
-    def stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        for slot in self.slots:
-            slot.kill()
-
-
-_REASONS = {
-    200: b"OK",
-    400: b"Bad Request",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    413: b"Payload Too Large",
-    415: b"Unsupported Media Type",
-    500: b"Internal Server Error",
-    503: b"Service Unavailable",
-    504: b"Gateway Timeout",
-}
-MAX_BODY = 64 << 20
-
-
-class Http(asyncio.Protocol):
-    """HTTP/1.1 with keep-alive, one request at a time per connection."""
-
-    def __init__(self, pool: Pool, version: bytes, spec: bytes) -> None:
-        self.pool = pool
-        self.version = version
-        self.spec = spec
-        self.buf = bytearray()
-        self.busy = False
-        self.transport: asyncio.Transport | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        if not self.busy:
-            self._next()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-
-    def _next(self) -> None:
-        end = self.buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self.buf) > 65536:
-                self._send(413, protocol.error_body("BAD_REQUEST", "headers too large"), True)
-            return
-        method, path, headers = _head(bytes(self.buf[:end]))
-        size = int(headers.get(b"content-length", b"0") or 0)
-        if size > MAX_BODY:
-            self._send(413, protocol.error_body("BAD_REQUEST", "body too large"), True)
-            return
-        if len(self.buf) < end + 4 + size:
-            return
-        body = bytes(self.buf[end + 4 : end + 4 + size])
-        del self.buf[: end + 4 + size]
-        close = headers.get(b"connection", b"").lower() == b"close"
-        self._route(method, path, headers.get(b"content-type", b""), body, close)
-
-    def _route(self, method: bytes, path: bytes, ctype: bytes, body: bytes, close: bool) -> None:
-        path = path.split(b"?", 1)[0]
-        if path in (b"/ping", b"/health") and method == b"GET":
-            self._send(200, b"\n", close)
-        elif path == b"/version" and method == b"GET":
-            self._send(200, self.version, close)
-        elif path == b"/openapi.json" and method == b"GET":
-            self._send(200, self.spec, close)
-        elif path == b"/invocations" and method == b"POST":
-            self.busy = True
-            self.task = asyncio.ensure_future(self._invoke(ctype, body, close))
-        elif path in (b"/ping", b"/health", b"/version", b"/invocations", b"/openapi.json"):
-            self._send(405, protocol.error_body("BAD_REQUEST", "method not allowed"), close)
-        else:
-            self._send(404, protocol.error_body("NOT_FOUND", "not found"), close)
-
-    async def _invoke(self, ctype: bytes, body: bytes, close: bool) -> None:
-        status, answer = await self.pool.predict(ctype, body)
-        self.busy = False
-        self._send(status, answer, close)
-
-    def _send(self, status: int, body: bytes, close: bool) -> None:
-        if self.transport is None:
-            return
-        head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-        self.transport.write(
-            head % (status, _REASONS.get(status, b"Error"), len(body))
-            + (b"connection: close\r\n\r\n" if close else b"\r\n")
-            + body
-        )
-        if close:
-            self.transport.close()
-            self.transport = None
-        elif self.buf and not self.busy:
-            self._next()
-
-
-def _head(raw: bytes) -> tuple[bytes, bytes, dict[bytes, bytes]]:
-    lines = raw.split(b"\r\n")
-    parts = lines[0].split(b" ")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        headers[name.strip().lower()] = value.strip()
-    return parts[0], parts[1] if len(parts) > 1 else b"/", headers
 
 
 def _mlflow_version(model: worker.Model) -> bytes:
@@ -370,7 +59,9 @@ def _load(folder: Path) -> worker.Model:
     """The model, loaded once before the workers fork; one line and exit 65 when it does
     not load (a corrupt or foreign file, a flavour whose module is missing)."""
     try:
-        return worker.Model(folder)
+        model = worker.Model(folder)
+        worker.preload()
+        return model
     except Exception as exc:
         first = " ".join(str(exc).split())[:300]  # one line, however many it had
         print(
@@ -383,17 +74,41 @@ def _load(folder: Path) -> worker.Model:
 
 
 async def _main(args: argparse.Namespace, model: worker.Model) -> None:
-    pool = Pool(model, args.workers, args.queue, args.timeout, args.batch, args.batch_wait / 1000)
+    from .front import Front, Settings  # httptools: after the model loaded (or said why not)
+
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(signum, stop.set)
+    pool = Pool(model, args.workers, args.queue, args.timeout, args.batch, args.batch_wait / 1000)
+    await pool.start()
+    stopping = asyncio.Event()
+    forced = asyncio.Event()
+
+    first: list[float] = []
+
+    def on_signal(signum: int) -> None:
+        """The first signal stops gracefully; a second SIGINT a moment later (Ctrl-C
+        again) at once. The same signal sent to the process group and passed on by
+        labship arrives twice together: that is still the first."""
+        if not stopping.is_set():
+            first.append(loop.time())
+            stopping.set()
+        elif signum == signal.SIGINT and loop.time() - first[0] > 0.5:
+            forced.set()
+
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    for signum in signals:
+        loop.add_signal_handler(signum, on_signal, signum)
     loop.add_signal_handler(signal.SIGCHLD, pool.reap)
-    version = _mlflow_version(model)
-    spec = _openapi(Path(args.model))
-    server = await loop.create_server(
-        lambda: Http(pool, version, spec), args.host, args.port, reuse_address=True, backlog=2048
+    front = Front(
+        Settings(
+            pool,
+            _mlflow_version(model),
+            _openapi(Path(args.model)),
+            keep_alive=args.keep_alive,
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+        )
     )
+    server = await loop.create_server(front, args.host, args.port, reuse_address=True, backlog=2048)
     print(
         f"labship-serve: listening on http://{args.host}:{args.port} "
         f"({args.workers} workers, queue {args.queue}, timeout {args.timeout:g}s"
@@ -406,9 +121,38 @@ async def _main(args: argparse.Namespace, model: worker.Model) -> None:
         flush=True,
     )
     try:
-        await stop.wait()
+        await stopping.wait()
+        server.close()  # no new connection; those open answer what they have read
+        front.drain()
+        print(
+            f"labship-serve: stopping: finishing {len(front.connections)} connections "
+            f"within {args.graceful_timeout:g}s",
+            file=sys.stderr,
+            flush=True,
+        )
+        done = asyncio.ensure_future(front.empty.wait())
+        force = asyncio.ensure_future(forced.wait())
+        await asyncio.wait(
+            {done, force}, timeout=args.graceful_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in (done, force):
+            task.cancel()
+        if front.connections:
+            print(
+                f"labship-serve: {len(front.connections)} connections cut at the stop",
+                file=sys.stderr,
+                flush=True,
+            )
+            front.abort()
     finally:
+        # Signals first: a late SIGTERM must not kill the process between here and its
+        # exit (nor a SIGCHLD of a worker reach a closed loop's wakeup fd).
+        for signum in (*signals, signal.SIGCHLD):
+            loop.remove_signal_handler(signum)
+        for signum in signals:
+            signal.signal(signum, signal.SIG_IGN)
         server.close()
+        front.close()
         pool.stop()
         if args.batch > 1:
             print(
@@ -418,18 +162,52 @@ async def _main(args: argparse.Namespace, model: worker.Model) -> None:
             )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="labship-serve")
+USAGE = 64  # labship's exit code for a bad command line
+
+
+def _number(kind: type[float] | type[int], low: float, what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value) or value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"labship-serve: error: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(USAGE)
+
+
+def arguments() -> argparse.ArgumentParser:
+    seconds = _number(float, 0, "a finite number of seconds (0 or more)")
+    positive = _number(float, 1e-3, "a finite number of seconds (at least 0.001)")
+    count = _number(int, 1, "a whole number from 1 up")
+    parser = _Parser(prog="labship-serve")
     parser.add_argument("--model", required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5000)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--queue", type=int, default=64)
-    parser.add_argument("--timeout", type=float, default=60.0)
-    parser.add_argument("--batch", type=int, default=1)  # requests a frame may carry
-    parser.add_argument("--batch-wait", type=float, default=0.0)  # ms, see Pool
-    args = parser.parse_args(argv)
-    asyncio.run(_main(args, _load(Path(args.model))))
+    parser.add_argument("--port", type=_number(int, 0, "a TCP port"), default=5000)
+    parser.add_argument("--workers", type=count, default=1)
+    parser.add_argument("--queue", type=count, default=64)
+    parser.add_argument("--timeout", type=positive, default=60.0)
+    parser.add_argument("--batch", type=count, default=1)  # requests a frame may carry
+    parser.add_argument("--batch-wait", type=seconds, default=0.0)  # ms, see Pool
+    parser.add_argument("--keep-alive", type=positive, default=KEEP_ALIVE)
+    parser.add_argument("--header-timeout", type=positive, default=HEADER_TIMEOUT)
+    parser.add_argument("--body-timeout", type=positive, default=BODY_TIMEOUT)
+    parser.add_argument("--graceful-timeout", type=seconds, default=GRACEFUL_TIMEOUT)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments().parse_args(argv)
+    model = _load(Path(args.model))
+    asyncio.run(_main(args, model))
 
 
 if __name__ == "__main__":

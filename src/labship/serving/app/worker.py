@@ -79,6 +79,15 @@ class Model:
             ) from None
 
 
+def preload() -> None:
+    """What a request needs, imported before the workers fork: every worker shares it, and
+    no worker's first request pays for it (pandas alone is about a second)."""
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+
+    protocol.parse("application/json", b'{"dataframe_split": {"columns": ["a"], "data": [[1]]}}')
+
+
 def load_sklearn(folder: Path, flavor: dict[str, Any]) -> Any:
     """The estimator as ``mlflow.sklearn.load_model`` loads it, without mlflow: the
     flavour's ``pickled_model`` in its ``serialization_format`` (skops with the model's

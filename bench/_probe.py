@@ -3,6 +3,7 @@ counts, as it does for a user), kept here as real functions so mypy checks them:
 
     python -m bench._probe ensure-dev PROJECT STORE     # build the dev environment
     python -m bench._probe checked-dev PROJECT STORE    # the same, with the import check
+                                                        # (then a 2nd line: its seconds)
     python -m bench._probe prepare-dev PROJECT STORE    # as the local runtime: register the
                                                         # project, build, check the imports
     python -m bench._probe ensure-prod PROJECT STORE    # (and -prod: the prod set)
@@ -27,15 +28,21 @@ def ensure(project_dir: Path, store_root: Path, *, dev: bool, checked: bool = Fa
     project = labship.load_project(project_dir)
     lock = labship.read_lock(project)
 
+    spent: list[float] = []
+
     def check(env: Path) -> None:
+        import time
+
         from labship.envcheck import check_environment
 
+        started = time.perf_counter()
         check_environment(project, lock, env, dev=dev)
+        spent.append(time.perf_counter() - started)
 
     env, _built = Store(store_root).ensure(
         lock, dev=dev, console=labship.Console(quiet=True), check=check if checked else None
     )
-    return str(env)
+    return f"{env}\n{spent[0]:.4f}" if spent else str(env)
 
 
 def prepare(project_dir: Path, store_root: Path, *, dev: bool) -> str:

@@ -67,7 +67,8 @@ def test_local_runtime_needs_the_projects_python_not_docker(
     checks = _checks(report)
     assert not checks["python 3.99"].ok and checks["python 3.99"].needed
     assert "labship never downloads" in checks["python 3.99"].fix
-    assert not checks["docker engine"].needed  # the local runtime does without it
+    assert "run" not in checks["docker engine"].commands  # the local runtime does without it
+    assert checks["docker engine"].commands == ("build", "push")  # which need it
     assert report.exit_code == 69
 
 
@@ -134,3 +135,39 @@ def test_a_down_registry_is_a_failed_needed_check(tmp_path: Path) -> None:
     check = _checks(report)[f"registry {host}"]
     assert not check.ok and check.needed and "does not answer" in check.detail
     assert report.exit_code == 69
+
+
+@pytest.mark.docker
+def test_a_base_image_neither_here_nor_pullable_means_build_is_not_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(tmp_path / "p").root
+    monkeypatch.setenv("LABSHIP_STORE", str(tmp_path / "store"))  # no remembered answer
+    env = {"LABSHIP_RUNTIME": "local", "LABSHIP_BASE_IMAGE": "local/absent-base:0.0"}
+    proc = labship("doctor", cwd=root, env=env)
+    assert proc.returncode == doctor.EXIT_MISSING
+    line = next(ln for ln in proc.stdout.splitlines() if "base image" in ln)
+    assert line.startswith("FAIL") and "local/absent-base:0.0" in line
+    assert "cannot be pulled" in line
+    summary = proc.stderr.strip().splitlines()[-1]
+    assert "build, push will not work" in summary and "ready: lock, run, lab" in summary
+    assert all(len(ln) <= 300 for ln in (proc.stdout + proc.stderr).splitlines())
+
+
+@pytest.mark.docker
+def test_a_base_image_with_another_python_than_the_lock_is_named_with_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = write_project(tmp_path / "p")
+    config = project.root / "labship.toml"
+    config.write_text(config.read_text().replace('python = "3.11"', 'python = "3.10"'))
+    monkeypatch.setenv("LABSHIP_BASE_IMAGE", "local/python:3.11-slim")  # what CI builds on
+    monkeypatch.setenv("LABSHIP_RUNTIME", "local")
+    from labship.project import load_project
+
+    report = doctor.diagnose(load_project(project.root))
+    check = _checks(report)["base image python"]
+    assert not check.ok and check.commands == ("build", "push")
+    assert "has Python 3.11" in check.detail and "the lock is for Python 3.10" in check.detail
+    assert 'base_image = "python:3.10-slim"' in check.fix
+    assert report.not_ready == ["build", "push"]

@@ -14,7 +14,8 @@ import pytest
 from labship import envcheck
 from labship.envcheck import probe
 from labship.envcheck.diagnose import Context, Failure, explain
-from labship.project import load_project
+from labship.locking import Lock
+from labship.project import Project, load_project
 
 LOCAL = Context("local", "docker/environment.yml", "3.11", "2.1.3")
 IMAGE = Context("image", "requirements.txt", "3.11", "2.1.3")
@@ -233,7 +234,6 @@ def test_an_import_that_hangs_is_a_failure_not_a_hung_build(
 ) -> None:
     """A real venv holding a distribution whose import never returns."""
     from labship.errors import ImportCheckError
-    from labship.locking import Lock
     from labship.tools.uv import uv_bin, uv_env
 
     env = tmp_path / "env"
@@ -254,3 +254,124 @@ def test_an_import_that_hangs_is_a_failure_not_a_hung_build(
         "  hang 1.0 (import hang): did not finish importing within 2 s; fix it, or exempt it: "
         '[check] skip_imports = ["hang"] in labship.toml'
     )
+
+
+# ---------------------------------------------------------------- no false positives
+
+
+def dist_info(tmp_path: Path, name: str, record: list[str], top_level: str | None = None) -> str:
+    info = tmp_path / f"{name}.dist-info"
+    info.mkdir()
+    (info / "RECORD").write_text("\n".join(record) + "\n")
+    if top_level is not None:
+        (info / "top_level.txt").write_text(top_level)
+    return str(info)
+
+
+def test_declared_names_first_never_tests_private_modules_or_subpackages(tmp_path: Path) -> None:
+    # matplotlib 3.5 as conda exports ship it: mpl_toolkits holds a tests package
+    record = [
+        "matplotlib/__init__.py,,",
+        "matplotlib/tests/__init__.py,,",
+        "matplotlib/backends/qt_compat.py,,",
+        "mpl_toolkits/tests/__init__.py,,",
+        "mpl_toolkits/tests/test_mplot3d.py,,",
+        "mpl_toolkits/mplot3d/__init__.py,,",
+        "mpl_toolkits/axes_grid1/__init__.py,,",
+        "pylab.py,,",
+        "matplotlib/_c_internal_utils.cpython-38-x86_64-linux-gnu.so,,",
+    ]
+    declared = "matplotlib\nmpl_toolkits\npylab\nsrc\n"  # 'src': declared, never installed
+    info = dist_info(tmp_path, "matplotlib-3.5.1", record, declared)
+    assert probe.modules(info) == [
+        "matplotlib",  # the main module comes first
+        "mpl_toolkits.axes_grid1",
+        "mpl_toolkits.mplot3d",
+        "pylab",
+    ]
+
+
+def test_plugins_and_bundled_libraries_are_not_modules(tmp_path: Path) -> None:
+    # PyQtChart: a portion of the PyQt5 namespace, with Qt plugins and libraries
+    record = [
+        "PyQt5/QtChart.abi3.so,,",
+        "PyQt5/Qt5/lib/libQt5Charts.so.5,,",
+        "PyQt5/Qt5/plugins/designer/libqtcharts.so,,",
+        "PyQt5/bindings/QtChart/QtChart.toml,,",
+        "PyQtChart-5.15.6.dist-info/RECORD,,",
+    ]
+    assert probe.modules(dist_info(tmp_path, "PyQtChart-5.15.6", record)) == ["PyQt5.QtChart"]
+
+
+def test_the_main_module_is_the_one_named_like_the_distribution(tmp_path: Path) -> None:
+    record = ["_yaml/__init__.py,,", "yaml/__init__.py,,"]
+    assert probe.modules(dist_info(tmp_path, "PyYAML-6.0", record)) == ["yaml"]
+    record = ["zzz/__init__.py,,", "aaa.py,,", "python_dateutil_extra/__init__.py,,"]
+    found = probe.modules(dist_info(tmp_path, "python-dateutil-extra-1.0", record))
+    assert found[0] == "python_dateutil_extra"
+
+
+def fake_env(tmp_path: Path, files: dict[str, str], record: list[str]) -> Path:
+    """A real venv holding one made-up distribution 'demo'."""
+    from labship.tools.uv import uv_bin, uv_env
+
+    env = tmp_path / "env"
+    argv = [uv_bin(), "venv", "-q", "--python", sys.executable, str(env)]
+    subprocess.run(argv, env=uv_env(), check=True)
+    (site,) = env.glob("lib/python3.*/site-packages")
+    for name, text in files.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text(text)
+    (site / "demo-1.0.dist-info").mkdir()
+    (site / "demo-1.0.dist-info" / "RECORD").write_text("\n".join(record) + "\n")
+    return env
+
+
+def demo_project(tmp_path: Path) -> tuple[Project, Lock]:
+    (tmp_path / "labship.toml").write_text('[project]\nname = "p"\nspec = "requirements.txt"\n')
+    (tmp_path / "requirements.txt").write_text("demo==1.0\n")
+    (tmp_path / "pylock.toml").write_text('lock-version = "1.0"\n')
+    lock = Lock(tmp_path, "3.11", tmp_path / "pylock.toml", tmp_path / "d", "a" * 64, "b" * 64, {})
+    return load_project(tmp_path), lock
+
+
+def test_an_optional_part_missing_its_system_library_warns_and_names_it(tmp_path: Path) -> None:
+    import io
+
+    from labship.console import Console
+
+    gone = "libGL.so.1: cannot open shared object file: No such file or directory"
+    env = fake_env(
+        tmp_path,
+        {"demo/__init__.py": "", "demo_gui.py": f"raise ImportError({gone!r})\n"},
+        ["demo/__init__.py,,", "demo_gui.py,,"],
+    )
+    project, lock = demo_project(tmp_path)
+    stream = io.StringIO()
+    console = Console(stream=stream)
+    envcheck.check_environment(project, lock, env, dev=False, console=console)
+    said = stream.getvalue()
+    assert "demo 1.0: its optional part demo_gui does not import" in said
+    assert "libGL.so.1" in said and "libgl1" in said
+    assert len(said.splitlines()) == 1
+
+
+def test_only_the_main_module_refuses(tmp_path: Path) -> None:
+    from labship.errors import ImportCheckError
+
+    env = fake_env(
+        tmp_path,
+        {"demo/__init__.py": "raise ImportError('broken on purpose')\n", "demo_gui.py": ""},
+        ["demo/__init__.py,,", "demo_gui.py,,"],
+    )
+    project, lock = demo_project(tmp_path)
+    with pytest.raises(ImportCheckError) as info:
+        envcheck.check_environment(project, lock, env, dev=False)
+    assert "demo 1.0 (import demo): ImportError: broken on purpose" in str(info.value)
+
+
+def test_missing_module_advice_is_checked_against_the_lock() -> None:
+    locked = Context("local", "environment.yml", "3.8", None, {"PyQt5": "5.15.10"})
+    text = explain(failure("No module named 'PyQt5'", "ModuleNotFoundError", "pyqtchart"), locked)
+    assert "nothing in the set provides" not in text
+    assert "PyQt5 5.15.10 is in the lock" in text and 'skip_imports = ["pyqtchart"]' in text

@@ -58,24 +58,47 @@ class Console:
 
     def say(self, message: str) -> None:
         if not self.quiet:
-            self._write(f"labship: {message}\n")
+            self._said(f"labship: {message}")
 
     def warn(self, message: str) -> None:
-        self._write(f"labship: warning: {message}\n")
+        self._said(f"labship: warning: {message}")
 
     def error(self, message: str) -> None:
-        self._write(f"labship: error: {message}\n")
+        self._said(f"labship: error: {message}")
 
     def tool_line(self, line: str) -> None:
         """One line of a tool's own output, shown only where progress is shown."""
         if self.shows_progress:
             self._write(line if line.endswith("\n") else line + "\n")
 
+    def _said(self, text: str) -> None:
+        """labship's own words: masked first (a cut must not split a secret), then cut."""
+        from labship.masking import hide_url_credentials
+
+        self.stream.write(_short(self.mask(hide_url_credentials(text))))
+        self.stream.flush()
+
     def _write(self, text: str) -> None:
         from labship.masking import hide_url_credentials
 
         self.stream.write(self.mask(hide_url_credentials(text)))
         self.stream.flush()
+
+
+LINE_LIMIT = 300  # characters a line labship writes aims at (a tool's output goes to a log)
+CUT_AT = 500  # the safety net: a longer line is cut, saying so (a few reports run to ~370)
+
+
+def _short(text: str) -> str:
+    """Each line longer than CUT_AT cut, saying so: a message that long is labship's bug,
+    and a screenful of it helps no one."""
+    lines = []
+    for line in text.split("\n"):
+        if len(line) > CUT_AT:
+            kept = CUT_AT - len(f" [... {len(line)} more characters]")
+            line = f"{line[:kept]} [... {len(line) - kept} more characters]"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 def columns(rows: Sequence[Sequence[str]]) -> str:

@@ -1,8 +1,11 @@
 """``labship doctor``: what is installed and reachable, and what to do about what is not.
 
-Each check returns data (a ``Check``); the CLI prints them, as text or JSON. A check is
-*needed* when the project cannot work without it (its runtime's tools, its registry);
-the others are reported for information. Secrets are never read for a report: a login
+Each check returns data (a ``Check``); the CLI prints them, as text or JSON. Each says
+which commands need it: ``run``/``lab`` need what the runtime ``run`` would choose needs
+(the same decision, ``runtimes.decide``), ``build``/``push`` need the engine, BuildKit and
+a base image that is here or pullable and has the lock's Python, ``push`` its registry.
+A check no command needs is reported for information. Wherever doctor says a command is
+ready, the command has what it needs. Secrets are never read for a report: a login
 is looked up where docker keeps it, and tried against the registry only in memory.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +33,7 @@ class Check:
     detail: str  # the version or path found, or what is wrong
     fix: str = ""  # what to do when not ok
     needed: bool = True  # False: reported, but the project works without it
+    commands: tuple[str, ...] = ()  # the commands that need it
 
 
 @dataclass(frozen=True)
@@ -45,28 +49,79 @@ class Report:
         return 0 if self.ok else EXIT_MISSING
 
     def to_json(self) -> dict[str, object]:
-        return {"ok": self.ok, "checks": [asdict(c) for c in self.checks]}
+        return {
+            "ok": self.ok,
+            "ready": self.ready,
+            "not_ready": self.not_ready,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+    @property
+    def not_ready(self) -> list[str]:
+        """Commands a failed check stops, in the order they were named."""
+        failed = [c for c in self.checks if c.needed and not c.ok]
+        return list(dict.fromkeys(name for c in failed for name in c.commands))
+
+    @property
+    def ready(self) -> list[str]:
+        named = dict.fromkeys(name for c in self.checks if c.needed for name in c.commands)
+        return [name for name in named if name not in self.not_ready]
 
 
 def diagnose(project: Project | None) -> Report:
     """Every check, for ``project`` (or for this machine alone when None)."""
     runtime, runs_images = check_runtime(project)
     registry = _registry_name(project)
-    uses_docker = runs_images or registry is not None
+    jobs = ("run", "lab")
+    local = () if runs_images else jobs
+    images = ("build", "push", *(jobs if runs_images else ()))
+    if project is None:
+        images = jobs if runs_images else ()
     checks = [
-        check_uv(),
+        _for(check_uv(), ("lock", *jobs)),
         runtime,
-        check_python(_python(project), needed=not runs_images),
-        check_engine(needed=uses_docker),
-        check_buildkit(needed=uses_docker),
-        check_compose(),
-        *check_cron(needed=_has_schedules(project)),
+        _for(check_python(_python(project), needed=bool(local)), local),
+        _for(check_engine(needed=bool(images) or registry is not None), images),
+        _for(check_buildkit(needed=bool(images) or registry is not None), images),
     ]
+    if project is not None and images and checks[3].ok:
+        checks += [_for(c, images) for c in check_base_image(project)]
+    checks.append(check_compose())
+    checks += [_for(c, ("schedule",)) for c in check_cron(needed=_has_schedules(project))]
     if registry is not None:
-        checks += check_registry(registry)
+        checks += [_for(c, ("push",)) for c in check_registry(registry)]
     if project is not None and project.settings.conda:
-        checks += check_channels(_channels(project))
+        checks += [_for(c, ("lock",)) for c in check_channels(_channels(project))]
     return Report(tuple(checks))
+
+
+def _for(check: Check, commands: tuple[str, ...]) -> Check:
+    return replace(check, commands=commands if check.needed else ())
+
+
+def check_base_image(project: Project) -> list[Check]:
+    """The base image is here or pullable, and (when here) has the lock's Python."""
+    from labship.images.base import base_image, base_problem, python_mismatch
+    from labship.tools.docker import image_python
+
+    try:
+        base = base_image(project)
+        problem = base_problem(project)
+    except LabshipError as exc:
+        return [Check("base image", False, exc.message, fix=exc.hint or "")]
+    if problem is not None:
+        why, _, fix = problem.partition("; to use Docker, ")
+        return [Check(f"base image {base}", False, why, fix=fix)]
+    found = image_python(base)
+    if found is None:
+        return [Check(f"base image {base}", True, "pullable (not on this machine yet)")]
+    checks = [Check(f"base image {base}", True, f"on this machine ({found[0][:19]})")]
+    mismatch = python_mismatch(project, base, found[1])
+    if mismatch is not None:
+        checks.append(Check("base image python", False, mismatch.message, mismatch.hint or ""))
+    elif found[1]:
+        checks.append(Check("base image python", True, f"Python {found[1]}, as the lock"))
+    return checks
 
 
 def _channels(project: Project) -> tuple[str, ...]:
@@ -143,16 +198,20 @@ def check_uv() -> Check:
 
 
 def check_python(version: str, *, needed: bool) -> Check:
-    """An interpreter for the project's version, found the way environments are built."""
-    from labship.tools.uv import python_not_found, uv
+    """An interpreter for the project's version, found exactly as the store finds it to
+    build environments (``find_python``), else by uv."""
+    from labship.tools.uv import find_python, python_not_found, uv
 
     name = f"python {version}"
+    found = find_python(version)
+    if found is not None:
+        return Check(name, True, found, needed=needed)
     try:
-        found = uv(["python", "find", "--no-python-downloads", version], check=False)
+        asked = uv(["python", "find", "--no-python-downloads", version], check=False)
     except LabshipError as exc:
         return Check(name, False, exc.message, fix="install uv first", needed=needed)
-    if found.returncode == 0 and found.stdout.strip():
-        return Check(name, True, found.stdout.strip(), needed=needed)
+    if asked.returncode == 0 and asked.stdout.strip():
+        return Check(name, True, asked.stdout.strip(), needed=needed)
     missing = python_not_found(version, "uv python find found none")
     return Check(name, False, missing.message, fix=missing.hint or "", needed=needed)
 

@@ -137,10 +137,10 @@ class Store:
             if missing_python(venv.stderr) or "not found" in venv.stderr.lower():
                 raise python_not_found(lock.python, "the project's lock asks for it")
             raise ToolError(f"uv venv failed: {venv.stderr.strip()[-400:]}")
-        uv(
-            ["pip", "sync", "--python", str(tmp / "bin" / "python"), str(lock.path(dev=dev))],
-            console=console,
-        )
+        # Bytecode is compiled now, by uv in parallel, not by the import check one module
+        # at a time, nor by each job that finds it missing in a read-only environment.
+        target = ["--python", str(tmp / "bin" / "python"), str(lock.path(dev=dev))]
+        uv(["pip", "sync", "--compile-bytecode", *target], console=console)
         quiet_jupyterlab(tmp)
         (tmp / MARKER).write_text(
             json.dumps(

@@ -97,6 +97,21 @@ def test_both_images_check_their_imports_after_the_install_before_the_code(
     assert text.index(probe + "dev.json") < text.index("ARG UID=")  # one check for every user
 
 
+def test_native_conda_packages_a_kept_package_loads_are_installed_by_apt(
+    project: Project,
+) -> None:
+    config = project.root / "labship.toml"
+    config.write_text(config.read_text().replace("requirements.txt", "environment.yml"))
+    (project.root / "environment.yml").write_text(
+        "dependencies:\n  - python=3.11\n  - pyodbc=5.2.0=py311h2dc5d0c_0\n"
+        "  - unixodbc=2.3.12=h661eb56_0\n  - libgcc-ng=13.2.0=h807b86a_3\n"
+    )
+    text = image_dockerfile.render_dockerfile(load_project(project.root))
+    start = text.index("--no-install-recommends \\\n") + len("--no-install-recommends \\\n")
+    apt = text[start : text.index("\\\n", start)]
+    assert apt.split() == ["tini", "unixodbc"]  # libgcc-ng: no kept package loads it
+
+
 def test_bytecode_skips_test_suites_and_uv_is_pinned(project: Project) -> None:
     text = image_dockerfile.render_dockerfile(project)
     # .pyc for what jobs import (a read-only venv cannot cache them at run time), not for
@@ -728,3 +743,25 @@ def test_an_image_whose_packages_do_not_import_is_not_tagged(
         'image; add "unixodbc" to [docker] system_packages in labship.toml'
     )
     assert dockertool.inspect_image(image_tags.tags(project, lock, "prod")[0]) is None
+
+
+@pytest.mark.docker
+def test_a_base_image_with_another_python_stops_before_buildkit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import labship
+
+    project = write_project(tmp_path / "py310")
+    config = project.root / "labship.toml"
+    config.write_text(config.read_text().replace('python = "3.11"', 'python = "3.10"'))
+    labship("lock", cwd=project.root, check=True)
+    env = {"LABSHIP_BASE_IMAGE": LOCAL_BASE, "LABSHIP_STORE": str(tmp_path / "store")}
+    proc = labship("build", "prod", cwd=project.root, env=env)
+    assert proc.returncode == 78, proc.stderr
+    (error,) = [line for line in proc.stderr.splitlines() if ": error: " in line]
+    assert f"the base image {LOCAL_BASE} has Python 3.11" in error
+    assert "the lock is for Python 3.10" in error and 'base_image = "python:3.10-slim"' in error
+    assert len(error) <= 300
+    assert "building the prod image" not in proc.stderr  # BuildKit never ran
+    remembered = json.loads((tmp_path / "store" / "docker-python.json").read_text())
+    assert [v[:4] for v in remembered.values()] == ["3.11"]  # by image ID, read once

@@ -361,3 +361,20 @@ def test_missing_system_package_is_reported_with_its_install_command(
     assert "system packages missing on this machine: labship-no-such-package " in proc.stderr
     assert "sudo apt-get install labship-no-such-package" in proc.stderr
     assert "coreutils," not in proc.stderr
+
+
+def test_native_packages_a_kept_package_loads_are_system_packages(tmp_path: Path) -> None:
+    """pyodbc kept, unixodbc native: the local runtime names unixodbc with the rest."""
+    from labship.project import load_project
+    from labship.spec import system_packages
+
+    (tmp_path / "labship.toml").write_text(
+        '[project]\nname = "odbc"\npython = "3.11"\nspec = "environment.yml"\n'
+    )
+    (tmp_path / "environment.yml").write_text(
+        "dependencies:\n  - python=3.11\n  - pyodbc=5.2.0=py311h2dc5d0c_0\n"
+        "  - unixodbc=2.3.12=h661eb56_0\n  - libgcc-ng=13.2.0=h807b86a_3\n"
+    )
+    assert system_packages(load_project(tmp_path)) == ("unixodbc",)
+    (tmp_path / "environment.yml").write_text("dependencies:\n  - unixodbc\n  - six\n")
+    assert system_packages(load_project(tmp_path)) == ()  # nothing kept loads it

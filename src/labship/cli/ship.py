@@ -72,11 +72,15 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
         if not check.ok and check.fix:
             print(f"{'':<5} {'':<{width}}  fix: {check.fix}")
     where = project.name if project else "this machine"
+    ready = f"ready: {', '.join(report.ready)}" if report.ready else "nothing is ready"
     if report.ok:
-        console.say(f"everything {where} needs is here")
+        console.say(f"everything {where} needs is here ({ready})")
     else:
         missing = sum(1 for c in report.checks if c.needed and not c.ok)
-        console.say(f"{missing} thing(s) {where} needs are missing (FAIL above)")
+        console.say(
+            f"{missing} thing(s) {where} needs are missing (FAIL above): "
+            f"{', '.join(report.not_ready)} will not work; {ready}"
+        )
     return report.exit_code
 
 

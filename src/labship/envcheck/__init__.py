@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +32,13 @@ from labship.envcheck.probe import MARKER, normal
 from labship.errors import ImportCheckError, ToolError
 
 if TYPE_CHECKING:
+    from labship.console import Console
     from labship.locking import Lock
     from labship.project import Project
 
 PROBE = Path(__file__).with_name("probe.py")
+SHOWN = 5  # optional parts warned about one by one
+PARALLEL = 4  # probe processes at most (one per core below that)
 TIMEOUT = 600.0  # seconds for all imports together: an import that hangs is a failure too
 _EVENT = re.compile(re.escape(MARKER) + r" (\{.*\})\s*$")
 _NAME = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
@@ -64,12 +68,52 @@ def check_environment(
     *,
     dev: bool,
     native: tuple[Sequence[str], Mapping[str, str]] = ((), {}),
+    console: Console | None = None,
 ) -> None:
     """Import every direct dependency with ``env``'s python; ImportCheckError names each
-    one that fails. Bytecode is written as it imports: the first job does not pay it again."""
+    one whose main module fails. An optional part that fails (a GUI module missing its
+    system library) is a warning on ``console``. The environment's bytecode is compiled
+    when uv installs it, so this only imports."""
     wanted = names(project, dev=dev)
     if not wanted:
         return
+    # One process per core, each importing its share: what two distributions share
+    # (numpy) is imported twice, but the wall time is the longest share, not the sum.
+    count = max(1, min(len(wanted), os.cpu_count() or 1, PARALLEL))
+    shares = [wanted[i::count] for i in range(count)]
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        found = [f for share in pool.map(lambda s: _probe(env, s, native), shares) for f in share]
+    found.sort(key=lambda f: wanted.index(f.dist) if f.dist in wanted else len(wanted))
+    if not found:
+        return
+    ctx = context(project, lock, "local", dev=dev)
+    warn(found, ctx, console)
+    refused = [f for f in found if f.main]
+    if refused:
+        label = "dev" if dev else "prod"
+        what = f"the {label} environment {lock.hash(dev=dev)[:16]} was not put in place"
+        raise error(refused, what=what, context=ctx)
+
+
+def warn(found: list[Failure], ctx: Context, console: Console | None) -> None:
+    """A line for each optional part that did not import, with its cause (five at most,
+    then how many more): the distribution's main module imports, so nothing is refused."""
+    optional = [f for f in found if not f.main]
+    if not optional or console is None:
+        return
+    for f in optional[:SHOWN]:
+        console.warn(
+            f"{f.dist} {f.version}: its optional part {f.module} does not import (its main "
+            f"module does): {explain(f, ctx)}"
+        )
+    if len(optional) > SHOWN:
+        console.warn(f"... and {len(optional) - SHOWN} more optional parts do not import")
+
+
+def _probe(
+    env: Path, wanted: list[str], native: tuple[Sequence[str], Mapping[str, str]]
+) -> list[Failure]:
+    """Run the probe on ``wanted`` with ``env``'s python: the failures it reports."""
     paths, extra = native
     variables = {**os.environ, "VIRTUAL_ENV": str(env), **extra}  # as a job gets it
     variables["PATH"] = os.pathsep.join([str(env / "bin"), *paths, os.environ.get("PATH", "")])
@@ -88,16 +132,12 @@ def check_environment(
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout or ""  # bytes on POSIX even with text=True
         out = out.decode(errors="replace") if isinstance(out, bytes) else out
-        found = failures(out, ended=f"did not finish importing within {TIMEOUT:.0f} s")
-    else:
-        found = failures(proc.stdout, ended=_death(proc.returncode))
-        if not found and proc.returncode != 0:
-            tail = " ".join(proc.stderr.strip().splitlines()[-1:]) or f"exit {proc.returncode}"
-            raise ToolError(f"the import check could not run in {env}: {tail}")
-    if found:
-        label = "dev" if dev else "prod"
-        what = f"the {label} environment {lock.hash(dev=dev)[:16]} was not put in place"
-        raise error(found, what=what, context=context(project, lock, "local", dev=dev))
+        return failures(out, ended=f"did not finish importing within {TIMEOUT:.0f} s")
+    found = failures(proc.stdout, ended=_death(proc.returncode))
+    if not found and proc.returncode != 0:
+        tail = " ".join(proc.stderr.strip().splitlines()[-1:]) or f"exit {proc.returncode}"
+        raise ToolError(f"the import check could not run in {env}: {tail}")
+    return found
 
 
 def _death(code: int) -> str:
@@ -133,11 +173,13 @@ def failures(output: str, *, ended: str) -> list[Failure]:
             started = event
         elif kind == "failed":
             started = None
-            found.setdefault(str(event.get("dist")), _failure(event, event.get("type", "")))
+            key = f"{event.get('dist')}:{event.get('main', True)}"
+            found.setdefault(key, _failure(event, event.get("type", "")))
         elif kind == "done":
             done = True
-    if not done and started is not None:
-        found.setdefault(str(started.get("dist")), _failure({**started, "message": ended}, ""))
+    if not done and started is not None:  # the interpreter died: that refuses, always
+        crashed = {**started, "message": ended, "main": True}
+        found.setdefault(f"{started.get('dist')}:True", _failure(crashed, ""))
     return list(found.values())
 
 
@@ -148,12 +190,18 @@ def _failure(event: dict[str, Any], kind: object) -> Failure:
         module=str(event.get("module", "?")),
         type=str(kind),
         message=str(event.get("message", "")),
+        main=bool(event.get("main", True)),
     )
 
 
 def context(project: Project, lock: Lock, where: Where, *, dev: bool) -> Context:
-    versions = lock.dev if dev else lock.prod
-    return Context(where, project.settings.spec, lock.python, versions.get("numpy"))
+    from labship.errors import LabshipError
+
+    try:
+        versions = lock.dev if dev else lock.prod
+    except LabshipError:  # an unreadable lock: advice without its versions
+        versions = {}
+    return Context(where, project.settings.spec, lock.python, versions.get("numpy"), versions)
 
 
 def error(found: list[Failure], *, what: str, context: Context) -> ImportCheckError:
@@ -179,7 +227,7 @@ def stage(project: Project, folder: Path) -> None:
 
 def image_error(project: Project, lock: Lock, target: str, log: str) -> ImportCheckError | None:
     """The import check's failures in a build log, as one error; None if it did not fail."""
-    found = failures(log, ended="the check stopped while importing it")
+    found = [f for f in failures(log, ended="the check stopped while importing it") if f.main]
     if not found:
         return None
     what = f"the {target} image was not built (the previous one is unchanged)"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 Where = Literal["local", "image"]
@@ -93,6 +94,7 @@ class Failure:
     module: str
     type: str
     message: str
+    main: bool = True  # the distribution's main module; else an optional part
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Context:
     spec: str
     python: str
     numpy: str | None  # numpy's locked version, if numpy is in the set
+    locked: Mapping[str, str] = field(default_factory=dict)  # the set: name -> version
 
 
 def explain(failure: Failure, ctx: Context) -> str:
@@ -122,11 +125,24 @@ def explain(failure: Failure, ctx: Context) -> str:
         return f"it does not support Python {ctx.python} ({msg}); pin a newer {dist} in {ctx.spec}"
     missing = _NO_MODULE.search(msg)
     if missing:
-        top = missing.group(1).split(".")[0]
-        provider = _PROVIDERS.get(top, f"the package that provides {top!r}")
-        return f"it needs {top!r}, which nothing in the set provides; add {provider} to {ctx.spec}"
+        return _missing(missing.group(1).split(".")[0], failure, ctx)
     shown = ": ".join(part for part in (failure.type, msg) if part)
     return f'{shown}; fix it, or exempt it: [check] skip_imports = ["{dist}"] in labship.toml'
+
+
+def _missing(top: str, failure: Failure, ctx: Context) -> str:
+    """'No module named X': advice checked against the lock before it is given."""
+    provider = _PROVIDERS.get(top, top)
+    key = "-".join(provider.replace("_", "-").replace(".", "-").lower().split("-"))
+    locked = {"-".join(k.replace("_", "-").lower().split("-")): v for k, v in ctx.locked.items()}
+    if key in locked:
+        return (
+            f"it imports {top!r} and {provider} {locked[key]} is in the lock, yet "
+            f"{top!r} does not import here ({failure.message}); reinstall it, or "
+            f'exempt {failure.dist}: [check] skip_imports = ["{failure.dist}"] in labship.toml'
+        )
+    named = _PROVIDERS.get(top, f"the package that provides {top!r}")
+    return f"it needs {top!r}, which nothing in the set provides; add {named} to {ctx.spec}"
 
 
 def _numpy(dist: str, ctx: Context) -> str:

@@ -59,20 +59,87 @@ def installed() -> dict[str, tuple[str, str]]:
 
 
 def modules(dist_info: str) -> list[str]:
-    """Its importable top-level packages and modules, from RECORD (every installer writes
-    it; a namespace package gives its first real package, e.g. google.protobuf), else
-    top_level.txt. Private ones only when there is nothing public."""
-    found = _from_record(_read_lines(os.path.join(dist_info, "RECORD"), record=True))
-    if not found:
-        top_level = _read_lines(os.path.join(dist_info, "top_level.txt"), record=False)
-        found = {n.replace("/", ".") for n in top_level}
-    names = sorted(
-        n
-        for n in found
-        if n and all(p.isidentifier() for p in n.split(".")) and n.split(".")[0] not in _NOT_CODE
+    """The import names a distribution declares, main module first: top_level.txt, else
+    RECORD's top-level packages and modules. A top-level name that is a namespace here
+    (PyQt5 for PyQtChart, google for protobuf) gives the packages and modules right
+    inside it instead. Never tests, private modules, subpackages, or files that are not
+    modules of a package (Qt plugins, bundled libraries). Private ones only when nothing
+    public is declared."""
+    record = _read_lines(os.path.join(dist_info, "RECORD"), record=True)
+    declared = _read_lines(os.path.join(dist_info, "top_level.txt"), record=False)
+    tops = [n.replace("/", ".") for n in declared if not record or _holds(record, n)]
+    tops = tops or _tops(record)
+    found: list[str] = []
+    for top in tops:
+        for name in _expand(top, record):
+            if name not in found and _importable(name):
+                found.append(name)
+    public = [n for n in found if not any(p.startswith("_") for p in n.split("."))]
+    names = public or found
+    main = _main(os.path.basename(dist_info), names)
+    return sorted(names, key=lambda n: (n != main, n))
+
+
+def _holds(record: list[str], name: str) -> bool:
+    """RECORD installs something under a declared name (top_level.txt can name a folder
+    of the sources, like kiwisolver's 'src', that the wheel never installs)."""
+    path = name.replace(".", "/")
+    return any(f.startswith((path + "/", path + ".")) for f in record)
+
+
+def _importable(name: str) -> bool:
+    parts = name.split(".")
+    return all(p.isidentifier() for p in parts) and not any(p in _NOT_CODE for p in parts)
+
+
+def _tops(record: list[str]) -> list[str]:
+    """Top-level packages (folders holding Python code) and modules in RECORD."""
+    found: list[str] = []
+    for path in record:
+        parts = path.split("/")
+        if parts[-1].endswith(_MODULE_SUFFIXES):
+            top = parts[0] if len(parts) > 1 else parts[0].split(".")[0]
+            if top.isidentifier() and top not in found:
+                found.append(top)
+    return found
+
+
+def _expand(top: str, record: list[str]) -> list[str]:
+    """``top`` itself when this distribution holds its ``__init__`` or module file (or
+    RECORD is missing); for a namespace, what it holds directly inside it."""
+    path = top.replace(".", "/")
+    inside = [f[len(path) + 1 :] for f in record if f.startswith(path + "/")]
+    own = any(
+        "/" not in f[len(path) :] and f.startswith(path + ".") and f.endswith(_MODULE_SUFFIXES)
+        for f in record
     )
-    public = [n for n in names if not any(p.startswith("_") for p in n.split("."))]
-    return public or names
+    if not record or own or "__init__.py" in inside:
+        return [top]
+    found: list[str] = []
+    for rest in inside:
+        parts = rest.split("/")
+        if len(parts) == 2 and parts[1] == "__init__.py":
+            name = f"{top}.{parts[0]}"
+        elif len(parts) == 1 and rest.endswith(_MODULE_SUFFIXES):
+            name = f"{top}.{rest.split('.')[0]}"
+        else:
+            continue
+        if name not in found:
+            found.append(name)
+    return found or [top]
+
+
+def _main(dist_info: str, names: list[str]) -> str:
+    """The distribution's main module: the one named like it, else the first declared."""
+    dist = normal(dist_info[: -len(".dist-info")].rpartition("-")[0])
+    for name in names:
+        if normal(name) == dist or normal(name.rpartition(".")[2]) == dist:
+            return name
+    stem = dist.removeprefix("python-").removeprefix("py-").removesuffix("-python")
+    for name in names:
+        if normal(name.rpartition(".")[2]) in (stem, "py" + stem):
+            return name
+    return names[0] if names else ""
 
 
 def _read_lines(path: str, *, record: bool) -> list[str]:
@@ -85,30 +152,15 @@ def _read_lines(path: str, *, record: bool) -> list[str]:
         return []
 
 
-def _from_record(files: list[str]) -> set[str]:
-    packages = {f[: -len("/__init__.py")] for f in files if f.endswith("/__init__.py")}
-    found: set[str] = set()
-    for path in files:
-        parts = path.split("/")
-        top = parts[0] if len(parts) > 1 else parts[0].split(".")[0]
-        if not top.isidentifier():  # ../bin, *.dist-info, *.libs, *.data
-            continue
-        for depth in range(1, len(parts)):
-            if "/".join(parts[:depth]) in packages:
-                found.add(".".join(parts[:depth]))
-                break
-        else:
-            if parts[-1].endswith(_MODULE_SUFFIXES):
-                found.add(".".join([*parts[:-1], parts[-1].split(".")[0]]))
-    return found
-
-
 def first_line(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     return (lines[0] if lines else "")[:300]
 
 
 def check(names: list[str]) -> int:
+    """Import each distribution's modules, main module first. Only a main module's
+    failure fails the check; another's (an optional GUI part, a plugin) is reported with
+    ``"main": false`` for a warning."""
     failed = 0
     dists = installed()
     for name in names:
@@ -116,15 +168,17 @@ def check(names: list[str]) -> int:
             emit("missing", dist=name)
             continue
         dist_info, version = dists[normal(name)]
-        for module in modules(dist_info):
-            emit("start", dist=name, version=version, module=module)
+        for index, module in enumerate(modules(dist_info)):
+            emit("start", dist=name, version=version, module=module, main=index == 0)
             try:
                 importlib.import_module(module)
             except (Exception, SystemExit) as exc:
-                failed += 1
+                failed += index == 0
                 kind = type(exc).__name__
                 emit("failed", dist=name, version=version, module=module, type=kind,
-                     message=first_line(exc))  # fmt: skip
+                     message=first_line(exc), main=index == 0)  # fmt: skip
+                if index == 0:
+                    break  # the rest cannot import without it
     emit("done", failed=failed)
     return 1 if failed else 0
 

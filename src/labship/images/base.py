@@ -1,6 +1,6 @@
 """The base image: which one a project's or a model's image is built on, whether it is an
 image reference at all (anything else would be injected into a Dockerfile or a docker
-command line), and why it cannot be had on this machine."""
+command line), why it cannot be had on this machine, and whether its Python is the lock's."""
 
 from __future__ import annotations
 
@@ -78,3 +78,42 @@ def base_problem(project: Project) -> str | None:
     if why is None:
         return None
     return f"{base_unavailable(base, why).message}; to use Docker, {_USE_LOCAL_BASE}"
+
+
+def python_mismatch(project: Project, base: str, version: str | None) -> ConfigError | None:
+    """A ConfigError (78) when the base image's Python is not the lock's (or, before a
+    lock, the project's); None when they agree or there is nothing to compare."""
+    wanted = _locked_python(project)
+    if version is None or wanted is None:
+        return None
+    if version.split(".")[:2] == wanted.split(".")[:2]:
+        return None
+    minor = ".".join(version.split(".")[:2])
+    return ConfigError(
+        f"the base image {base} has Python {version}, the lock is for Python {wanted}",
+        hint=f'set [docker] base_image = "python:{wanted}-slim" (or {BASE_IMAGE_ENV}) to an '
+        f'image with Python {wanted}, or relock for it: python = "{minor}" in labship.toml, '
+        "then labship lock",
+    )
+
+
+def check_python(project: Project) -> None:
+    """Before BuildKit runs: the base image's Python (read once per image ID) must be the
+    lock's. A base image not on this machine yet is BuildKit's to pull; nothing to read."""
+    from labship.tools.docker import image_python
+
+    base = base_image(project)
+    found = image_python(base)
+    mismatch = python_mismatch(project, base, found[1]) if found is not None else None
+    if mismatch is not None:
+        raise mismatch
+
+
+def _locked_python(project: Project) -> str | None:
+    from labship.errors import LabshipError
+    from labship.locking import read_lock
+
+    try:
+        return read_lock(project, check=False).python
+    except LabshipError:
+        return project.settings.python or None

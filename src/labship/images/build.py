@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from labship.errors import StaleLockError, UsageError
 from labship.images import buildkit
-from labship.images.base import base_image
+from labship.images.base import base_image, check_python
 from labship.images.ca import ca_bundle
 from labship.images.context import hash_files, stage_context
 from labship.images.dockerfile import DOCKERFILE, render_dockerfile, write_dockerfile
@@ -182,6 +182,7 @@ def build(
     if not lock_file.is_file():
         raise StaleLockError(f"{lock_file} is missing", hint="run 'labship lock' first")
     client = buildkit.engine()
+    check_python(project)  # one line and exit 78 before BuildKit, not a failed RUN step
     write_dockerfile(project, force=force, console=console)
     image_tags = tags(project, lock, target)
     console.say(f"building the {target} image {image_tags[0]} on {base_image(project)}")

@@ -29,6 +29,8 @@ _APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+
 
 def _apt_packages(project: Project) -> list[str]:
     """tini and [docker] system_packages, less what the conda lock already provides."""
+    from labship.spec import system_packages
+
     packages = ["tini"]
     native = _conda_names(project)
     for name in project.settings.system_packages:
@@ -42,6 +44,9 @@ def _apt_packages(project: Project) -> list[str]:
             )
         if name not in packages:
             packages.append(name)
+    # native conda packages a kept distribution loads (unixodbc for pyodbc): names that
+    # come from labship's own table, so no check is needed
+    packages += [name for name in system_packages(project) if name not in packages]
     return packages
 
 

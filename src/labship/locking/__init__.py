@@ -225,13 +225,7 @@ def lock(project: Project, *, console: Console) -> LockResult:
     settings = project.settings
     _check_requirements(project, "packages", settings.dev_packages)
     spec = read_spec(project.spec_path, root=project.root)
-    if spec.skipped and not settings.conda:
-        console.warn(
-            f"{settings.spec}: conda-only packages left out of the lock: "
-            f"{', '.join(spec.skipped)} (lock them from a conda channel with [conda] "
-            "enabled = true in labship.toml, or list system libraries in [docker] "
-            "system_packages)"
-        )
+    _report_conda(project, spec, console)
     python = project_python(project, spec)
     natives = conda.solve(project, spec, python, console=console) if settings.conda else None
     parts = split(spec.requirements, settings.keep_in_prod)
@@ -277,6 +271,42 @@ def lock(project: Project, *, console: Console) -> LockResult:
     return LockResult(lock=new, changed=previous != (new.prod_hash, new.dev_hash), skipped=skipped)
 
 
+SHOWN = 5  # names a report lists before "and N more"
+
+
+def _few(names: tuple[str, ...]) -> str:
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return ", ".join(names[:SHOWN]) + more
+
+
+def _report_conda(project: Project, spec: Spec, console: Console) -> None:
+    """What the conda part of the spec left out, said once (never a line per package)."""
+    where = project.settings.spec
+    if spec.skipped and project.settings.conda:
+        console.say(
+            f"{where}: {len(spec.skipped)} native conda package(s) ({_few(spec.skipped)}) "
+            "are locked from a conda channel ([conda] in labship.toml), not from PyPI"
+        )
+    elif spec.skipped:
+        count = len(spec.skipped)
+        full = f"; all {count}: [tool.labship] conda-native in {project.lock_path.name}"
+        system = ""
+        if spec.system_packages:
+            system = f"; images get {', '.join(spec.system_packages)} by apt"
+        console.warn(
+            f"{where}: {count} conda package(s) hold no Python distribution and stay out of "
+            f"the lock ({_few(spec.skipped)}){full if count > SHOWN else ''}{system}; "
+            "[conda] enabled = true in labship.toml locks them from a conda channel"
+        )
+    if spec.bundled:
+        conda = tuple(dict.fromkeys(c for c, _ in spec.bundled))
+        names = tuple(p for _, p in spec.bundled)
+        console.say(
+            f"{where}: {', '.join(conda)} also bundle(s) {_few(names)}, which PyPI ships "
+            f"apart: not locked; add one under 'pip:' if the code imports it"
+        )
+
+
 def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) -> dict[str, Any]:
     """What the [tool.labship] table of both files records."""
     from datetime import UTC, datetime
@@ -302,6 +332,7 @@ def _table(project: Project, spec: Spec, python: str, moved: tuple[str, ...]) ->
         "labship_version": __version__,
         "resolved_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "variables": spec.variables,
+        "conda_native": spec.native,
     }
 
 

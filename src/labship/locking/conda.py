@@ -58,11 +58,9 @@ def lock_path(project: Project) -> Path:
 def native_specs(project: Project, spec: Spec) -> tuple[str, ...]:
     """The conda match-specs to lock: the spec's native packages, then ``[conda] packages``.
 
-    The one place that asks the spec layer which packages are native (``Spec.skipped``):
-    a better classification there reaches the lock through here. The match-spec text
-    (its pins) is taken from the environment.yml line that named the package."""
-    texts = _dependency_texts(spec.path) if spec.skipped else {}
-    found = [texts.get(name, name) for name in spec.skipped]
+    The one place that asks the spec layer which packages are native (``Spec.native``,
+    each as the file wrote it, pins and build string included)."""
+    found = [_conda_text(text) for text in spec.native]
     extra = [p.strip() for p in project.settings.conda_packages]
     named = {_name(s) for s in extra}
     return tuple([s for s in found if _name(s) not in named] + extra)
@@ -196,23 +194,6 @@ def _name(match_spec: str) -> str:
     """The package name a match-spec starts with (``conda-forge::gdal >=3`` -> gdal)."""
     text = match_spec.split("::")[-1].strip()
     return re.split(r"[\s=<>!~\[]", text, maxsplit=1)[0].lower()
-
-
-def _dependency_texts(path: Path) -> dict[str, str]:
-    """Package name -> the match-spec text of each plain dependency of an environment.yml
-    (the spec layer already checked the file; anything unexpected gives no entry)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    deps = data.get("dependencies") if isinstance(data, dict) else None
-    found: dict[str, str] = {}
-    for item in deps if isinstance(deps, list) else ():
-        if isinstance(item, str):
-            found.setdefault(_name(item), _conda_text(item))
-    return found
 
 
 def _conda_text(item: str) -> str:

@@ -47,10 +47,10 @@ class LocalRuntime:
             from labship.store import native_variables
 
             native = native_variables(env, os.environ.get("LD_LIBRARY_PATH"))
-            check_environment(project, lock, env, dev=dev, native=native)
+            check_environment(project, lock, env, dev=dev, native=native, console=console)
 
         path, created = self.store.ensure(lock, dev=dev, console=console, check=check)
-        _warn_missing_system_packages(project, lock, console)
+        _warn_missing_system_packages(project, lock, console, new=created)
         return Venv(self.name, lock_hash, dev, created, path)
 
     def _environment(self, env: Venv, profile: Profile, extra: dict[str, str]) -> dict[str, str]:
@@ -333,22 +333,30 @@ def _stop_group(pgid: int, *, grace: float, child: subprocess.Popen[bytes] | Non
         child.wait()
 
 
-def _warn_missing_system_packages(project: Project, lock: Lock, console: Console) -> None:
-    """Images get ``[docker] system_packages`` by apt; here labship only says what is
+def _warn_missing_system_packages(
+    project: Project, lock: Lock, console: Console, *, new: bool
+) -> None:
+    """Images get ``[docker] system_packages`` by apt, and the Debian packages of native
+    conda packages a kept distribution loads (``Spec.system_packages``, read only when the
+    environment is new: a warm run reads no spec); here labship only says what is
     missing, less what the environment's conda prefix provides."""
-    wanted = project.settings.system_packages
-    if not wanted:
+    wanted_list = list(project.settings.system_packages)
+    if new and lock.conda is None:  # with [conda], natives come from the conda lock
+        from labship.spec import system_packages
+
+        wanted_list += [p for p in system_packages(project) if p not in wanted_list]
+    if not wanted_list:
         return
     from labship.tools import dpkg
 
     native = {r.name for r in lock.conda.records} if lock.conda is not None else set()
-    wanted = tuple(p for p in wanted if p not in native)
+    wanted = tuple(p for p in wanted_list if p not in native)
     missing = dpkg.missing(wanted)
     if missing:
         console.warn(
             f"system packages missing on this machine: {', '.join(missing)} "
-            f"(labship.toml [docker] system_packages); install them: "
-            f"{dpkg.install_hint(missing)}"
+            f"(labship.toml [docker] system_packages, or native packages of "
+            f"{project.settings.spec}); install them: {dpkg.install_hint(missing)}"
         )
     elif missing is None and wanted:
         console.warn(f"cannot check system packages here (no dpkg): {', '.join(wanted)}")

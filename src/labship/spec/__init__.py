@@ -21,7 +21,9 @@ from labship.spec.matchspec import translate_matchspec
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Spec", "read_spec", "translate_matchspec"]
+    from labship.project import Project
+
+__all__ = ["Spec", "read_spec", "system_packages", "translate_matchspec"]
 
 
 def read_spec(path: Path, *, root: Path | None = None) -> Spec:
@@ -39,3 +41,16 @@ def read_spec(path: Path, *, root: Path | None = None) -> Spec:
     from labship.spec.requirements import _read_requirements_txt
 
     return _read_requirements_txt(path, root)
+
+
+def system_packages(project: Project) -> tuple[str, ...]:
+    """The Debian packages the spec's native conda packages stand for, where a kept
+    distribution loads them (``Spec.system_packages``): images install them beside
+    ``[docker] system_packages``, the local runtime names them. Empty for a spec that no
+    longer reads: that error is said where the spec is read for the lock."""
+    from labship.errors import LabshipError
+
+    try:
+        return read_spec(project.spec_path, root=project.root).system_packages
+    except LabshipError:
+        return ()

@@ -34,13 +34,21 @@ class Spec:
     extra_index_urls: tuple[str, ...]
     find_links: tuple[str, ...]
     variables: dict[str, str] = field(hash=False)
-    skipped: tuple[str, ...]
+    skipped: tuple[str, ...]  # conda names left out of the lock (native)
     name: str | None
     channels: tuple[str, ...]
     # locked for the lab only: a pyproject's dependency groups and dev extras
     dev_requirements: tuple[str, ...] = ()
     # the project's own package ('-e .', or a pyproject.toml that builds)
     local_package: LocalPackage | None = None
+    #: The native conda packages as the file writes them (``libgcc-ng=11.2.0=h1d223b6_11``):
+    #: no PyPI distribution, left out of the lock; for whatever installs them from conda.
+    native: tuple[str, ...] = ()
+    #: Debian packages a kept distribution loads at run time, where the spec lists the
+    #: native package (``unixodbc`` for pyodbc): images install them, locally a hint.
+    system_packages: tuple[str, ...] = ()
+    #: PyPI distributions conda packages bundle that are not kept: (conda, pypi) pairs.
+    bundled: tuple[tuple[str, str], ...] = ()
 
     def sha256(self) -> str:
         """Hash what the lock depends on, so reformatting or reordering lines, comments,

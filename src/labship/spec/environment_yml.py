@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labship.errors import SpecError
 from labship.inputs import compose_yaml
+from labship.spec import condanames
 from labship.spec.base import (
     Spec,
     _canonical_specifier,
@@ -15,7 +17,7 @@ from labship.spec.base import (
     _python_minor,
     _read_text,
 )
-from labship.spec.matchspec import _classify
+from labship.spec.matchspec import _requirements, _translate
 from labship.spec.requirements import _Collector
 
 if TYPE_CHECKING:
@@ -48,7 +50,35 @@ def _read_conda(path: Path, root: Path | None) -> Spec:
         name=_optional_scalar(sections.get("name"), shown, "'name'"),
         channels=channels,
         local_package=collector.local,
+        native=tuple(deps.native),
+        system_packages=_runtime_libraries(
+            (*deps.requirements, *collector.requirements), deps.skipped
+        ),
+        bundled=_not_kept(deps.bundled, (*deps.requirements, *collector.requirements)),
     )
+
+
+def _not_kept(
+    bundled: list[tuple[str, str]], requirements: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """Bundled distributions no other line of the spec asks for."""
+    kept = {_requirement_name(r) for r in requirements}
+    return tuple((conda, pypi) for conda, pypi in bundled if pypi not in kept)
+
+
+def _requirement_name(requirement: str) -> str:
+    found = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    return re.sub(r"[-_.]+", "-", found.group(0)).lower() if found else ""
+
+
+def _runtime_libraries(requirements: tuple[str, ...], native: list[str]) -> tuple[str, ...]:
+    """Debian packages for the native packages that kept distributions load at run time."""
+    out: list[str] = []
+    for requirement in requirements:
+        conda, debian = condanames.RUNTIME_LIBRARIES.get(_requirement_name(requirement), ("", ""))
+        if conda in native and debian not in out:
+            out.append(debian)
+    return tuple(out)
 
 
 def _compose(text: str, shown: str) -> MappingNode:
@@ -113,6 +143,8 @@ class _Dependencies:
         self.python_where = ""
         self.requirements: list[str] = []
         self.skipped: list[str] = []
+        self.native: list[str] = []
+        self.bundled: list[tuple[str, str]] = []
         self.pip = _Collector()
 
     def add(self, item: Node) -> None:
@@ -123,20 +155,28 @@ class _Dependencies:
             return
         where = _at(self.shown, item)
         spec_text = _scalar(item, self.shown, "a dependency")
-        kind, conda_name, translated = _classify(spec_text, where)
-        if kind == "requirement":
-            self.requirements.append(translated)
-        elif kind == "conda-only":
-            if conda_name not in self.skipped:
-                self.skipped.append(conda_name)
-        elif kind == "python" and translated:  # a bare 'python' adds nothing
-            previous = _canonical_specifier(self.python_spec or None)
-            if self.python_spec and _canonical_specifier(translated) != previous:
-                raise SpecError(
-                    f"{where}: '{spec_text}' contradicts the python version at {self.python_where}",
-                    hint="keep one python entry",
-                )
-            self.python_spec, self.python_where = translated, where
+        found, version = _translate(spec_text, where)
+        if found is None:
+            if version[0] == "python" and version[1]:  # a bare 'python' adds nothing
+                self._python(version[1], spec_text, where)
+        elif found.native:
+            if found.conda not in self.skipped:
+                self.skipped.append(found.conda)
+                self.native.append(spec_text.strip())
+        else:
+            for requirement in _requirements(found, version[0], spec_text, where):
+                if requirement not in self.requirements:  # matplotlib and matplotlib-base
+                    self.requirements.append(requirement)
+            self.bundled.extend((found.conda, p) for p in found.bundled)
+
+    def _python(self, translated: str, spec_text: str, where: str) -> None:
+        previous = _canonical_specifier(self.python_spec or None)
+        if self.python_spec and _canonical_specifier(translated) != previous:
+            raise SpecError(
+                f"{where}: '{spec_text}' contradicts the python version at {self.python_where}",
+                hint="keep one python entry",
+            )
+        self.python_spec, self.python_where = translated, where
 
     def _pip_section(self, item: MappingNode) -> None:
         for key_node, value_node in item.value:

@@ -14,7 +14,8 @@ parser (``conda.models.match_spec``):
 * ``pkg[version='>=1.0']`` -- the bracket's ``version`` is used; other keys are ignored.
 * ``a|b`` -- PEP 440 has no "or": alternatives are accepted only when they translate to
   the same thing (or one is ``*``); otherwise a SpecError asks to pin one version.
-* Names are renamed or skipped following :mod:`labship.spec.condanames`.
+* Names become PyPI's, or native (left out), by :mod:`labship.spec.condanames`, which
+  reads an export's build string too (``=1.0=h7f98852_0`` has no ``py`` tag).
 """
 
 from __future__ import annotations
@@ -23,13 +24,8 @@ import re
 from typing import Literal
 
 from labship.errors import SpecError
+from labship.spec import condanames
 from labship.spec.base import _validate_requirement
-from labship.spec.condanames import (
-    CONDA_ONLY,
-    CONDA_ONLY_PREFIXES,
-    CONDA_ONLY_SUFFIXES,
-    CONDA_TO_PYPI,
-)
 
 
 def translate_matchspec(spec: str, *, where: str) -> str | None:
@@ -39,11 +35,11 @@ def translate_matchspec(spec: str, *, where: str) -> str | None:
     :mod:`labship.spec.condanames`), ``pip``, or ``python`` (which ``read_spec`` turns
     into ``Spec.python`` instead). ``where`` (``file:line``) prefixes error messages.
     """
-    kind, _name, requirement = _classify(spec, where)
-    return requirement if kind == "requirement" else None
+    kind, _name, requirements = _classify(spec, where)
+    return requirements[0] if kind == "requirement" else None
 
 
-_Kind = Literal["requirement", "python", "pip", "conda-only"]
+_Kind = Literal["requirement", "python", "pip", "conda-only"]  # conda-only: native
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _BRACKET_RE = re.compile(r"^(?P<head>[^\[]*)\[(?P<body>.*)\]\s*$")
@@ -54,28 +50,45 @@ _OPERATOR_RE = re.compile(r"^(==|!=|>=|<=|~=|>|<|=)?(.*)$")
 _NUMERIC_RE = re.compile(r"\d+(\.\d+)*")
 
 
-def _classify(spec: str, where: str) -> tuple[_Kind, str, str]:
-    """Parse one match-spec: (kind, conda name, PEP 508 requirement or python specifier)."""
+def _classify(spec: str, where: str) -> tuple[_Kind, str, tuple[str, ...]]:
+    """Parse one match-spec: (kind, conda name, PEP 508 requirements or python specifier)."""
+    found, version = _translate(spec, where)
+    if found is None:
+        name = version[0]
+        return ("pip" if name == "pip" else "python"), name, version[1:]
+    if found.native:
+        return "conda-only", found.conda, ()
+    return "requirement", found.conda, _requirements(found, version[0], spec, where)
+
+
+def _translate(spec: str, where: str) -> tuple[condanames.CondaName | None, tuple[str, ...]]:
+    """(the conda name's translation, (version,)); (None, (name, version)) for python/pip."""
     text = spec.strip()
     name, version = _split_matchspec(text, where)
-    lowered = name.lower()
-    if lowered == "pip":
-        return "pip", name, ""
-    if lowered == "python":
-        return "python", name, version
-    if _is_conda_only(lowered):
-        return "conda-only", name, ""
-    requirement = CONDA_TO_PYPI.get(lowered, name) + version
-    _validate_requirement(requirement, where, f"conda spec '{text}' translates to")
-    return "requirement", name, requirement
+    if condanames.special(name):
+        return None, (name.lower(), version)
+    return condanames.translate(name, _build_string(text)), (version,)
 
 
-def _is_conda_only(name: str) -> bool:
-    return (
-        name in CONDA_ONLY
-        or name.startswith(CONDA_ONLY_PREFIXES)
-        or name.endswith(CONDA_ONLY_SUFFIXES)
-    )
+def _requirements(
+    found: condanames.CondaName, version: str, spec: str, where: str
+) -> tuple[str, ...]:
+    """The kept distributions, pinned: the conda version is the kept distribution's (a
+    bundle's others have their own versions, so they go unpinned)."""
+    pin = version if len(found.pypi) == 1 else ""
+    requirements = tuple(name + pin for name in found.pypi)
+    for requirement in requirements:
+        _validate_requirement(requirement, where, f"conda spec '{spec.strip()}' translates to")
+    return requirements
+
+
+_BUILD_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(?:=|\s+)[^=\s]+(?:=|\s+)([^=\s]+)")
+
+
+def _build_string(text: str) -> str | None:
+    """The build of ``name=version=build`` or ``name version build``, as exports write."""
+    found = _BUILD_RE.fullmatch(text.rsplit("::", 1)[-1].strip())
+    return found.group(1) if found else None
 
 
 def _split_matchspec(text: str, where: str) -> tuple[str, str]:

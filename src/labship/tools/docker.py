@@ -299,6 +299,42 @@ def insecure_registry(host: str, timeout: float = 2.0) -> bool:
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
+_PYTHON_ENV = re.compile(r"^PYTHON_VERSION=(\d+\.\d+(?:\.\d+)?)")
+_PRINT_PYTHON = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+
+
+def image_python(ref: str) -> tuple[str, str | None] | None:
+    """(image ID, the Python version its ``python3`` runs) for an image on this machine;
+    None when the image is not here. The version is None when the image has no python3.
+    Read from the image's PYTHON_VERSION (the official python images set it), else by
+    running ``python3`` once; remembered by image ID, which no tag move can fool."""
+    found = inspect_image(ref)
+    if found is None or not found.get("Id"):
+        return None
+    image_id = str(found["Id"])
+    memo = _memo_path("docker-python.json")
+    try:
+        seen = dict(json.loads(memo.read_text()))
+    except (OSError, ValueError, TypeError):
+        seen = {}
+    if image_id in seen:
+        known = seen[image_id]
+        return image_id, known if isinstance(known, str) and known else None
+    version = next(
+        (m.group(1) for env in (found.get("Config") or {}).get("Env") or []
+         if (m := _PYTHON_ENV.match(str(env)))),
+        None,
+    )  # fmt: skip
+    if version is None:
+        argv = [binary(), "run", "--rm", "--network", "none", "--entrypoint", "python3"]
+        code, out = _quiet([*argv, image_id, "-c", _PRINT_PYTHON])
+        lines = out.strip().splitlines()
+        version = lines[-1] if code == 0 and lines and re.fullmatch(r"[\d.]+", lines[-1]) else ""
+    with contextlib.suppress(OSError):
+        write_text_atomic(memo, json.dumps({**seen, image_id: version}))
+    return image_id, version or None
+
+
 PULLABLE_FOR = 24 * 3600.0  # seconds a "the registry has it" answer is trusted
 
 

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from labship.console import Console
+from labship.console import LINE_LIMIT, Console
 from labship.errors import ProfileError, ToolError, UsageError
 from labship.tools.procinfo import start_time
-
-_TAIL = 20
 
 
 @dataclass(frozen=True)
@@ -126,13 +124,47 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
     proc.wait()
 
 
+_LAST = 60  # characters of a tool's last line quoted at least
+
+
 def failure_message(
     tool: str, argv: Sequence[str], result: ToolResult, console: Console | None
 ) -> str:
-    lines = [ln.strip() for ln in (result.stderr or result.stdout).splitlines() if ln.strip()]
-    tail = " | ".join(lines[-_TAIL:]) or f"exit code {result.returncode}"
-    message = f"{tool} failed ({' '.join(argv[:3])} ...): {tail}"
-    return console.mask(message) if console is not None else message
+    """One line: the tool, its last line of output, and, when there is more than fits,
+    the log file holding all of it (masked like everything labship prints)."""
+    text = result.stderr or result.stdout or ""
+    mask = console.mask if console is not None else (lambda t: t)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    command = " ".join(argv[:3])
+    command = command if len(command) <= 60 else command[:57] + "..."
+    head = f"{tool} failed ({command} ...)"
+    last = lines[-1] if lines else f"exit code {result.returncode}"
+    if len(lines) <= 1 and len(head) + len(last) + 2 <= LINE_LIMIT:
+        return mask(f"{head}: {last}")
+    log = write_log(tool, mask(text))
+    where = f"; all its output: {log}" if log is not None else ""
+    room = max(_LAST, LINE_LIMIT - len(head) - len(where) - 2)
+    shown = last if len(last) <= room else last[: room - 3] + "..."
+    return mask(f"{head}: {shown}{where}")
+
+
+def write_log(tool: str, text: str) -> Path | None:
+    """A tool's whole output in the cache's logs/ folder (private); None if unwritable."""
+    import os
+
+    from labship.dirs import cache_root
+
+    folder = cache_root() / "logs"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{tool.replace(' ', '-')}-{stamp}-{os.getpid()}.log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as out:
+            out.write(text)
+    except OSError:
+        return None
+    return path
 
 
 # --------------------------------------------------------------------------- signals

@@ -49,6 +49,10 @@ def uv_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     features = env.get("UV_PREVIEW_FEATURES", "")
     env["UV_PREVIEW_FEATURES"] = f"{features},pylock" if features else "pylock"
     env.pop("VIRTUAL_ENV", None)  # uv would target the caller's venv otherwise
+    # Bytecode uv compiles belongs in the environment, beside its sources, where every
+    # process finds it (the import check runs with -I, which ignores these variables).
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(extra or {})
     return env
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from labship.images.serve import ServeImage
     from labship.locking import Lock, LockResult
     from labship.profiles import EnvReport
+    from labship.profiles.report import RuntimeVariables
     from labship.project.scaffold import ScaffoldResult
     from labship.runlog import RunRecord
     from labship.runtimes.base import Interactive, LabInfo, Runtime
@@ -343,10 +344,12 @@ def env_report(project: Project) -> EnvReport:
     return replace(found, runtime_variables=native) if native else found
 
 
-def _native_variables(project: Project) -> tuple[tuple[str, str], ...]:
-    """PATH and the loader path a job gets for the prod environment's conda prefix."""
+def _native_variables(project: Project) -> tuple[RuntimeVariables, ...]:
+    """What the local runtime sets for each set's conda prefix: the prod environment runs
+    jobs, the dev one the lab, the shell and jobs the lab's MLflow tracks."""
     from labship.errors import StaleLockError
     from labship.locking import read_lock
+    from labship.profiles.report import RuntimeVariables
     from labship.store import Store, native_layout
 
     if not project.settings.conda:
@@ -357,8 +360,15 @@ def _native_variables(project: Project) -> tuple[tuple[str, str], ...]:
         return ()
     if lock.conda is None or not lock.conda.records:
         return ()
-    paths, variables = native_layout(Store().env_path(lock.prod_hash))
-    return (("PATH", f"{os.pathsep.join(paths)}:... (after the venv's bin)"), *variables.items())
+    store = Store()
+    found = []
+    for dev, name, used_by in (
+        (False, "prod", "jobs"),
+        (True, "dev", "the lab, the shell, jobs tracked by the lab's MLflow"),
+    ):
+        paths, variables = native_layout(store.env_path(lock.env_key(dev=dev)))
+        found.append(RuntimeVariables(name, used_by, tuple(paths), tuple(variables.items())))
+    return tuple(found)
 
 
 def runs(project: Project, *, console: Console | None = None) -> list[RunRecord]:

@@ -196,3 +196,24 @@ def test_the_report_counts_dotenv_as_every_profiles_base(tmp_path: Path) -> None
     report = env_report(tmp_path, required=("SHARED", "OWN"))
     (dev,) = report.profiles
     assert dev.values == {"SHARED": "base", "OWN": "dev"} and dev.missing == ()
+
+
+def test_env_report_says_which_environment_each_runtime_variable_is_for(project: Path) -> None:
+    from dataclasses import replace
+
+    from labship.profiles.report import RuntimeVariables
+
+    prod = RuntimeVariables("prod", "jobs", ("/s/p/conda/bin",), (("CONDA_PREFIX", "/s/p/conda"),))
+    dev = RuntimeVariables("dev", "the lab", ("/s/d/conda/bin",), (("CONDA_PREFIX", "/s/d/conda"),))
+    r = replace(report(project), runtime_variables=(prod, dev))
+    text = r.to_text()
+    assert "  prod environment (jobs):\n    PATH: /s/p/conda/bin after the venv's bin\n" in text
+    assert "  dev environment (the lab):\n" in text and "CONDA_PREFIX=/s/d/conda" in text
+    data = json.loads(json.dumps(r.to_json()))
+    assert data["runtime_variables"][0] == {
+        "set": "prod",
+        "used_by": "jobs",
+        "path_after_venv": ["/s/p/conda/bin"],
+        "variables": {"CONDA_PREFIX": "/s/p/conda"},
+    }
+    assert data["runtime_variables"][1]["path_after_venv"] == ["/s/d/conda/bin"]

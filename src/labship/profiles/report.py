@@ -152,6 +152,32 @@ class ProfileReport:
 
 
 @dataclass(frozen=True)
+class RuntimeVariables:
+    """What the local runtime sets beside the profile for one locked set's environment
+    (its conda prefix): ``path`` goes on PATH after the venv's ``bin``."""
+
+    set_name: str  # "prod" or "dev"
+    used_by: str  # who gets this environment, in words
+    path: tuple[str, ...]
+    variables: tuple[tuple[str, str], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "set": self.set_name,
+            "used_by": self.used_by,
+            "path_after_venv": list(self.path),
+            "variables": dict(self.variables),
+        }
+
+    def lines(self) -> list[str]:
+        return [
+            f"  {self.set_name} environment ({self.used_by}):",
+            f"    PATH: {os.pathsep.join(self.path)} after the venv's bin",
+            *(f"    {key}={value}" for key, value in self.variables),
+        ]
+
+
+@dataclass(frozen=True)
 class EnvReport:
     """Every profile of a project, masked, plus how they differ. Holds no secret value."""
 
@@ -163,7 +189,7 @@ class EnvReport:
     # Said, but not failures: prod secrets need not be on every machine.
     missing_profiles: tuple[MissingProfile, ...] = ()
     # What the local runtime sets beside the profile (a conda prefix's PATH, loader path).
-    runtime_variables: tuple[tuple[str, str], ...] = ()
+    runtime_variables: tuple[RuntimeVariables, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -179,7 +205,7 @@ class EnvReport:
             "profiles": [p.to_json() for p in self.profiles],
             "differences": [d.to_json() for d in self.differences],
             "missing_profiles": [m.to_json() for m in self.missing_profiles],
-            "runtime_variables": dict(self.runtime_variables),
+            "runtime_variables": [r.to_json() for r in self.runtime_variables],
         }
 
     def to_text(self) -> str:
@@ -188,8 +214,9 @@ class EnvReport:
             lines.extend(p.warnings())
         lines.extend(m.describe() for m in self.missing_profiles)
         if self.runtime_variables:
-            lines.append("set by labship for jobs, the lab and the shell (local runtime):")
-            lines.extend(f"  {key}={value}" for key, value in self.runtime_variables)
+            lines.append("set by labship beside the profile (local runtime):")
+            for found in self.runtime_variables:
+                lines.extend(found.lines())
         return "\n".join(lines)
 
     def _table(self) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import labship
 from labship import api
@@ -135,3 +136,18 @@ def test_cli_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_verb_that_talks_has_a_default_console(tmp_path: Path) -> None:
+    # A library caller need not build a Console: none means the default one (stderr).
+    talking = {
+        name: inspect.signature(obj).parameters["console"]
+        for name, obj in vars(api).items()
+        if inspect.isfunction(obj)
+        and obj.__module__ == api.__name__
+        and not name.startswith("_")
+        and "console" in inspect.signature(obj).parameters
+    }
+    assert {"lock", "run", "lab", "shell", "build", "gc", "serve"} <= set(talking)
+    assert {name for name, p in talking.items() if p.default is not None} == set()
+    assert labship.gc(dry_run=True, store_root=tmp_path / "store").removed == ()

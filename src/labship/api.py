@@ -46,15 +46,27 @@ class RunOutcome:
     record: RunRecord
 
 
-def select_runtime(project: Project, requested: str | None, *, console: Console) -> Runtime[Any]:
+def _console(console: Console | None) -> Console:
+    """The caller's console, or, for a library caller who passed none, the default one
+    (progress and warnings on stderr, as the CLI without ``-v``)."""
+    from labship.console import Console
+
+    return Console() if console is None else console
+
+
+def select_runtime(
+    project: Project, requested: str | None, *, console: Console | None = None
+) -> Runtime[Any]:
     """``runtimes.select``: the flag, then LABSHIP_RUNTIME, then labship.toml, then the
     running lab's, then auto-detection; said aloud with where it came from."""
+    console = _console(console)
     from labship import runtimes
 
     return runtimes.select(project, requested, console=console)
 
 
-def lock(project: Project, *, console: Console) -> LockResult:
+def lock(project: Project, *, console: Console | None = None) -> LockResult:
+    console = _console(console)
     from labship.locking import lock as resolve
 
     return resolve(project, console=console)
@@ -63,10 +75,13 @@ def lock(project: Project, *, console: Console) -> LockResult:
 LockMode = Literal["auto", "locked", "frozen"]
 
 
-def current_lock(project: Project, mode: LockMode = "auto", *, console: Console) -> Lock:
+def current_lock(
+    project: Project, mode: LockMode = "auto", *, console: Console | None = None
+) -> Lock:
     """The lock a command runs on. ``auto``: lock first when it is missing or stale,
     saying why (as uv run does); ``locked``: a missing or stale lock is an error (exit 77,
     for CI and production); ``frozen``: the lock as it is, never resolved."""
+    console = _console(console)
     from labship.errors import StaleLockError
     from labship.locking import read_lock
 
@@ -107,8 +122,9 @@ def run(
     profile_name: str = DEFAULT_PROFILE,
     runtime: str | None = None,
     lock_mode: LockMode = "auto",
-    console: Console,
+    console: Console | None = None,
 ) -> RunOutcome:
+    console = _console(console)
     from labship import runlog
     from labship.tools.git import head_commit
 
@@ -217,8 +233,9 @@ def lab(
     port: int | None = None,
     detach: bool = False,
     lock_mode: LockMode = "auto",
-    console: Console,
+    console: Console | None = None,
 ) -> LabInfo:
+    console = _console(console)
     running = lab_running(project)
     if running is not None:
         raise UsageError(
@@ -306,8 +323,9 @@ def lab_running(project: Project) -> LabInfo | None:
     return rt.lab_running(project) if rt is not None else None
 
 
-def stop(project: Project, *, console: Console) -> bool:
+def stop(project: Project, *, console: Console | None = None) -> bool:
     """Stop the project's detached lab, on whichever runtime started it."""
+    console = _console(console)
     from labship.runtimes.lab import clear_record
 
     rt = _recorded_runtime(project)
@@ -323,8 +341,9 @@ def shell(
     profile_name: str = DEFAULT_PROFILE,
     runtime: str | None = None,
     lock_mode: LockMode = "auto",
-    console: Console,
+    console: Console | None = None,
 ) -> int:
+    console = _console(console)
     prof = profile(project, profile_name)
     console = console.with_secrets(secret_values(prof))
     rt = _interactive(select_runtime(project, runtime, console=console), "shell")
@@ -420,9 +439,12 @@ def init(folder: Path, *, name: str | None = None, python: str | None = None) ->
     return init_project(folder, name=name, python=python)
 
 
-def gc(*, dry_run: bool = False, store_root: Path | None = None, console: Console) -> GcResult:
+def gc(
+    *, dry_run: bool = False, store_root: Path | None = None, console: Console | None = None
+) -> GcResult:
     """Remove environments no project uses. Conservative: a project whose lock cannot be
     read keeps what it used last, and an unreadable registry entry keeps everything."""
+    console = _console(console)
     from labship.errors import LabshipError
     from labship.locking import read_lock
     from labship.project import CONFIG_NAME, load_project
@@ -456,9 +478,10 @@ def build(
     *,
     force: bool = False,
     lock_mode: LockMode = "auto",
-    console: Console,
+    console: Console | None = None,
 ) -> list[BuiltImage]:
     """Build images from the lock; dev as the host user so mounted files stay theirs."""
+    console = _console(console)
     from labship.images import build as image
 
     lock = current_lock(project, lock_mode, console=console)
@@ -471,13 +494,14 @@ def export(
     target: str,
     *,
     force: bool = False,
-    console: Console,
+    console: Console | None = None,
     jobs: Sequence[str] = (),
     options: Iterable[str] = (),
     serve: Iterable[str | Path] = (),
 ) -> list[Path]:
     """Write a target's files (``labship export compose``; ``labship export airflow JOB
     --kubernetes``: ``jobs`` and ``options`` for the targets that accept them)."""
+    console = _console(console)
     from labship import targets
     from labship.targets.base import Context
 
@@ -503,10 +527,11 @@ def schedule(
     cron: str | None = None,
     timezone: str | None = None,
     force: bool = False,
-    console: Console,
+    console: Console | None = None,
 ) -> list[Installed]:
     """Put the project's scheduled jobs (or one) in the user's crontab; ``cron`` and
     ``timezone`` set the job's schedule in labship.toml first."""
+    console = _console(console)
     from labship.actions import schedule as cronschedule
 
     return cronschedule.schedule(
@@ -539,9 +564,10 @@ def schedule_event(
     started: int,
     exit_code: int = 0,
     timed_out: bool = False,
-    console: Console,
+    console: Console | None = None,
 ) -> None:
     """What the cron wrapper reports around a run: records and pings."""
+    console = _console(console)
     from labship.actions import cronhook
 
     cronhook.event(
@@ -556,10 +582,15 @@ def schedule_event(
 
 
 def push(
-    project: Project, *, to: str | None = None, lock_mode: LockMode = "auto", console: Console
+    project: Project,
+    *,
+    to: str | None = None,
+    lock_mode: LockMode = "auto",
+    console: Console | None = None,
 ) -> PushResult:
     """Push the prod image (built first when its inputs changed) to ``[docker] registry``
     or ``to`` (REGISTRY/NAME), recording its digest; see ``labship.actions.push``."""
+    console = _console(console)
     from labship.actions import push as pushing
 
     where = pushing.connect(project, to)  # the registry first: a refusal changes nothing
@@ -574,10 +605,11 @@ def run_image(
     folder: Path | None = None,
     profile_name: str = DEFAULT_PROFILE,
     runtime: str | None = None,
-    console: Console,
+    console: Console | None = None,
 ) -> int:
     """Run a job of a pushed image with ``folder``'s ``.env_<profile>``, no project needed,
     on ``runtime`` (None: the first that runs images)."""
+    console = _console(console)
     from labship.runtimes import running_images
     from labship.runtimes.pulled import run_image as run
 
@@ -610,13 +642,14 @@ def serve(
     graceful_timeout: float | None = None,
     host: str = "127.0.0.1",
     runtime: str | None = None,
-    console: Console,
+    console: Console | None = None,
 ) -> int:
     """Serve an MLflow model (a folder, ``runs:/<id>/<path>``, ``models:/<name>/<version>``
     or ``models:/<name>@<alias>`` from the tracking server) over HTTP (MLflow's protocol)
     until stopped, in an environment locked and built from the model's own requirements,
     within the prod lock of the project at ``directory`` when one of its runs logged it
     (``runtime`` docker: in its serving image)."""
+    console = _console(console)
     from labship.serving import ServeOptions
     from labship.serving import serve as _serve
 
@@ -651,10 +684,11 @@ def serve(
 
 
 def build_serve(
-    model: str | Path, *, tracking_uri: str | None = None, console: Console
+    model: str | Path, *, tracking_uri: str | None = None, console: Console | None = None
 ) -> ServeImage:
     """``labship build serve MODEL``: the model's serving image (its tag is keyed by its
     content: an unchanged model is not rebuilt)."""
+    console = _console(console)
     from labship.serving.container import build_image
 
     return build_image(
@@ -667,11 +701,12 @@ def model_folder(
     *,
     tracking_uri: str | None = None,
     directory: Path | None = None,
-    console: Console,
+    console: Console | None = None,
 ) -> Path:
     """MODEL as the user gave it (a folder, ``runs:/`` or ``models:/``) as a local MLflow
     model folder, downloaded into the store from the tracking server when it is a URI:
     ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else the project's lab server."""
+    console = _console(console)
     from labship.serving.source import model_folder as fetch
 
     return fetch(

@@ -11,7 +11,7 @@ import signal
 import sys
 
 from labship import __version__
-from labship.cli.args import lock_flags, lock_mode, project_of
+from labship.cli.args import lock_flags, lock_mode, port, positive, project_of
 from labship.console import Console
 from labship.errors import Interrupted, LabshipError, UsageError
 
@@ -327,7 +327,7 @@ def _register(group: str, add: Add) -> None:
     elif group == "serve":
         from labship.cli import serve
 
-        serve.register(add, _port, _positive)
+        serve.register(add)
     else:
         from labship.cli import completion
 
@@ -358,7 +358,7 @@ def _register_state_commands(add: Add) -> None:
 
     p = add("runs", cmd_runs, "the run log")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--last", type=_positive, default=0, metavar="N")
+    p.add_argument("--last", type=positive, default=0, metavar="N")
 
     p = add("gc", cmd_gc, "remove environments no project refers to")
     p.add_argument("--dry-run", action="store_true")
@@ -379,7 +379,7 @@ def _register_running_commands(add: Add) -> None:
     runtime_flag(p)
 
     p = add("lab", cmd_lab, "start JupyterLab on 127.0.0.1")
-    p.add_argument("--port", type=_port, help="default: [lab] port in labship.toml")
+    p.add_argument("--port", type=port, help="default: [lab] port in labship.toml")
     p.add_argument("--detach", "-d", action="store_true")
     runtime_flag(p)
 
@@ -388,26 +388,6 @@ def _register_running_commands(add: Add) -> None:
     p = add("shell", cmd_shell, "a shell in the dev environment")
     p.add_argument("--profile", "-p", default="dev")
     runtime_flag(p)
-
-
-def _positive(text: str) -> int:
-    """A whole number >= 1 (argparse names the flag when this raises)."""
-    return _whole(text, 1, None, "a whole number from 1 up")
-
-
-def _port(text: str) -> int:
-    """A TCP port, 1 to 65535: 0 would mean "any port", not the configured one."""
-    return _whole(text, 1, 65535, "a TCP port (1 to 65535)")
-
-
-def _whole(text: str, low: int, high: int | None, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
-    if value < low or (high is not None and value > high):
-        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-    return value
 
 
 def _on_sigterm(signum: int, _frame: Any) -> None:

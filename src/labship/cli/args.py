@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
     from labship.api import LockMode
     from labship.project import Project
+
+    Number = TypeVar("Number", int, float)
 
 
 def project_of(args: argparse.Namespace) -> Project:
@@ -50,3 +56,31 @@ def lock_mode(args: argparse.Namespace) -> LockMode:
     if os.environ.get("LABSHIP_LOCKED") == "1":
         return "locked"
     return "auto"
+
+
+def bounded(
+    convert: Callable[[str], Number], low: float, high: float | None, what: str
+) -> Callable[[str], Number]:
+    """A numeric flag's parser: ``convert``'s number, finite (nan and inf are refused) and
+    from ``low`` to ``high``; anything else is one line naming the flag (exit 64)."""
+
+    def parse(text: str) -> Number:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
+
+
+def finite(low: float, what: str) -> Callable[[str], float]:
+    """A number of seconds or ms: at least ``low``."""
+    return bounded(float, low, None, what)
+
+
+# A TCP port, 1 to 65535: 0 would mean "any port", not the configured one.
+port = bounded(int, 1, 65535, "a TCP port (1 to 65535)")
+positive = bounded(int, 1, None, "a whole number from 1 up")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable
 from pathlib import Path
 
+from labship.cli.args import finite, port, positive
 from labship.console import Console
 
 Add = Callable[..., argparse.ArgumentParser]
@@ -36,22 +36,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     )
 
 
-def finite(low: float, what: str) -> Callable[[str], float]:
-    """A flag's number: finite (nan and inf are refused, exit 64) and at least ``low``."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or value < low:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-        return value
-
-    return parse
-
-
-def register(add: Add, port: Callable[[str], int], positive: Callable[[str], int]) -> None:
+def register(add: Add) -> None:
     from labship.runtimes import choices as runtime_choices
     from labship.serving import DEFAULT_TIMEOUTS
 

@@ -1,5 +1,6 @@
-"""What many test modules share: a free port, the one error line, the rule for a missing
-component, and the tests' own cache (built once, safely, whatever runs in parallel).
+"""What many test modules share: a free port, a local HTTP server, the one error line,
+the rule for a missing component, and the tests' own cache (built once, safely, whatever
+runs in parallel).
 
 A missing component (the Docker engine, its local base image, docker-compose, zsh, a
 registry, cron, root) skips the test and says why; with ``LABSHIP_REQUIRE_DOCKER=1``
@@ -9,14 +10,17 @@ CI is meant to run is skipped silently.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NoReturn
 
@@ -94,6 +98,33 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def http_server(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server (the standard library's) on a free loopback port, in a thread,
+    answering with ``handler``: its ``127.0.0.1:PORT``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class JSONHandler(BaseHTTPRequestHandler):
+    """A stand-in server's handler: JSON answers, no request log on stderr."""
+
+    def send_json(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 def error_line(proc: subprocess.CompletedProcess[str], code: int, *, alone: bool = False) -> str:

@@ -4,45 +4,30 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from helpers import JSONHandler, http_server
 from labship.tools import http
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     def do_GET(self) -> None:
         if self.path == "/ok":
-            self._send(200, b'{"fine": true}')
+            self.send_json(200, b'{"fine": true}')
         else:
-            self._send(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST"}')
+            self.send_json(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST"}')
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        self._send(200, json.dumps({"got": json.loads(body)}).encode())
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.send_json(200, json.dumps({"got": json.loads(body)}).encode())
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_Handler) as host:
+        yield f"http://{host}"
 
 
 def test_a_2xx_answer_is_returned_with_lower_case_headers(server: str) -> None:

@@ -7,56 +7,43 @@ tests/runtimes/test_tracking.py; this file covers what a real one will not do on
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from helpers import JSONHandler, http_server
 from labship.errors import AuthError, RuntimeUnavailable, UsageError
 from labship.tools.mlflow import Client
 
 SEEN: list[dict[str, object]] = []
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     def do_GET(self) -> None:
-        self._send(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no"}')
+        self.send_json(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no"}')
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         SEEN.append({"path": self.path, "body": body, "auth": self.headers["Authorization"]})
         if self.path.startswith("/broken/"):
-            self._send(200, b"<html>not mlflow</html>")
+            self.send_json(200, b"<html>not mlflow</html>")
         elif self.path.startswith("/locked/"):
-            self._send(403, b'{"error_code": "PERMISSION_DENIED"}')
+            self.send_json(403, b'{"error_code": "PERMISSION_DENIED"}')
         elif self.path.endswith("/experiments/search"):
-            self._send(200, json.dumps({"experiments": [{"experiment_id": "7"}]}).encode())
+            self.send_json(200, json.dumps({"experiments": [{"experiment_id": "7"}]}).encode())
         elif self.path.endswith("/runs/search"):
             runs = [{"info": {"run_id": "r1", "experiment_id": "7"}}]
-            self._send(200, json.dumps({"runs": runs if "'t1'" in body["filter"] else []}).encode())
+            self.send_json(
+                200, json.dumps({"runs": runs if "'t1'" in body["filter"] else []}).encode()
+            )
         else:
-            self._send(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no"}')
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+            self.send_json(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no"}')
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_Handler) as host:
+        yield f"http://{host}"
 
 
 def test_run_tagged_finds_the_first_run_and_is_none_otherwise(server: str) -> None:

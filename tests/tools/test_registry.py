@@ -7,15 +7,13 @@ import base64
 import json
 import os
 import stat
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from helpers import free_port
+from helpers import free_port, http_server
 from labship.errors import AuthError, RuntimeUnavailable
 from labship.tools import registry
 from labship.tools.registry import Registry
@@ -222,18 +220,6 @@ def test_basic_auth_without_then_with_docker_login(
 # ---------------------------------------------------------------- bearer tokens
 
 
-@contextmanager
-def _serve(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
-    """A fake HTTP server on a free loopback port, in a thread: its host:port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 class _TokenRegistry(BaseHTTPRequestHandler):
     """A fake of a token-auth registry (Hub, GitLab, Harbor): /v2/ challenges with Bearer,
     /token gives a token for the right basic login, manifests need the token."""
@@ -289,7 +275,7 @@ class _TokenRegistry(BaseHTTPRequestHandler):
 def test_a_bearer_token_is_fetched_with_docker_login(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with _serve(_TokenRegistry) as host:
+    with http_server(_TokenRegistry) as host:
         monkeypatch.setenv("DOCKER_CONFIG", str(docker_config(tmp_path, host, "tester", "no")))
         with pytest.raises(AuthError):
             Registry(host).check("team/x")
@@ -308,5 +294,8 @@ def test_a_web_server_that_is_not_a_registry_is_one_line(tmp_path: Path) -> None
             pass
 
     handler = partial(Quiet, directory=str(tmp_path))
-    with _serve(handler) as host, pytest.raises(RuntimeUnavailable, match="HTTP 404: not an image"):
+    with (
+        http_server(handler) as host,
+        pytest.raises(RuntimeUnavailable, match="HTTP 404: not an image"),
+    ):
         Registry(host).check("team/x")

@@ -296,7 +296,7 @@ def _report_conda(project: Project, spec: Spec, console: Console) -> None:
         console.warn(
             f"{where}: {count} conda package(s) hold no Python distribution and stay out of "
             f"the lock ({_few(spec.skipped)}){full if count > SHOWN else ''}{system}; "
-            "[conda] enabled = true in labship.toml locks them from a conda channel"
+            "[conda] would lock them"
         )
     if spec.bundled:
         conda = tuple(dict.fromkeys(c for c, _ in spec.bundled))

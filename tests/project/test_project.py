@@ -77,3 +77,10 @@ def test_unreadable_folder_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 66, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "permission denied" in proc.stderr
+
+
+def test_no_job_says_what_a_job_looks_like(tmp_path: Path) -> None:
+    (tmp_path / "labship.toml").write_text('[project]\nname = "demo"\n')
+    with pytest.raises(UsageError, match="no jobs defined") as raised:
+        load_project(tmp_path).job(None)
+    assert '[jobs.train] command = "python train.py"' in (raised.value.hint or "")

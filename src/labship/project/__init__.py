@@ -89,7 +89,7 @@ class Project:
             if not jobs:
                 raise UsageError(
                     f"{self.config_path}: no jobs defined",
-                    hint="add a [jobs.NAME] table with a command",
+                    hint='add one to labship.toml, e.g. [jobs.train] command = "python train.py"',
                 )
             raise UsageError(
                 f"{self.config_path}: several jobs ({', '.join(sorted(jobs))}), none named",
